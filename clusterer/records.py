@@ -1,0 +1,56 @@
+"""The data that flows through the pipeline: input records, items, skipped inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+ARTICLE = "article"
+TEASER = "teaser"
+
+
+@dataclass
+class Record:
+    """One input document as read from the corpus, before segmentation.
+
+    ``id`` is the record's own id (JSONL) or the file's path relative to the
+    corpus folder (``.txt``/``.md``/``.html``).
+    """
+
+    id: str
+    text: str
+    title: Optional[str] = None
+    lang: Optional[str] = None
+    date: Optional[str] = None  # ISO 8601 date or datetime, as given or found
+    url: Optional[str] = None
+
+
+@dataclass
+class Item:
+    """One unit that is embedded and clustered: an article or a teaser.
+
+    ``doc`` is the id of the record the item came from; for an article it is
+    the same as ``id``, for a teaser ``id`` is ``<doc>#teaser-<k>``.
+    """
+
+    id: str
+    doc: str
+    kind: str
+    text: str
+    title: Optional[str] = None
+    lang: Optional[str] = None
+    date: Optional[str] = None
+    url: Optional[str] = None
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Skipped:
+    """An input that could not be used, with the reason (and line, for JSONL)."""
+
+    path: str
+    reason: str
+    line: Optional[int] = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
