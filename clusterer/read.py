@@ -1,0 +1,249 @@
+"""Reading a corpus: a folder (recursive) or a single file, into Records.
+
+Supported inputs:
+
+* ``.txt`` / ``.md``: one raw page per file; the record id is the path relative
+  to the corpus folder (posix separators), or the file name for a single file.
+* ``.jsonl``: one record per line with ``id`` and ``text`` (optional ``title``,
+  ``lang``, ``date``, ``url``; other keys are ignored).
+* ``.html`` / ``.htm``: main text and metadata extracted with trafilatura.
+
+Inputs that cannot be used are reported as :class:`~clusterer.records.Skipped`
+entries with a human reason; files with other extensions, hidden files or
+folders, and README files inside a folder are ignored. A missing path, or one holding no usable input at all,
+raises :class:`~clusterer.errors.CorpusError`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Union
+
+from .errors import CorpusError
+from .records import Record, Skipped
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+JSONL_SUFFIXES = frozenset({".jsonl"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | HTML_SUFFIXES
+OPTIONAL_FIELDS = ("title", "lang", "date", "url")
+
+PathLike = Union[str, "os.PathLike[str]"]
+SkipCallback = Callable[[Skipped], None]
+
+
+class _Unusable(Exception):
+    """Internal: a whole file cannot be used; the message is the reason."""
+
+
+def read_corpus(
+    path: PathLike, on_skip: Optional[SkipCallback] = None
+) -> tuple[list[Record], list[Skipped]]:
+    """Read every usable record under ``path``.
+
+    Returns the records in deterministic order (sorted relative paths, JSONL
+    in line order) and the inputs that were skipped. ``on_skip`` is called
+    with each :class:`Skipped` as soon as it is found.
+    """
+    skipped: list[Skipped] = []
+    records = list(iter_records(path, skipped, on_skip=on_skip))
+    return records, skipped
+
+
+def iter_records(
+    path: PathLike, skipped: list, on_skip: Optional[SkipCallback] = None
+) -> Iterator[Record]:
+    """Yield the records under ``path`` one at a time.
+
+    Skipped inputs are appended to ``skipped`` (and passed to ``on_skip``) as
+    they are met. The path is checked at once (``CorpusError`` if missing or
+    of an unsupported type); ``CorpusError`` is also raised at the end of
+    the iteration if no record at all could be read.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise CorpusError(f"corpus path not found: {root}")
+    if root.is_file():
+        if root.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise CorpusError(
+                f"unsupported corpus file type {root.suffix or '(none)'!r}: {root} "
+                f"(expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))})"
+            )
+        files = [(root.name, root)]
+    elif root.is_dir():
+        files = None
+    else:
+        raise CorpusError(f"corpus path is neither a file nor a folder: {root}")
+    return _iter(root, files, skipped, on_skip)
+
+
+def _iter(
+    root: Path,
+    files: Optional[list[tuple[str, Path]]],
+    skipped: list,
+    on_skip: Optional[SkipCallback],
+) -> Iterator[Record]:
+    def skip(entry: Skipped) -> None:
+        skipped.append(entry)
+        if on_skip is not None:
+            on_skip(entry)
+
+    if files is None:
+        files = _list_files(root)
+    seen: dict[str, str] = {}  # record id -> where it was first seen
+    count = 0
+    for rel, file in files:
+        for line_no, record in _read_file(rel, file, skip):
+            where = rel if line_no is None else f"{rel}:{line_no}"
+            first = seen.get(record.id)
+            if first is not None:
+                skip(Skipped(rel, f"duplicate id {record.id!r} (first seen in {first}); "
+                             "kept the first", line=line_no))
+                continue
+            seen[record.id] = where
+            count += 1
+            yield record
+    if count == 0:
+        n = len(skipped)
+        detail = f"; {n} input(s) skipped, first: {skipped[0]}" if n else ""
+        raise CorpusError(f"no usable document found in {root}{detail}")
+
+
+def _list_files(root: Path) -> list[tuple[str, Path]]:
+    """Supported, non-hidden files under ``root`` as (relative posix path, path)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            if Path(name).stem.lower() == "readme":
+                continue  # a folder's README documents the corpus, it is not a page
+            full = Path(dirpath) / name
+            found.append((full.relative_to(root).as_posix(), full))
+    found.sort(key=lambda pair: pair[0])
+    return found
+
+
+def _read_file(rel: str, file: Path, skip: SkipCallback):
+    """Yield (line number or None, Record) for one file; report what is unusable."""
+    suffix = file.suffix.lower()
+    try:
+        if suffix in JSONL_SUFFIXES:
+            yield from _read_jsonl(rel, file, skip)
+            return
+        text = _read_text(file)
+        if suffix in HTML_SUFFIXES:
+            record = _record_from_html(rel, text)
+        else:
+            record = Record(id=rel, text=text)
+    except _Unusable as exc:
+        skip(Skipped(rel, str(exc)))
+        return
+    yield None, record
+
+
+def _read_bytes(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except PermissionError:
+        raise _Unusable("cannot read file: permission denied") from None
+    except OSError as exc:
+        raise _Unusable(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data:
+        raise _Unusable("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Unusable(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "re-encode the file as UTF-8"
+        ) from None
+
+
+def _read_text(file: Path) -> str:
+    text = _decode(_read_bytes(file))
+    if not text.strip():
+        raise _Unusable("empty file (no text)")
+    return text
+
+
+def _read_jsonl(rel: str, file: Path, skip: SkipCallback):
+    try:
+        handle = file.open("rb")
+    except PermissionError:
+        raise _Unusable("cannot read file: permission denied") from None
+    except OSError as exc:
+        raise _Unusable(f"cannot read file: {exc.strerror or exc}") from None
+    any_content = False
+    with handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            any_content = True
+            try:
+                record = _record_from_json_line(raw)
+            except _Unusable as exc:
+                skip(Skipped(rel, str(exc), line=line_no))
+                continue
+            yield line_no, record
+    if not any_content:
+        raise _Unusable("empty file (no JSON lines)")
+
+
+def _record_from_json_line(raw: bytes) -> Record:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unusable("line is not valid UTF-8") from None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _Unusable(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise _Unusable(f"expected a JSON object, got {type(obj).__name__}")
+    for key in ("id", "text"):
+        value = obj.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise _Unusable(f"missing or empty string field {key!r}")
+    extra = {}
+    for key in OPTIONAL_FIELDS:
+        value = obj.get(key)
+        extra[key] = value.strip() if isinstance(value, str) and value.strip() else None
+    return Record(id=obj["id"], text=obj["text"], **extra)
+
+
+def _record_from_html(rel: str, html: str) -> Record:
+    try:
+        import trafilatura
+    except ImportError as exc:  # pragma: no cover - dependency declared in setup.cfg
+        raise _Unusable(f"HTML support needs trafilatura ({exc})") from None
+    doc = trafilatura.bare_extraction(
+        html,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+    )
+    doc = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
+    text = doc.get("text") or ""
+    if not text.strip():
+        raise _Unusable("no main text found in HTML page")
+    # trafilatura puts one paragraph per line: make paragraphs explicit.
+    paragraphs = [line.strip() for line in text.splitlines() if line.strip()]
+    return Record(
+        id=rel,
+        text="\n\n".join(paragraphs),
+        title=_clean(doc.get("title")),
+        date=_clean(doc.get("date")),
+        url=_clean(doc.get("url")),
+    )
+
+
+def _clean(value) -> Optional[str]:
+    return value.strip() if isinstance(value, str) and value.strip() else None
