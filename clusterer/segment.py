@@ -1,0 +1,287 @@
+"""Splitting one raw page into its article and its teasers.
+
+A scraped page carries furniture around the article: a leading ``date 2018-12``
+line, photo captions, a source line with a URL, a reporter's name, and a block
+of teasers for other stories after a marker such as "Voir plus" or "Read more".
+:func:`segment` returns the cleaned article as one :class:`Item` (kind
+``ARTICLE``) and each teaser as its own Item (kind ``TEASER``), so that
+teasers are never mistaken for part of the article. Pure: no I/O, no state.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .records import ARTICLE, TEASER, Item, Record
+
+# Lines that open a block of teasers (compared lower-cased, without a final colon).
+TEASER_MARKERS = frozenset({
+    # fr
+    "voir plus", "voir aussi", "lire aussi", "à lire aussi", "a lire aussi", "lire la suite",
+    "sur le même sujet", "articles liés", "articles similaires", "dans la même rubrique",
+    # vi
+    "xem thêm", "tin liên quan", "bài liên quan", "tin cùng chuyên mục", "đọc thêm",
+    # en
+    "read more", "read also", "related", "related articles", "related news",
+    "related stories", "related content", "see also", "more stories", "more news",
+    "you may also like", "recommended", "also read",
+    # de
+    "mehr zum thema", "lesen sie auch", "auch interessant", "das könnte sie auch interessieren",
+    # es / pt / it
+    "leer más", "lee también", "ver también", "ver más", "noticias relacionadas",
+    "leia também", "leia mais", "veja também", "notícias relacionadas",
+    "leggi anche", "articoli correlati",
+    # ru / uk / zh / ja
+    "читайте также", "смотрите также", "по теме", "читайте також",
+    "相关新闻", "相关阅读", "相关文章", "延伸阅读", "関連記事",
+})
+
+HEADLINE_MAX_CHARS = 160
+HEADLINE_MAX_WORDS = 30
+CAPTION_MAX_CHARS = 400
+REPORTER_MAX_CHARS = 80
+
+_DATE_LINE = re.compile(
+    r"^\s*date\s*:?\s+(\d{4}(?:-\d{2}(?:-\d{2})?)?)\b\s*(.*)$", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+_BARE_URL_LINE = re.compile(r"^\s*<?(https?://\S+?)>?\s*$", re.IGNORECASE)
+_SOURCE_LINE = re.compile(
+    r"^\s*(?:nguồn|source|sources|quelle|fuente|fonte|источник|来源|出典)\b[^:：]{0,40}[:：]\s*(.*)$",
+    re.IGNORECASE)
+# "... ảnh 1Lors de ..." (Vietnamese image placeholder), "... Photo : VNA",
+# "(Photo: Reuters)", "Ảnh: TTXVN", "- Photo : VGP", "(Source: VNA)" at the end.
+_CAPTION_PLACEHOLDER = re.compile(r"\bảnh\s*\d+", re.IGNORECASE)
+_CAPTION_CREDIT = re.compile(
+    r"(?:^|[\s.(\[–—-])(?:photo|photos|ảnh|foto|fotos|image|crédit photo|credit|фото|图)"
+    r"\s*[:：]\s*[^.:]{0,60}?[)\]]?\s*$",
+    re.IGNORECASE)
+_CAPTION_START = re.compile(r"^\s*[(\[]?(?:photo|ảnh|foto|image|фото)\s*[:：]", re.IGNORECASE)
+_CAPTION_SOURCE_TAIL = re.compile(r"\((?:source|nguồn)\s*[:：][^()]{0,60}\)\s*$", re.IGNORECASE)
+_REPORTER_LINE = re.compile(
+    r"^\s*(?:phóng viên|pv|nhóm pv|reporter|correspondent|correspondant|envoyé spécial|"
+    r"by|par|von|por|de notre correspondant)\b", re.IGNORECASE)
+_INLINE_RELATED = re.compile(r"^\s*([^:：]{2,30})\s*[:：]\s*\S")
+_BULLET = re.compile(r"^\s*(?:[-–—•*·▪►>»]|\d{1,2}[.)])\s+")
+_FINAL_PUNCT = ".,;:…"
+
+
+def segment(record: Record) -> list[Item]:
+    """Split ``record`` into its article Item followed by its teaser Items.
+
+    The article has ``id == doc == record.id``; teasers are
+    ``<doc>#teaser-<k>`` with k from 1 in page order. Date, URL and title
+    given on the record win over what the page text yields.
+    """
+    lines = _normalise(record.text)
+    date, lines = _take_date(lines)
+    marker = _find_marker(lines)
+    body = lines if marker is None else lines[:marker]
+    furniture = [] if marker is None else lines[marker + 1:]
+
+    body, url = _clean_body(body)
+    found_title = _leading_headline(body)
+    article = Item(
+        id=record.id,
+        doc=record.id,
+        kind=ARTICLE,
+        text=_join(body),
+        title=record.title or found_title,
+        lang=record.lang,
+        date=record.date or date,
+        url=record.url or url,
+    )
+    items = [article]
+    for k, teaser in enumerate(_split_teasers(furniture), start=1):
+        items.append(Item(
+            id=f"{record.id}#teaser-{k}",
+            doc=record.id,
+            kind=TEASER,
+            text=teaser.text(),
+            title=teaser.headline,
+            lang=record.lang,
+        ))
+    return items
+
+
+# --- lines -------------------------------------------------------------------
+
+def _normalise(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
+    return [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
+
+
+def _join(lines: list[str]) -> str:
+    """Non-empty lines as paragraphs separated by one blank line."""
+    return "\n\n".join(line for line in lines if line)
+
+
+def _take_date(lines: list[str]) -> tuple[Optional[str], list[str]]:
+    """Find a leading ``date YYYY-MM`` line; drop it (and a caption glued to it)."""
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        match = _DATE_LINE.match(line)
+        if not match:
+            return None, lines
+        rest = match.group(2).strip()
+        # On scraped pages the lead photo's caption follows the date.
+        keep = [] if not rest or is_caption(rest) or rest[-1] in _FINAL_PUNCT + ")" else [rest]
+        return match.group(1), lines[:i] + keep + lines[i + 1:]
+    return None, lines
+
+
+def _marker_key(line: str) -> str:
+    line = _BULLET.sub("", line)
+    return line.strip().rstrip(":：").strip().lower()
+
+
+def is_marker(line: str) -> bool:
+    """True when ``line`` alone announces a block of teasers ("Read more", "Voir plus"...)."""
+    return _marker_key(line) in TEASER_MARKERS
+
+
+def _find_marker(lines: list[str]) -> Optional[int]:
+    for i, line in enumerate(lines):
+        if line and is_marker(line):
+            return i
+    return None
+
+
+def is_caption(line: str) -> bool:
+    """True for a photo caption line ("... Photo : VNA", "ảnh 1...", "Ảnh: TTXVN")."""
+    if not line or len(line) > CAPTION_MAX_CHARS:
+        return False
+    return bool(
+        _CAPTION_PLACEHOLDER.search(line)
+        or _CAPTION_CREDIT.search(line)
+        or _CAPTION_START.match(line)
+        or _CAPTION_SOURCE_TAIL.search(line)
+    )
+
+
+def looks_like_headline(line: str) -> bool:
+    """A short line of words without a final period (a title, not a paragraph)."""
+    if not line or len(line) > HEADLINE_MAX_CHARS or len(line.split()) > HEADLINE_MAX_WORDS:
+        return False
+    if line[-1] in _FINAL_PUNCT or not any(ch.isalpha() for ch in line):
+        return False
+    return not _URL.search(line)
+
+
+def _is_inline_related(line: str) -> bool:
+    """An inline "Related: <headline>" / "Lire aussi : ..." link line."""
+    match = _INLINE_RELATED.match(line)
+    return bool(match) and len(line) <= 250 and match.group(1).strip().lower() in TEASER_MARKERS
+
+
+def _is_reporter(line: str) -> bool:
+    if len(line) > REPORTER_MAX_CHARS or line[-1] in ".;:,":
+        return False
+    letters = [ch for ch in line if ch.isalpha()]
+    if letters and line.isupper() and len(line.split()) <= 5 and len(letters) >= 2:
+        return True  # "QUẾ ANH"
+    return bool(_REPORTER_LINE.match(line)) and len(line.split()) <= 12
+
+
+def _source_url(line: str) -> tuple[bool, Optional[str]]:
+    """(is a source line, URL it gives) for "Nguồn ...: http://..." or a bare URL."""
+    bare = _BARE_URL_LINE.match(line)
+    if bare:
+        return True, bare.group(1)
+    match = _SOURCE_LINE.match(line)
+    if match and len(line) <= 300:
+        url = _URL.search(match.group(1))
+        return True, url.group(0) if url else None
+    return False, None
+
+
+def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str]]:
+    """Drop captions, inline related links, source and trailing reporter lines."""
+    url = None
+    kept = []
+    for line in lines:
+        if not line:
+            kept.append(line)
+            continue
+        is_source, found = _source_url(line)
+        if is_source:
+            url = url or found
+            continue
+        if is_caption(line) or _is_inline_related(line):
+            continue
+        kept.append(line)
+    # trailing bylines: "QUẾ ANH", "Phóng viên Báo Nhân Dân thường trú tại LB Nga"
+    while kept and (not kept[-1] or _is_reporter(kept[-1])):
+        kept.pop()
+    while kept and not kept[0]:
+        kept.pop(0)
+    return kept, url
+
+
+def _leading_headline(lines: list[str]) -> Optional[str]:
+    nonempty = [line for line in lines if line]
+    if len(nonempty) >= 2 and looks_like_headline(nonempty[0]):
+        return nonempty[0]
+    return None
+
+
+# --- teasers -------------------------------------------------------------------
+
+@dataclass
+class _Teaser:
+    headline: Optional[str] = None
+    lede: list[str] = field(default_factory=list)
+    caption: Optional[str] = None
+
+    def empty(self) -> bool:
+        return self.headline is None and not self.lede
+
+    def text(self) -> str:
+        parts = ([self.headline] if self.headline else []) + self.lede
+        return "\n\n".join(parts)
+
+
+def _split_teasers(lines: list[str]) -> list[_Teaser]:
+    """Split the lines after a teaser marker into teasers.
+
+    Each teaser is an optional photo caption (dropped), a headline (short line
+    without a final period, possibly repeated) and an optional lede paragraph.
+    A paragraph that sits right before a headline while the current teaser is
+    complete is the next teaser's caption. Headline-only lines (a list of
+    links) each make one teaser.
+    """
+    blocks = [_BULLET.sub("", line).strip() for line in lines if line]
+    blocks = [b for b in blocks if b and not is_marker(b)]
+    teasers: list[_Teaser] = []
+    current = _Teaser()
+
+    def close() -> None:
+        nonlocal current
+        if not current.empty():
+            teasers.append(current)
+        current = _Teaser()
+
+    for i, block in enumerate(blocks):
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        if is_caption(block) or _source_url(block)[0]:
+            close()
+            current.caption = block
+        elif looks_like_headline(block):
+            if current.headline is not None and not current.lede and block == current.headline:
+                continue  # the headline repeated (link text + heading)
+            close()
+            current.headline = block
+        elif current.headline is not None and not current.lede:
+            current.lede.append(block)
+        elif nxt is not None and looks_like_headline(nxt) and not is_caption(nxt):
+            # an uncredited caption before the next headline
+            close()
+            current.caption = block
+        elif current.empty() or current.lede:
+            if current.headline is None:
+                close()  # a lede-only teaser stands alone
+            current.lede.append(block)
+    close()
+    return teasers
