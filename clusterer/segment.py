@@ -40,6 +40,8 @@ TEASER_MARKERS = frozenset({
 HEADLINE_MAX_CHARS = 160
 HEADLINE_MAX_WORDS = 30
 CAPTION_MAX_CHARS = 400
+CAPTION_START_MAX_CHARS = 150  # "Photo: X" glued to a long paragraph is kept
+SOURCE_NO_URL_MAX_CHARS = 80
 REPORTER_MAX_CHARS = 80
 
 _DATE_LINE = re.compile(
@@ -53,7 +55,7 @@ _SOURCE_LINE = re.compile(
 # "(Photo: Reuters)", "Ảnh: TTXVN", "- Photo : VGP", "(Source: VNA)" at the end.
 _CAPTION_PLACEHOLDER = re.compile(r"\bảnh\s*\d+", re.IGNORECASE)
 _CAPTION_CREDIT = re.compile(
-    r"(?:^|[\s.(\[–—-])(?:photo|photos|ảnh|foto|fotos|image|crédit photo|credit|фото|图)"
+    r"(?:^|[\s.(\[–—-])(?:photo|photos|ảnh|foto|fotos|image|crédit photo|photo credit|фото|图)"
     r"\s*[:：]\s*[^.:]{0,60}?[)\]]?\s*$",
     re.IGNORECASE)
 _CAPTION_START = re.compile(r"^\s*[(\[]?(?:photo|ảnh|foto|image|фото)\s*[:：]", re.IGNORECASE)
@@ -143,9 +145,16 @@ def is_marker(line: str) -> bool:
 
 
 def _find_marker(lines: list[str]) -> Optional[int]:
+    """Index of the first marker line that follows some article text."""
+    seen_text = False
     for i, line in enumerate(lines):
-        if line and is_marker(line):
-            return i
+        if not line:
+            continue
+        if is_marker(line):
+            if seen_text:
+                return i
+        else:
+            seen_text = True
     return None
 
 
@@ -156,7 +165,7 @@ def is_caption(line: str) -> bool:
     return bool(
         _CAPTION_PLACEHOLDER.search(line)
         or _CAPTION_CREDIT.search(line)
-        or _CAPTION_START.match(line)
+        or (_CAPTION_START.match(line) and len(line) <= CAPTION_START_MAX_CHARS)
         or _CAPTION_SOURCE_TAIL.search(line)
     )
 
@@ -193,12 +202,15 @@ def _source_url(line: str) -> tuple[bool, Optional[str]]:
     match = _SOURCE_LINE.match(line)
     if match and len(line) <= 300:
         url = _URL.search(match.group(1))
-        return True, url.group(0) if url else None
+        if url:
+            return True, url.group(0)
+        if len(line) <= SOURCE_NO_URL_MAX_CHARS and line[-1] not in ".!?":
+            return True, None  # "Source: VNA"
     return False, None
 
 
 def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str]]:
-    """Drop captions, inline related links, source and trailing reporter lines."""
+    """Drop captions, inline related links, stray markers, source and trailing reporter lines."""
     url = None
     kept = []
     for line in lines:
@@ -209,7 +221,7 @@ def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str]]:
         if is_source:
             url = url or found
             continue
-        if is_caption(line) or _is_inline_related(line):
+        if is_caption(line) or _is_inline_related(line) or is_marker(line):
             continue
         kept.append(line)
     # trailing bylines: "QUẾ ANH", "Phóng viên Báo Nhân Dân thường trú tại LB Nga"

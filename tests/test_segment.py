@@ -177,3 +177,20 @@ def test_real_seed_pages():
     assert "QUẾ ANH" not in a003.text and "Phóng viên" not in a003.text
     assert "Nguồn" not in a003.text and "http" not in a003.text
     assert articles[ids[2]].title.startswith("Le Vietnam et la Russie discutent")
+
+
+def test_long_paragraph_starting_with_photo_credit_is_kept():
+    para = "Photo: Jane DoeIn light of the outbreak, " + "the event is postponed to a later date " * 5
+    [article] = segment(Record(id="a", text=f"Title here\n\n{para}\n\nMore text."))
+    assert para.strip() in article.text
+
+
+def test_source_sentence_without_url_is_kept():
+    line = "Source: the health ministry said on Monday that the number of cases had fallen sharply."
+    [article] = segment(Record(id="a", text=f"Body text first.\n\n{line}\n\nSource: VNA"))
+    assert article.text == f"Body text first.\n\n{line}" and article.url is None
+
+
+def test_marker_before_any_text_does_not_empty_the_article():
+    items = segment(Record(id="a", text="Read more\n\nThe article body itself, one paragraph."))
+    assert len(items) == 1 and items[0].text == "The article body itself, one paragraph."
