@@ -1,0 +1,128 @@
+"""The embeddings cache: vectors keyed by model and text content, in SQLite.
+
+One database file per model under the cache folder. Each batch is written in
+one transaction, so a run killed mid-way keeps every batch it finished and
+the file stays usable (SQLite's journal makes each commit atomic).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from pathlib import Path
+from typing import Dict, Iterable, List, Sequence
+
+import numpy as np
+
+DEFAULT_CACHE_DIR = "embeddings_cache"
+
+
+def text_key(model_name: str, text: str) -> str:
+    """Content hash of a text as embedded by one model."""
+    h = hashlib.sha256()
+    h.update(model_name.encode("utf-8"))
+    h.update(b"\0")
+    h.update(text.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _slug(model_name: str) -> str:
+    digest = hashlib.sha256(model_name.encode("utf-8")).hexdigest()[:10]
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("_")[-60:]
+    return f"{base}-{digest}"
+
+
+class EmbeddingCache:
+    """Persistent map from text key to vector for one model."""
+
+    def __init__(self, cache_dir: str | Path, model_name: str):
+        self.dir = Path(cache_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.model_name = model_name
+        self.path = self.dir / f"{_slug(model_name)}.sqlite"
+        self._db = sqlite3.connect(str(self.path), timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (model_name,))
+        self._db.commit()
+
+    def get_many(self, keys: Sequence[str]) -> Dict[str, np.ndarray]:
+        found: Dict[str, np.ndarray] = {}
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(
+                    f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, keys: Iterable[str], vectors: np.ndarray) -> None:
+        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                for k, v in zip(keys, vectors)]
+        with self._db:  # one transaction per batch
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Embedder:
+    """Batching, caching and progress around any encoder: the one place that calls it.
+
+    ``embed(texts)`` returns one vector per text, computing only the texts the
+    cache does not hold, in batches, each batch stored as soon as it is done.
+    ``encoded`` counts the texts sent to the encoder (for tests and reports).
+    """
+
+    def __init__(self, encoder, cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+                 batch_size: int = 64, progress=None):
+        self.encoder = encoder
+        self.cache = EmbeddingCache(cache_dir, encoder.name) if cache_dir is not None else None
+        self.batch_size = batch_size
+        self.progress = progress
+        self.encoded = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [text_key(self.encoder.name, t) for t in texts]
+        found = self.cache.get_many(keys) if self.cache is not None else {}
+        todo: List[int] = []
+        seen = set()
+        for i, k in enumerate(keys):
+            if k not in found and k not in seen:
+                seen.add(k)
+                todo.append(i)
+        # similar lengths together: less padding for batched backends
+        todo.sort(key=lambda i: (len(texts[i]), i))
+        done = 0
+        if self.progress:
+            self.progress(0, len(todo))
+        for start in range(0, len(todo), self.batch_size):
+            idx = todo[start:start + self.batch_size]
+            vecs = np.asarray(self.encoder.encode([texts[i] for i in idx]), dtype=np.float32)
+            batch_keys = [keys[i] for i in idx]
+            if self.cache is not None:
+                self.cache.put_many(batch_keys, vecs)
+            found.update(zip(batch_keys, vecs))
+            self.encoded += len(idx)
+            done += len(idx)
+            if self.progress:
+                self.progress(done, len(todo))
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()

@@ -1,0 +1,95 @@
+"""The command line: parses options, calls the library, prints. Nothing else."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .cache import DEFAULT_CACHE_DIR
+from .errors import ClustererError
+from .pipeline import Clusterer
+from .report import summary, write_json
+
+
+class _DefaultGroup(click.Group):
+    """`cluster PATH` means `cluster run PATH`; `cluster eval ...` and friends are subcommands."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["run"] + list(args)
+        return super().parse_args(ctx, args)
+
+
+class Progress:
+    """Progress on stderr: one updating line on a terminal, a few plain lines otherwise."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+        self._start = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if self.quiet or total == 0:
+            return
+        now = time.monotonic()
+        self._start.setdefault(step, now)
+        if done not in (0, total) and now - self._last < (0.2 if self.tty else 10.0):
+            return
+        self._last = now
+        rate = done / max(now - self._start[step], 1e-9)
+        msg = f"{step}: {done}/{total} ({rate:.1f}/s)"
+        if self.tty:
+            click.echo("\r" + msg + ("\n" if done == total else ""), nl=False, err=True)
+        else:
+            click.echo(msg, err=True)
+
+
+def model_options(f):
+    f = click.option("--model", default=None, metavar="NAME_OR_DIR",
+                     help="sentence-transformers model (hub name already cached, or a local folder); "
+                          "default: the bundled multilingual-e5-small.")(f)
+    f = click.option("--prefix", default=None,
+                     help="text prepended to every input of --model (default: 'passage: ' for e5 models).")(f)
+    f = click.option("--cache-dir", default=DEFAULT_CACHE_DIR, show_default=True,
+                     type=click.Path(file_okay=False), help="where embeddings are cached.")(f)
+    f = click.option("--no-cache", is_flag=True, help="do not read or write the embeddings cache.")(f)
+    f = click.option("--quiet", "-q", is_flag=True, help="no progress on stderr.")(f)
+    return f
+
+
+def make_clusterer(model: Optional[str], prefix: Optional[str], cache_dir: str,
+                   no_cache: bool, quiet: bool) -> Clusterer:
+    from .encoders import get_encoder
+    encoder = get_encoder(model, prefix=prefix)
+    return Clusterer(encoder=encoder, cache_dir=None if no_cache else cache_dir,
+                     progress=Progress(quiet))
+
+
+@click.group(cls=_DefaultGroup)
+@click.version_option(package_name="clusterer")
+def main():
+    """Find the same news story across languages.
+
+    cluster PATH reads a folder of raw pages (.txt, .md, .html) and JSONL records and
+    prints its stories, duplicate groups and noise."""
+
+
+@main.command("run")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="write the result as JSON here.")
+@model_options
+def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet):
+    """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
+    try:
+        with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
+            result = clusterer.run(path)
+    except ClustererError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary(result))
+    if out:
+        write_json(result, out)
+        click.echo(f"\nWrote {out}")

@@ -1,0 +1,247 @@
+"""The pipeline every caller shares: read -> segment -> language -> embed ->
+neighbours -> duplicates and stories -> result.
+
+``Clusterer`` holds the settings (stored unchanged, as scikit-learn does) and
+``run`` does the work, so the CLI, the evaluation and the nightly job call the
+same code.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .cache import DEFAULT_CACHE_DIR, Embedder
+from .debias import center_by_language
+from .duplicates import DuplicateParams, find_duplicates
+from .encoders import Encoder, get_encoder
+from .entities import signature
+from .errors import CorpusError
+from .language import LanguageIdentifier
+from .neighbours import knn
+from .read import read_corpus
+from .records import ARTICLE, TEASER, Item, Record, Skipped
+from .result import ClusterResult, DuplicateGroup, ItemResult, Story
+from .segment import segment
+from .stories import (StoryParams, attach_teasers, average_linkage, day_number,
+                      merge_groups, similarity_matrix)
+
+Source = Union[str, Path, Iterable[Union[Record, dict]]]
+Progress = Callable[[str, int, int], None]
+
+
+def embedding_text(item: Item) -> str:
+    """What is embedded for an item: its title (when the text does not start
+    with it) followed by its text."""
+    text = item.text.strip()
+    title = (item.title or "").strip()
+    if title and not text.startswith(title):
+        return f"{title}\n{text}"
+    return text or title
+
+
+def to_record(obj: Union[Record, dict]) -> Record:
+    if isinstance(obj, Record):
+        return obj
+    if isinstance(obj, dict):
+        if not isinstance(obj.get("id"), str) or not isinstance(obj.get("text"), str):
+            raise CorpusError(f"a record needs string 'id' and 'text': {str(obj)[:80]}")
+        return Record(id=obj["id"], text=obj["text"], title=obj.get("title"), lang=obj.get("lang"),
+                      date=obj.get("date"), url=obj.get("url"))
+    raise CorpusError(f"cannot use {type(obj).__name__} as a record; give a Record or a dict")
+
+
+@dataclass
+class Analysis:
+    """Everything computed for a set of items, before ids are given out.
+
+    Kept so the nightly job and the evaluation can reuse the vectors and the
+    evidence without recomputing them.
+    """
+
+    items: List[Item]
+    vectors: np.ndarray          # raw embeddings, L2-normalised
+    centred: np.ndarray          # language-centred embeddings
+    story_of: List[Optional[int]]  # story label per item, None = noise
+    dup_groups: List[List[int]]  # item indices
+    days: List[Optional[float]] = field(default_factory=list)
+
+
+class Clusterer:
+    """Finds duplicate groups and stories in a multilingual news corpus.
+
+    >>> result = Clusterer().run("corpus/")          # doctest: +SKIP
+    >>> [s.title for s in result.stories]             # doctest: +SKIP
+    """
+
+    def __init__(self, encoder: Optional[Encoder] = None, model: Optional[str] = None,
+                 cache_dir: Optional[Union[str, Path]] = DEFAULT_CACHE_DIR,
+                 stories: StoryParams = StoryParams(),
+                 duplicates: DuplicateParams = DuplicateParams(),
+                 language_shrink: float = 5.0, batch_size: int = 32,
+                 progress: Optional[Progress] = None):
+        self.encoder = encoder
+        self.model = model
+        self.cache_dir = cache_dir
+        self.stories = stories
+        self.duplicates = duplicates
+        self.language_shrink = language_shrink
+        self.batch_size = batch_size
+        self.progress = progress
+        self.embedder_: Optional[Embedder] = None
+
+    # -- steps -----------------------------------------------------------
+    def _embedder(self) -> Embedder:
+        if self.embedder_ is None:
+            encoder = self.encoder if self.encoder is not None else get_encoder(self.model)
+            step = (lambda done, total: self.progress("embed", done, total)) if self.progress else None
+            self.embedder_ = Embedder(encoder, cache_dir=self.cache_dir,
+                                      batch_size=self.batch_size, progress=step)
+        return self.embedder_
+
+    def read(self, source: Source) -> tuple[List[Record], List[Skipped]]:
+        if isinstance(source, (str, Path)):
+            return read_corpus(source)
+        records = [to_record(r) for r in source]
+        seen = set()
+        for r in records:
+            if r.id in seen:
+                raise CorpusError(f"duplicate record id {r.id!r}")
+            seen.add(r.id)
+        return records, []
+
+    @staticmethod
+    def split(records: Sequence[Record]) -> List[Item]:
+        items: List[Item] = []
+        ident = LanguageIdentifier()
+        for record in records:
+            items.extend(segment(record))
+        ident.fill(items)
+        return items
+
+    def analyse(self, items: Sequence[Item]) -> Analysis:
+        """Embed, then find duplicate groups and stories among ``items``."""
+        items = list(items)
+        n = len(items)
+        vectors = self._embedder().embed([embedding_text(it) for it in items])
+        if n == 0:
+            return Analysis(items, vectors, vectors, [], [])
+        langs = [it.lang for it in items]
+        centred = center_by_language(vectors, langs, shrink=self.language_shrink)
+        is_article = np.array([it.kind == ARTICLE for it in items])
+        days = [day_number(it.date) for it in items]
+
+        k = min(max(self.duplicates.neighbours, 1), max(n - 1, 1))
+        nbr_idx, nbr_sim = knn(centred, k)
+        sigs = [signature(embedding_text(it)) for it in items]
+        dup_groups, _ = find_duplicates(nbr_idx, nbr_sim, sigs, list(is_article), self.duplicates)
+
+        art = np.flatnonzero(is_article)
+        sims = similarity_matrix(centred[art], [days[i] for i in art], self.stories)
+        labels = average_linkage(sims, self.stories.threshold)
+        pos = {int(i): p for p, i in enumerate(art)}
+        labels = merge_groups(labels, [[pos[i] for i in g] for g in dup_groups])
+        counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=int)
+        kept = [lab for lab in range(len(counts)) if counts[lab] >= self.stories.min_articles]
+        story_of: List[Optional[int]] = [None] * n
+        for p, i in enumerate(art):
+            if counts[labels[p]] >= self.stories.min_articles:
+                story_of[int(i)] = int(labels[p])
+        teasers = np.flatnonzero(~is_article)
+        joined = attach_teasers(centred[teasers], centred[art], labels, kept, self.stories)
+        for i, lab in zip(teasers, joined):
+            story_of[int(i)] = lab
+        return Analysis(items, vectors, centred, story_of, dup_groups, days)
+
+    # -- the whole run ----------------------------------------------------
+    def run(self, source: Source) -> ClusterResult:
+        """Cluster a corpus folder/file, or an iterable of records (``Record`` or dicts)."""
+        timings = {}
+        t0 = time.perf_counter()
+        records, skipped = self.read(source)
+        if not records:
+            raise CorpusError("no usable record in the corpus" + (
+                f" ({len(skipped)} skipped)" if skipped else ""))
+        items = self.split(records)
+        timings["read"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        analysis = self.analyse(items)
+        timings["analyse"] = time.perf_counter() - t1
+        result = build_result(analysis, skipped, self._embedder().encoder.name)
+        timings["total"] = time.perf_counter() - t0
+        result.timings = timings
+        return result
+
+    def close(self) -> None:
+        if self.embedder_ is not None:
+            self.embedder_.close()
+            self.embedder_ = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def canonical_member(items: Sequence[Item], members: Sequence[int]) -> int:
+    """The item a downstream system keeps: the earliest by date, then by id.
+
+    Items without a date come after dated ones."""
+    def key(i: int):
+        d = day_number(items[i].date)
+        return (d is None, d if d is not None else 0.0, items[i].id)
+    return min(members, key=key)
+
+
+def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str) -> ClusterResult:
+    """Give stable, order-independent ids: stories by size then first member id,
+    duplicate groups by first member id."""
+    items = analysis.items
+    by_label = {}
+    for i, lab in enumerate(analysis.story_of):
+        if lab is not None:
+            by_label.setdefault(lab, []).append(i)
+    ordered = sorted(by_label.values(),
+                     key=lambda m: (-len(m), min(items[i].id for i in m)))
+    story_id = {}
+    stories: List[Story] = []
+    for k, members in enumerate(ordered, start=1):
+        sid = f"s{k}"
+        members = sorted(members, key=lambda i: items[i].id)
+        for i in members:
+            story_id[i] = sid
+        arts = [i for i in members if items[i].kind == ARTICLE]
+        title_from = canonical_member(items, arts) if arts else members[0]
+        stories.append(Story(
+            id=sid, title=items[title_from].title or _snippet(items[title_from].text),
+            members=[items[i].id for i in members],
+            languages=sorted({items[i].lang or "?" for i in members}),
+            articles=len(arts), teasers=len(members) - len(arts)))
+    groups = sorted((sorted(g, key=lambda i: items[i].id) for g in analysis.dup_groups),
+                    key=lambda g: items[g[0]].id)
+    dup_id = {}
+    dup_groups: List[DuplicateGroup] = []
+    for k, g in enumerate(groups, start=1):
+        gid = f"d{k}"
+        for i in g:
+            dup_id[i] = gid
+        dup_groups.append(DuplicateGroup(
+            id=gid, members=[items[i].id for i in g],
+            canonical=items[canonical_member(items, g)].id,
+            languages=sorted({items[i].lang or "?" for i in g}),
+            story=story_id.get(g[0])))
+    results = [ItemResult(id=it.id, doc=it.doc, kind=it.kind, lang=it.lang, title=it.title,
+                          date=it.date, url=it.url, story=story_id.get(i),
+                          duplicate_group=dup_id.get(i))
+               for i, it in enumerate(items)]
+    return ClusterResult(items=results, stories=stories, duplicate_groups=dup_groups,
+                         skipped=list(skipped), model=model_name)
+
+
+def _snippet(text: str, n: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

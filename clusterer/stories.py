@@ -1,0 +1,137 @@
+"""Stories: articles grouped by average-linkage clustering, teasers attached after.
+
+Similarity between two articles is the cosine of their language-centred
+vectors, damped by a Gaussian on the gap between their dates when both have
+one (Miranda et al. 2018 use the same shape of time feature). Clusters are cut
+where the average similarity between two groups falls below ``threshold``.
+Stories are founded by articles only: a teaser joins the story it is clearly
+closest to, or is noise. A group smaller than ``min_articles`` is noise too.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+
+
+@dataclass(frozen=True)
+class StoryParams:
+    threshold: float = 0.30        # average centred cosine that keeps a story together
+    time_scale_days: Optional[float] = 30.0  # sigma of the date-gap Gaussian; None: ignore dates
+    time_floor: float = 0.0        # the damping never goes below this factor
+    min_articles: int = 2          # fewer articles than this: noise, not a story
+    teaser_threshold: float = 0.45  # a teaser's mean similarity to a story's articles
+    teaser_margin: float = 0.10    # ... and its lead over the next story
+
+
+def day_number(date: Optional[str]) -> Optional[float]:
+    """Days since 1970 for an ISO date (``2018``, ``2018-12``, ``2018-12-11``, or a datetime).
+
+    A month alone is read as its 15th day, a year alone as 1 July.
+    """
+    if not date:
+        return None
+    text = date.strip()
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if when.tzinfo is not None:
+            when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return (when - _dt.datetime(1970, 1, 1)).total_seconds() / 86400.0
+    except ValueError:
+        pass
+    m = _DATE.match(text)
+    if not m:
+        return None
+    year = int(m.group(1))
+    month = int(m.group(2)) if m.group(2) else 7
+    day = int(m.group(3)) if m.group(3) else (15 if m.group(2) else 1)
+    try:
+        return (_dt.date(year, month, day) - _dt.date(1970, 1, 1)).days + 0.0
+    except ValueError:
+        return None
+
+
+def time_weights(days: Sequence[Optional[float]], params: StoryParams) -> Optional[np.ndarray]:
+    """Pairwise damping factors from dates, 1 where either date is unknown."""
+    if params.time_scale_days is None:
+        return None
+    t = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
+    if np.isnan(t).all():
+        return None
+    gap = np.abs(t[:, None] - t[None, :])
+    w = np.exp(-(gap ** 2) / (2.0 * params.time_scale_days ** 2))
+    w = params.time_floor + (1.0 - params.time_floor) * w
+    w[np.isnan(w)] = 1.0
+    return w
+
+
+def similarity_matrix(vectors: np.ndarray, days: Sequence[Optional[float]],
+                      params: StoryParams) -> np.ndarray:
+    sims = vectors @ vectors.T
+    w = time_weights(days, params)
+    if w is not None:
+        sims = sims * w
+    return sims
+
+
+def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:
+    """Cluster labels (0..k-1, by first member) cutting average linkage at ``threshold``."""
+    n = sims.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    dist = np.clip(1.0 - sims, 0.0, None)
+    dist = (dist + dist.T) / 2.0
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(dist, checks=False), method="average")
+    raw = fcluster(tree, t=1.0 - threshold, criterion="distance")
+    return _relabel(raw)
+
+
+def _relabel(raw: Sequence[int]) -> np.ndarray:
+    """Renumber labels by first appearance, so the result does not depend on the library's order."""
+    mapping = {}
+    out = np.empty(len(raw), dtype=np.int64)
+    for i, lab in enumerate(raw):
+        out[i] = mapping.setdefault(lab, len(mapping))
+    return out
+
+
+def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """Put the members of each group (e.g. a duplicate group) in one cluster."""
+    labels = labels.copy()
+    for g in groups:
+        target = labels[g[0]]
+        for other in {int(labels[i]) for i in g[1:]}:
+            labels[labels == other] = target
+    return _relabel(labels)
+
+
+def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
+                   article_labels: np.ndarray, story_labels: Sequence[int],
+                   params: StoryParams) -> List[Optional[int]]:
+    """For each teaser, the story label it joins, or None (noise)."""
+    out: List[Optional[int]] = []
+    if len(teaser_vecs) == 0:
+        return out
+    if not story_labels:
+        return [None] * len(teaser_vecs)
+    sims = teaser_vecs @ article_vecs.T
+    per_story = np.stack([sims[:, article_labels == lab].mean(axis=1) for lab in story_labels], axis=1)
+    for row in per_story:
+        order = np.argsort(-row, kind="stable")
+        best = row[order[0]]
+        second = row[order[1]] if len(order) > 1 else -1.0
+        if best >= params.teaser_threshold and best - second >= params.teaser_margin:
+            out.append(int(story_labels[order[0]]))
+        else:
+            out.append(None)
+    return out
