@@ -1,0 +1,256 @@
+"""Nearest neighbours: exact against brute force, hnsw recall, padding, the index."""
+import numpy as np
+import pytest
+
+from clusterer.errors import StateError
+from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, NeighbourIndex, knn, knn_between
+
+
+def unit(x):
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def blobs(n, dim=384, seed=0, per_blob=6, noise=0.15):
+    """Many small Gaussian blobs (stories) around a few topics, plus noise items,
+    with a shared offset like real sentence embeddings have."""
+    rng = np.random.default_rng(seed)
+    topics = unit(rng.standard_normal((max(1, n // 400), dim)))
+    n_blobs = max(1, n // per_blob)
+    centres = unit(topics[rng.integers(0, len(topics), n_blobs)]
+                   + 0.8 * rng.standard_normal((n_blobs, dim)) / np.sqrt(dim))
+    x = centres[rng.integers(0, n_blobs, n)] + 0.5 * rng.standard_normal((n, dim)) / np.sqrt(dim)
+    stray = rng.random(n) < noise
+    x[stray] = (topics[rng.integers(0, len(topics), stray.sum())]
+                + 1.2 * rng.standard_normal((stray.sum(), dim)) / np.sqrt(dim))
+    offset = unit(rng.standard_normal((1, dim)))
+    return unit(unit(x) + offset)
+
+
+def brute_force(x, k):
+    sims = x.astype(np.float64) @ x.astype(np.float64).T
+    np.fill_diagonal(sims, -np.inf)
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(sims, order, axis=1)
+
+
+def recall(found, truth):
+    hits = sum(len(set(f[f >= 0]) & set(t)) for f, t in zip(found, truth))
+    return hits / truth.size
+
+
+# ------------------------------------------------------------------ exact
+
+@pytest.mark.parametrize("n,dim,k", [(50, 8, 5), (300, 32, 10), (257, 16, 30)])
+def test_exact_matches_brute_force(n, dim, k):
+    x = unit(np.random.default_rng(n).standard_normal((n, dim)))
+    idx, sims = knn(x, k, method="exact")
+    want_idx, want_sims = brute_force(x, k)
+    assert idx.shape == (n, k) and idx.dtype == np.int64
+    assert sims.shape == (n, k) and sims.dtype == np.float32
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_allclose(sims, want_sims, atol=1e-5)
+    assert not (idx == np.arange(n)[:, None]).any()
+    assert (np.diff(sims, axis=1) <= 0).all()
+
+
+def test_exact_blocks_do_not_change_the_answer():
+    from clusterer.neighbours import _exact
+    x = unit(np.random.default_rng(3).standard_normal((101, 12)))
+    whole = _exact(x, x, 7, self_offset=0)
+    for chunk in (1, 10, 33):
+        parts = _exact(x, x, 7, self_offset=0, chunk=chunk)
+        np.testing.assert_array_equal(parts[0], whole[0])
+        np.testing.assert_allclose(parts[1], whole[1], atol=1e-6)
+
+
+def test_ties_go_to_the_lower_index():
+    # rows 1..5 are the same vector: every tie must be broken by index
+    base = unit(np.random.default_rng(0).standard_normal((1, 6)))
+    other = unit(np.random.default_rng(1).standard_normal((3, 6)))
+    x = np.vstack([other[:1], np.repeat(base, 5, axis=0), other[1:]])
+    idx, sims = knn(x, 3, method="exact")
+    assert idx[1].tolist() == [2, 3, 4]
+    assert idx[3].tolist() == [1, 2, 4]
+    assert idx[5].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(sims[1], 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["exact", "hnsw", "auto"])
+def test_padding_when_too_few_rows(method):
+    one = unit([[1.0, 0.0, 0.0]])
+    idx, sims = knn(one, 3, method=method)
+    assert idx.tolist() == [[-1, -1, -1]]
+    assert np.isneginf(sims).all()
+
+    two = unit([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
+    idx, sims = knn(two, 3, method=method)
+    assert idx.tolist() == [[1, -1, -1], [0, -1, -1]]
+    np.testing.assert_allclose(sims[:, 0], 0.6, atol=1e-6)
+    assert np.isneginf(sims[:, 1:]).all()
+
+
+def test_empty_input_and_k_zero():
+    idx, sims = knn(np.zeros((0, 4), dtype=np.float32), 5)
+    assert idx.shape == (0, 5) and sims.shape == (0, 5)
+    idx, sims = knn(unit(np.eye(3)), 0)
+    assert idx.shape == (3, 0)
+
+
+def test_bad_input_is_refused():
+    x = unit(np.eye(3))
+    with pytest.raises(ValueError, match="method"):
+        knn(x, 2, method="faiss")
+    with pytest.raises(ValueError, match="k must"):
+        knn(x, -1)
+    with pytest.raises(ValueError, match="2-D"):
+        knn(np.ones(3, dtype=np.float32), 1)
+    with pytest.raises(ValueError, match="normalised"):
+        knn(np.ones((3, 3), dtype=np.float32), 1)
+    with pytest.raises(ValueError, match="NaN"):
+        knn(np.full((2, 2), np.nan, dtype=np.float32), 1)
+
+
+def test_smaller_k_is_a_prefix_of_larger_k():
+    x = blobs(400, dim=32, seed=5)
+    big = knn(x, 20, method="exact")
+    small = knn(x, 7, method="exact")
+    np.testing.assert_array_equal(big[0][:, :7], small[0])
+
+
+# ------------------------------------------------------------------ hnsw
+
+@pytest.fixture(scope="module")
+def blobs5k():
+    return blobs(5000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def truth5k(blobs5k):
+    return knn(blobs5k, 20, method="exact")
+
+
+@pytest.mark.parametrize("k", [10, 20])
+def test_hnsw_recall_on_clustered_blobs(blobs5k, truth5k, k):
+    idx, sims = knn(blobs5k, k, method="hnsw")
+    assert recall(idx, truth5k[0][:, :k]) >= 0.95
+    # similarities are exact dot products, sorted, self excluded
+    got = np.einsum("id,ijd->ij", blobs5k, blobs5k[idx])
+    np.testing.assert_allclose(sims, got, atol=1e-5)
+    assert (np.diff(sims, axis=1) <= 0).all()
+    assert not (idx == np.arange(len(idx))[:, None]).any()
+
+
+def test_hnsw_is_deterministic(blobs5k):
+    x = blobs5k[:2000]
+    first = knn(x, 15, method="hnsw")
+    second = knn(x, 15, method="hnsw", threads=1)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_auto_is_exact_at_small_sizes(blobs5k, truth5k):
+    assert len(blobs5k) <= EXACT_MAX_ITEMS
+    idx, _ = knn(blobs5k[:500], 10)
+    np.testing.assert_array_equal(idx, knn(blobs5k[:500], 10, method="exact")[0])
+
+
+def test_knn_between_matches_brute_force(blobs5k):
+    q, b = blobs5k[:300], blobs5k[300:1300]
+    idx, sims = knn_between(q, b, 12, method="exact")
+    full = q.astype(np.float64) @ b.astype(np.float64).T
+    want = np.argsort(-full, axis=1, kind="stable")[:, :12]
+    np.testing.assert_allclose(sims, np.take_along_axis(full, want, axis=1), atol=1e-5)
+    assert (idx == want).mean() > 0.99  # float32 vs float64 may swap near-ties
+    approx, _ = knn_between(q, b, 12, method="hnsw")
+    assert recall(approx, want) >= 0.95
+    idx, sims = knn_between(q[:2], b[:3], 5)
+    assert (idx[:, 3:] == -1).all() and np.isneginf(sims[:, 3:]).all()
+
+
+# ------------------------------------------------------------------ index
+
+def ids_for(n, start=0):
+    return [f"item-{i}" for i in range(start, start + n)]
+
+
+@pytest.mark.parametrize("exact_max", [EXACT_MAX_ITEMS, 100])
+def test_index_query_finds_the_nearest(blobs5k, exact_max):
+    x = blobs5k[:1000]
+    index = NeighbourIndex(exact_max=exact_max)
+    index.add(ids_for(600), x[:600])
+    index.add(ids_for(400, 600), x[600:])
+    assert len(index) == 1000 and "item-5" in index
+    got_ids, sims = index.query(x[:50], 10)
+    assert sims.shape == (50, 10)
+    assert all(row[0] == f"item-{i}" for i, row in enumerate(got_ids))  # itself
+    want = knn_between(x[:50], x, 10, method="exact")[0]
+    want_ids = [[f"item-{j}" for j in row] for row in want]
+    hits = sum(len(set(g) & set(w)) for g, w in zip(got_ids, want_ids))
+    assert hits / 500 >= 0.95
+
+
+def test_index_pads_by_truncating_when_small():
+    index = NeighbourIndex()
+    ids, sims = index.query(unit([[1.0, 0.0]]), 3)
+    assert ids == [[]] and sims.shape == (1, 0)
+    index.add(["a", "b"], unit([[1.0, 0.0], [0.0, 1.0]]))
+    ids, sims = index.query(unit([[0.8, 0.6]]), 5)
+    assert ids == [["a", "b"]]
+    np.testing.assert_allclose(sims, [[0.8, 0.6]], atol=1e-6)
+
+
+def test_index_results_do_not_depend_on_batching_or_saving(blobs5k, tmp_path):
+    x, q = blobs5k[:1500], blobs5k[1500:1700]
+    one = NeighbourIndex(exact_max=10)
+    one.add(ids_for(1500), x)
+    expected = one.query(q, 12)
+
+    batched = NeighbourIndex(exact_max=10)
+    batched.add(ids_for(700), x[:700])
+    batched.query(q, 3)  # builds the graph early; later adds insert into it
+    batched.save(tmp_path / "idx.npz")
+    reloaded = NeighbourIndex.load(tmp_path / "idx.npz")
+    reloaded.add(ids_for(800, 700), x[700:])
+    got = reloaded.query(q, 12)
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_index_save_load_round_trip(tmp_path):
+    x = blobs(300, dim=16, seed=2)
+    index = NeighbourIndex(exact_max=50, params=HnswParams(m=8, ef_construction=40, seed=7))
+    index.add(ids_for(300), x)
+    path = tmp_path / "state" / "neighbours.npz"
+    path.parent.mkdir()
+    index.save(path)
+    index.save(path)  # overwriting is fine
+    assert [p.name for p in path.parent.iterdir()] == ["neighbours.npz"]  # no temp left
+    back = NeighbourIndex.load(path)
+    assert len(back) == 300 and back.ids == index.ids and back.dim == 16
+    assert back.exact_max == 50 and back.params == index.params
+    np.testing.assert_array_equal(back.vectors, index.vectors)
+    assert back.query(x[:20], 5)[0] == index.query(x[:20], 5)[0]
+
+
+def test_index_refuses_bad_adds():
+    index = NeighbourIndex(dim=2)
+    index.add(["a"], unit([[1.0, 0.0]]))
+    with pytest.raises(ValueError, match="already"):
+        index.add(["a"], unit([[0.0, 1.0]]))
+    with pytest.raises(ValueError, match="repeat"):
+        index.add(["b", "b"], unit([[0.0, 1.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="dimension"):
+        index.add(["c"], unit([[1.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="ids for"):
+        index.add(["c", "d"], unit([[1.0, 0.0]]))
+    assert len(index) == 1
+
+
+def test_load_reports_damage_as_state_error(tmp_path):
+    with pytest.raises(StateError, match="no neighbour index"):
+        NeighbourIndex.load(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(StateError, match="unreadable"):
+        NeighbourIndex.load(bad)
