@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Tuple
@@ -49,16 +50,20 @@ _NORM_TOLERANCE = 1e-3
 class HnswParams:
     """HNSW settings. The defaults give recall >= 0.95 at k <= 30 on 384-d data.
 
-    ``ef_search`` is raised to ``2 * k + 1`` when a query asks for more.
+    ``m``, ``ef_construction`` and ``seed`` go to hnswlib; ``ef_search`` is the
+    search breadth per shard (raised to k + 1 when a query asks for more). Rows
+    are split into graphs of ``shard_size`` consecutive rows, built in parallel:
+    a fixed size, so the result never depends on the number of cores.
     """
 
     m: int = 16
     ef_construction: int = 100
     ef_search: int = 64
     seed: int = 42
+    shard_size: int = 100_000
 
     def __post_init__(self):
-        for name in ("m", "ef_construction", "ef_search"):
+        for name in ("m", "ef_construction", "ef_search", "shard_size"):
             if int(getattr(self, name)) < 2:
                 raise ValueError(f"HnswParams.{name} must be >= 2, got {getattr(self, name)!r}")
 
@@ -161,21 +166,91 @@ def _hnswlib():
     return hnswlib
 
 
-def _new_graph(dim: int, capacity: int, params: HnswParams):
-    graph = _hnswlib().Index(space="ip", dim=dim)
-    graph.init_index(max_elements=max(1, capacity), M=params.m,
-                     ef_construction=params.ef_construction, random_seed=params.seed)
-    # One insertion thread: parallel insertion order depends on scheduling.
-    graph.set_num_threads(1)
-    return graph
+class _ShardedGraph:
+    """HNSW graphs over consecutive slices of ``shard_size`` rows.
 
+    Row ``p`` always lives in shard ``p // shard_size`` and every shard is filled by
+    one thread in row order, so the graphs depend only on the rows, never on the
+    number of cores or on how the rows were batched. Different shards are filled
+    at the same time, which is how building uses more than one core
+    deterministically; a query searches every shard and merges.
+    """
 
-def _graph_add(graph, vectors: np.ndarray, labels: np.ndarray) -> None:
-    need = graph.get_current_count() + len(labels)
-    if need > graph.get_max_elements():
-        graph.resize_index(max(need, 2 * graph.get_max_elements()))
-    graph.set_num_threads(1)
-    graph.add_items(vectors, labels)
+    def __init__(self, dim: int, params: HnswParams):
+        self.dim = dim
+        self.params = params
+        self.graphs: list = []
+        self.count = 0
+
+    def _new(self, capacity: int):
+        graph = _hnswlib().Index(space="ip", dim=self.dim)
+        graph.init_index(max_elements=max(1, capacity), M=self.params.m,
+                         ef_construction=self.params.ef_construction,
+                         random_seed=self.params.seed)
+        graph.set_num_threads(1)
+        return graph
+
+    def add(self, vectors: np.ndarray, threads: Optional[int]) -> None:
+        size = self.params.shard_size
+        jobs = []
+        pos, end = self.count, self.count + len(vectors)
+        while pos < end:
+            shard = pos // size
+            stop = min(end, (shard + 1) * size)
+            if shard == len(self.graphs):
+                self.graphs.append(self._new(stop - pos))
+            jobs.append((self.graphs[shard], pos, stop))
+            pos = stop
+        first = self.count
+
+        def fill(job):
+            graph, lo, hi = job
+            need = graph.get_current_count() + (hi - lo)
+            if need > graph.get_max_elements():
+                graph.resize_index(max(need, min(size, 2 * graph.get_max_elements())))
+            graph.set_num_threads(1)  # parallel insertion order would vary run to run
+            graph.add_items(vectors[lo - first: hi - first], np.arange(lo, hi))
+
+        workers = min(len(jobs), _threads(threads))
+        if workers <= 1:
+            for job in jobs:
+                fill(job)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(fill, jobs))  # hnswlib releases the GIL while inserting
+        self.count = end
+
+    def search(self, queries: np.ndarray, base: np.ndarray, k: int,
+               self_offset: Optional[int], threads: Optional[int]
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        m, n = queries.shape[0], self.count
+        idx, sim = _empty(m, k)
+        want = min(k + (1 if self_offset is not None else 0), n)
+        if want <= 0 or m == 0:
+            return idx, sim
+        sizes = [g.get_current_count() for g in self.graphs]
+        for graph in self.graphs:
+            graph.set_ef(max(self.params.ef_search, want))
+            graph.set_num_threads(_threads(threads))
+        width = sum(min(want, s) for s in sizes)
+        rows = max(1, min(m, 8192, (1 << 24) // (width * self.dim)))
+        for start in range(0, m, rows):
+            stop = min(m, start + rows)
+            q = queries[start:stop]
+            try:
+                labels = np.hstack([g.knn_query(q, k=min(want, s))[0]
+                                    for g, s in zip(self.graphs, sizes)])
+            except RuntimeError:
+                # hnswlib could not fill every row (a poorly connected graph): this
+                # block falls back to the exact search, which always can.
+                off = None if self_offset is None else self_offset + start
+                cols, vals = _exact(q, base, k, off)
+            else:
+                cols, vals = _rescore(q, base, labels, k, self_offset, start)
+            kk = cols.shape[1]
+            idx[start:stop, :kk] = cols
+            sim[start:stop, :kk] = vals
+        return idx, sim
 
 
 def _rescore(queries: np.ndarray, base: np.ndarray, labels: np.ndarray,
@@ -191,35 +266,6 @@ def _rescore(queries: np.ndarray, base: np.ndarray, labels: np.ndarray,
     vals = np.take_along_axis(vals, order, axis=1)
     cand[~np.isfinite(vals)] = -1
     return cand, vals
-
-
-def _search_graph(graph, queries: np.ndarray, base: np.ndarray, k: int,
-                  self_offset: Optional[int], params: HnswParams,
-                  threads: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
-    m, n = queries.shape[0], base.shape[0]
-    idx, sim = _empty(m, k)
-    want = min(k + (1 if self_offset is not None else 0), n)
-    if want <= 0 or m == 0:
-        return idx, sim
-    graph.set_ef(max(params.ef_search, 2 * want + 1))
-    graph.set_num_threads(_threads(threads))
-    rows = max(1, min(m, 8192, (1 << 24) // (want * base.shape[1])))
-    for start in range(0, m, rows):
-        stop = min(m, start + rows)
-        q = queries[start:stop]
-        try:
-            labels, _ = graph.knn_query(q, k=want)
-        except RuntimeError:
-            # hnswlib could not fill every row (a poorly connected graph): this
-            # block falls back to the exact search, which always can.
-            off = None if self_offset is None else self_offset + start
-            cols, vals = _exact(q, base, k, off)
-        else:
-            cols, vals = _rescore(q, base, labels, k, self_offset, start)
-        kk = cols.shape[1]
-        idx[start:stop, :kk] = cols
-        sim[start:stop, :kk] = vals
-    return idx, sim
 
 
 # --------------------------------------------------------------------------- public
@@ -241,9 +287,9 @@ def knn(vectors: np.ndarray, k: int, method: str = "auto", *,
     n = x.shape[0]
     if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n <= 1 or k == 0:
         return _exact(x, x, k, self_offset=0)
-    graph = _new_graph(x.shape[1], n, params)
-    _graph_add(graph, x, np.arange(n))
-    return _search_graph(graph, x, x, k, 0, params, threads)
+    graph = _ShardedGraph(x.shape[1], params)
+    graph.add(x, threads)
+    return graph.search(x, x, k, 0, threads)
 
 
 def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "auto", *,
@@ -262,9 +308,9 @@ def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "au
     n = b.shape[0]
     if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n == 0 or k == 0:
         return _exact(q, b, k, self_offset=None)
-    graph = _new_graph(b.shape[1], n, params)
-    _graph_add(graph, b, np.arange(n))
-    return _search_graph(graph, q, b, k, None, params, threads)
+    graph = _ShardedGraph(b.shape[1], params)
+    graph.add(b, threads)
+    return graph.search(q, b, k, None, threads)
 
 
 class NeighbourIndex:
@@ -344,7 +390,7 @@ class NeighbourIndex:
             self._pos[item_id] = n0 + offset
         self._ids.extend(ids)
         if self._graph is not None:
-            _graph_add(self._graph, x, np.arange(n0, n0 + len(ids)))
+            self._graph.add(x, self.threads)
 
     def _reserve(self, size: int) -> None:
         if size > self._buf.shape[0]:
@@ -372,9 +418,9 @@ class NeighbourIndex:
             idx, sims = _exact(x, base, kk, self_offset=None)
         else:
             if self._graph is None:
-                self._graph = _new_graph(self.dim, n, self.params)
-                _graph_add(self._graph, base, np.arange(n))
-            idx, sims = _search_graph(self._graph, x, base, kk, None, self.params, self.threads)
+                self._graph = _ShardedGraph(self.dim, self.params)
+                self._graph.add(base, self.threads)
+            idx, sims = self._graph.search(x, base, kk, None, self.threads)
         ids = self._ids
         return [[ids[j] for j in row if j >= 0] for row in idx.tolist()], sims
 
@@ -431,4 +477,4 @@ class NeighbourIndex:
         return index
 
 
-_PARAM_FIELDS = ("m", "ef_construction", "ef_search", "seed")
+_PARAM_FIELDS = ("m", "ef_construction", "ef_search", "seed", "shard_size")

@@ -149,6 +149,16 @@ def test_hnsw_is_deterministic(blobs5k):
     np.testing.assert_array_equal(first[1], second[1])
 
 
+def test_shards_keep_recall_and_ignore_thread_count(blobs5k):
+    x = blobs5k[:2500]
+    params = HnswParams(shard_size=600)  # 5 shards, the last one short
+    one = knn(x, 20, method="hnsw", params=params, threads=1)
+    two = knn(x, 20, method="hnsw", params=params, threads=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+    assert recall(one[0], knn(x, 20, method="exact")[0]) >= 0.95
+
+
 def test_auto_is_exact_at_small_sizes(blobs5k, truth5k):
     assert len(blobs5k) <= EXACT_MAX_ITEMS
     idx, _ = knn(blobs5k[:500], 10)
@@ -202,11 +212,12 @@ def test_index_pads_by_truncating_when_small():
 
 def test_index_results_do_not_depend_on_batching_or_saving(blobs5k, tmp_path):
     x, q = blobs5k[:1500], blobs5k[1500:1700]
-    one = NeighbourIndex(exact_max=10)
+    params = HnswParams(shard_size=500)  # adds below fill and open shards
+    one = NeighbourIndex(exact_max=10, params=params, threads=1)
     one.add(ids_for(1500), x)
     expected = one.query(q, 12)
 
-    batched = NeighbourIndex(exact_max=10)
+    batched = NeighbourIndex(exact_max=10, params=params, threads=2)
     batched.add(ids_for(700), x[:700])
     batched.query(q, 3)  # builds the graph early; later adds insert into it
     batched.save(tmp_path / "idx.npz")
