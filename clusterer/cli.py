@@ -93,3 +93,39 @@ def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet):
     if out:
         write_json(result, out)
         click.echo(f"\nWrote {out}")
+
+
+@main.command("eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", type=click.Path(dir_okay=False),
+              help="write the metrics (and, for a labelled corpus, the result) as JSON here.")
+@click.option("--name", default=None, help="dataset name in the report (default: the file name).")
+@model_options
+def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
+    """Run the pipeline on a labelled set GOLD (JSONL) and print its scores.
+
+    A labelled corpus (records with `story` and optional `dup`) gets B-cubed P/R/F1 for
+    stories and pairwise P/R/F1 for duplicate groups; a pairs file (`id1`, `id2`, `text1`,
+    `text2`, `score` as in SemEval-2022 Task 8) gets Pearson r and ROC AUC of the
+    pipeline's similarity against the graded score."""
+    from .evalrun import evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
+    from .report import write_json_atomic
+
+    command = "cluster eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cluster eval"
+    try:
+        with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
+            if gold_kind(gold) == "pairs":
+                data = evaluate_pairs(clusterer, gold)
+                click.echo(format_pairs(data))
+            else:
+                report, result = evaluate_corpus(clusterer, gold, dataset=name, command=command)
+                click.echo(report.table_header())
+                click.echo(report.format_table_row())
+                click.echo(f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
+                           f"story pairwise P/R/F1 {report.story_pairwise}")
+                data = {"metrics": report.to_dict(), "result": result.to_dict()}
+    except ClustererError as exc:
+        raise click.ClickException(str(exc)) from None
+    if out:
+        write_json_atomic(data, out)
+        click.echo(f"Wrote {out}")

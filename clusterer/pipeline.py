@@ -122,11 +122,15 @@ class Clusterer:
         ident.fill(items)
         return items
 
+    def embed(self, items: Sequence[Item]) -> np.ndarray:
+        """Raw embeddings of ``items`` (through the cache)."""
+        return self._embedder().embed([embedding_text(it) for it in items])
+
     def analyse(self, items: Sequence[Item]) -> Analysis:
         """Embed, then find duplicate groups and stories among ``items``."""
         items = list(items)
         n = len(items)
-        vectors = self._embedder().embed([embedding_text(it) for it in items])
+        vectors = self.embed(items)
         if n == 0:
             return Analysis(items, vectors, vectors, [], [])
         langs = [it.lang for it in items]
