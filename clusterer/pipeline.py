@@ -140,8 +140,10 @@ class Clusterer:
 
         k = min(max(self.duplicates.neighbours, 1), max(n - 1, 1))
         nbr_idx, nbr_sim = knn(centred, k)
-        sigs = [signature(embedding_text(it)) for it in items]
-        dup_groups, _ = find_duplicates(nbr_idx, nbr_sim, sigs, list(is_article), self.duplicates)
+        texts = [embedding_text(it) for it in items]
+        sigs = [signature(t) for t in texts]
+        dup_groups, _ = find_duplicates(nbr_idx, nbr_sim, texts, langs, sigs, list(is_article),
+                                        self.duplicates)
 
         art = np.flatnonzero(is_article)
         sims = similarity_matrix(centred[art], [days[i] for i in art], self.stories)
