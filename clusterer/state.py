@@ -1,0 +1,341 @@
+"""The nightly job's state: one SQLite file, written once per run.
+
+What it holds (schema version :data:`SCHEMA_VERSION`):
+
+- ``meta``: the encoder name the state was built with, the schema version and
+  the id counters (``next_story``, ``next_dup``); ids are never reused.
+- ``items``: every item ever seen (id, doc, kind, lang, title, date, url, the
+  content hash of its embedded text, first and last run it was seen in, a
+  deleted flag, its story and duplicate group) and its **raw** embedding as a
+  float32 BLOB. Vectors live here, not only in the embeddings cache, so the
+  state is self-contained: a rebuild needs neither the cache nor the model.
+  Centred vectors are not stored; they are the raw vectors minus the stored
+  language means, recomputed in a moment at load.
+- ``lang_means``: the shrunk language means used for centring, with the item
+  count each was computed from (plus the corpus mean used as their prior).
+- ``stories`` / ``dup_groups``: every id ever given out, with the run that
+  created it and what became of it (``live``, ``merged`` into another id, or
+  ``dissolved``); a group's canonical item.
+- ``runs``: the run log (id, kind, started, finished, status, counts, and the
+  change report as JSON, so a report lost to a crash can be printed again).
+
+Crash safety: a run reads what it needs, computes, and calls
+:meth:`State.commit` once, which writes everything in one SQLite transaction
+(rollback journal, ``synchronous=FULL``). A run killed at any point leaves the
+file as it was before the run or after it. :class:`StateLock` keeps a second
+run from starting while one is under way.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import StateError
+
+SCHEMA_VERSION = 1
+OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of every language mean)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY, doc TEXT NOT NULL, kind TEXT NOT NULL, lang TEXT, title TEXT,
+    date TEXT, url TEXT, hash TEXT NOT NULL, first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+    story TEXT, dup TEXT, vec BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS items_story ON items(story);
+CREATE INDEX IF NOT EXISTS items_dup ON items(dup);
+CREATE TABLE IF NOT EXISTS lang_means (key TEXT PRIMARY KEY, n INTEGER NOT NULL, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS stories (
+    id TEXT PRIMARY KEY, created_run INTEGER NOT NULL, status TEXT NOT NULL,
+    merged_into TEXT, title TEXT);
+CREATE TABLE IF NOT EXISTS dup_groups (
+    id TEXT PRIMARY KEY, created_run INTEGER NOT NULL, status TEXT NOT NULL,
+    merged_into TEXT, canonical TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
+    status TEXT NOT NULL, counts TEXT, report TEXT);
+"""
+
+
+@dataclass
+class StoredItem:
+    """One row of ``items`` without its vector."""
+
+    id: str
+    doc: str
+    kind: str
+    lang: Optional[str]
+    title: Optional[str]
+    date: Optional[str]
+    url: Optional[str]
+    hash: str
+    first_seen: int
+    last_seen: int
+    deleted: bool = False
+    story: Optional[str] = None
+    dup: Optional[str] = None
+
+
+_ITEM_COLS = ("id", "doc", "kind", "lang", "title", "date", "url", "hash", "first_seen",
+              "last_seen", "deleted", "story", "dup")
+
+
+@dataclass
+class GroupRow:
+    """A story or a duplicate group id and its fate. ``extra`` is the story title
+    or the group's canonical item."""
+
+    id: str
+    created_run: int
+    status: str = "live"          # live | merged | dissolved
+    merged_into: Optional[str] = None
+    extra: Optional[str] = None
+
+
+@dataclass
+class RunRecord:
+    id: int
+    kind: str                     # batch | update | rebuild
+    started: str
+    finished: str
+    status: str = "ok"
+    counts: dict = field(default_factory=dict)
+    report: Optional[dict] = None
+
+
+@dataclass
+class Changes:
+    """Everything one run writes, applied by :meth:`State.commit` in one transaction.
+
+    ``items`` are rows to write (all columns but the vector); ``vectors`` maps the
+    ids whose vector is new or changed to it.
+    """
+
+    run: RunRecord
+    items: List[StoredItem] = field(default_factory=list)
+    vectors: Dict[str, np.ndarray] = field(default_factory=dict)
+    stories: List[GroupRow] = field(default_factory=list)
+    dup_groups: List[GroupRow] = field(default_factory=list)
+    means: Dict[str, Tuple[int, np.ndarray]] = field(default_factory=dict)
+    next_story: int = 1
+    next_dup: int = 1
+
+
+class StateLock:
+    """An exclusive, non-blocking lock on ``<state>.lock`` (``fcntl.flock``).
+
+    The kernel drops the lock when the process dies, SIGKILL included, so a
+    crashed run never leaves a stale lock behind.
+    """
+
+    def __init__(self, state_path: str | Path):
+        self.path = Path(str(state_path) + ".lock")
+        self._fh = None
+
+    def acquire(self) -> "StateLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise StateError(f"another update is running on this state ({self.path} is locked); "
+                             "try again when it has finished") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _blob(vec: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
+
+
+def lang_key(lang: Optional[str]) -> str:
+    """The ``lang_means`` key of a language (``None`` is a language of its own)."""
+    return json.dumps(lang)
+
+
+class State:
+    """Read and write one state file. Open it under a :class:`StateLock`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=5)
+            self._db.execute("PRAGMA journal_mode=DELETE")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.path}: not a usable state database ({exc})") from None
+        version = self._meta("schema")
+        if version != str(SCHEMA_VERSION):
+            raise StateError(f"{self.path}: state schema {version}, this version reads {SCHEMA_VERSION}")
+
+    # -- reading -----------------------------------------------------------
+    def _meta(self, key: str) -> Optional[str]:
+        row = self._db.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def model(self) -> Optional[str]:
+        """The encoder name the state was built with (None for a new state)."""
+        return self._meta("model")
+
+    def check_model(self, model: str) -> None:
+        stored = self.model
+        if stored is not None and stored != model:
+            raise StateError(f"{self.path} was built with model {stored!r}, not {model!r}; "
+                             "use the same --model, or start a new state file")
+
+    def is_empty(self) -> bool:
+        return self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
+
+    def counters(self) -> Tuple[int, int]:
+        """The next story and duplicate-group numbers."""
+        return int(self._meta("next_story") or 1), int(self._meta("next_dup") or 1)
+
+    def next_run_id(self) -> int:
+        row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
+        return (row[0] or 0) + 1
+
+    def items(self) -> Dict[str, StoredItem]:
+        """Every item row (deleted ones too), by id, without vectors."""
+        out = {}
+        for row in self._db.execute(f"SELECT {', '.join(_ITEM_COLS)} FROM items ORDER BY id"):
+            it = StoredItem(*row)
+            it.deleted = bool(it.deleted)
+            out[it.id] = it
+        return out
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """Raw vectors of ``ids``, in that order."""
+        found = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(f"SELECT id, vec FROM items WHERE id IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StateError(f"{self.path}: no vector stored for {missing[0]!r}")
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[i] for i in ids])
+
+    def means(self) -> Dict[str, Tuple[int, np.ndarray]]:
+        """Stored language means by :func:`lang_key` (and :data:`OVERALL`): (count, vector)."""
+        return {k: (n, np.frombuffer(v, dtype=np.float32).copy())
+                for k, n, v in self._db.execute("SELECT key, n, vec FROM lang_means")}
+
+    def _groups(self, table: str, extra: str) -> Dict[str, GroupRow]:
+        return {r[0]: GroupRow(*r) for r in self._db.execute(
+            f"SELECT id, created_run, status, merged_into, {extra} FROM {table} ORDER BY id")}
+
+    def stories(self) -> Dict[str, GroupRow]:
+        return self._groups("stories", "title")
+
+    def dup_groups(self) -> Dict[str, GroupRow]:
+        return self._groups("dup_groups", "canonical")
+
+    def runs(self) -> List[RunRecord]:
+        out = []
+        for rid, kind, started, finished, status, counts, report in self._db.execute(
+                "SELECT id, kind, started, finished, status, counts, report FROM runs ORDER BY id"):
+            out.append(RunRecord(rid, kind, started, finished, status,
+                                 json.loads(counts or "{}"), json.loads(report) if report else None))
+        return out
+
+    def integrity_check(self) -> str:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # -- writing -----------------------------------------------------------
+    def commit(self, model: str, changes: Changes) -> None:
+        """Write one run's changes in a single transaction: all of them or none."""
+        db = self._db
+        run = changes.run
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (model,))
+            for key, value in (("next_story", changes.next_story), ("next_dup", changes.next_dup)):
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+            fresh = [it for it in changes.items if it.id in changes.vectors]
+            other = [it for it in changes.items if it.id not in changes.vectors]
+            db.executemany(
+                f"INSERT OR REPLACE INTO items ({', '.join(_ITEM_COLS)}, vec) "
+                f"VALUES ({', '.join('?' * (len(_ITEM_COLS) + 1))})",
+                [_row(it) + (_blob(changes.vectors[it.id]),) for it in fresh])
+            sets = ", ".join(f"{c} = ?" for c in _ITEM_COLS[1:])
+            db.executemany(f"UPDATE items SET {sets} WHERE id = ?",
+                           [_row(it)[1:] + (it.id,) for it in other])
+            db.executemany("INSERT OR REPLACE INTO lang_means VALUES (?, ?, ?)",
+                           [(k, int(n), _blob(v)) for k, (n, v) in changes.means.items()])
+            for table, extra, rows in (("stories", "title", changes.stories),
+                                       ("dup_groups", "canonical", changes.dup_groups)):
+                db.executemany(
+                    f"INSERT OR REPLACE INTO {table} (id, created_run, status, merged_into, {extra}) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(g.id, g.created_run, g.status, g.merged_into, g.extra) for g in rows])
+            db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (run.id, run.kind, run.started, run.finished, run.status,
+                        json.dumps(run.counts, sort_keys=True),
+                        json.dumps(run.report, ensure_ascii=False) if run.report is not None else None))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def log_failure(self, run: RunRecord) -> None:
+        """Record a run that failed with an error (nothing else is written)."""
+        with_report = json.dumps(run.report, ensure_ascii=False) if run.report is not None else None
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (run.id, run.kind, run.started, run.finished, run.status,
+                          json.dumps(run.counts, sort_keys=True), with_report))
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _row(it: StoredItem) -> tuple:
+    return tuple(int(getattr(it, c)) if c == "deleted" else getattr(it, c) for c in _ITEM_COLS)
+
+
+def live_ids(items: Iterable[StoredItem]) -> List[str]:
+    return [it.id for it in items if not it.deleted]
