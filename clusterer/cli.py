@@ -129,3 +129,29 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
     if out:
         write_json_atomic(data, out)
         click.echo(f"Wrote {out}")
+
+
+@main.command("update")
+@click.argument("corpus", type=click.Path(exists=True))
+@click.option("--state", "state_path", required=True, type=click.Path(dir_okay=False),
+              help="the nightly state database (SQLite); created on the first run.")
+@click.option("--report", type=click.Path(dir_okay=False), help="write the change report as JSON here.")
+@click.option("--rebuild", is_flag=True,
+              help="re-cluster everything from the stored vectors, keeping ids by maximum overlap.")
+@model_options
+def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no_cache, quiet):
+    """Bring the nightly STATE up to date with CORPUS: embed and place only new or
+    changed items, keep story (S000001) and duplicate group (D000001) ids stable,
+    and report what changed. The first run on a new state is a full batch run."""
+    from .nightly import Nightly
+    from .report import write_json_atomic
+
+    try:
+        with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
+            changes = Nightly(state_path, clusterer).update(corpus, rebuild=rebuild)
+    except ClustererError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(changes.summary())
+    if report:
+        write_json_atomic(changes.to_dict(), report)
+        click.echo(f"\nWrote {report}")

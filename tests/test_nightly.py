@@ -1,0 +1,309 @@
+"""The nightly job: three simulated nights, stable ids, only new items embedded,
+the change report, deletion, rebuild, the lock, and SIGKILL at several points."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nightly_fake import FakeEncoder  # noqa: E402
+
+from clusterer.cli import main as cli_main  # noqa: E402
+from clusterer.errors import StateError  # noqa: E402
+from clusterer.nightly import Nightly  # noqa: E402
+from clusterer.pipeline import Clusterer  # noqa: E402
+from clusterer.state import State  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data" / "nightly"
+DRIVER = Path(__file__).resolve().parent / "nightly_driver.py"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def corpus_for(night: int, root: Path) -> Path:
+    """The corpus as it stands on ``night``: files accumulate; on night 3 one page is
+    deleted and one is edited."""
+    corpus = root / f"corpus{night}"
+    for n in range(1, night + 1):
+        shutil.copytree(DATA / f"night{n}", corpus, dirs_exist_ok=True)
+    if night >= 3:
+        (corpus / "pages" / "strike-3.txt").unlink()
+    return corpus
+
+
+def nightly(tmp: Path, encoder: FakeEncoder) -> Nightly:
+    return Nightly(tmp / "state.sqlite", Clusterer(encoder=encoder, cache_dir=tmp / "cache"))
+
+
+def assignments(path: Path) -> dict:
+    with State(path) as st:
+        return {i: (r.story, r.dup) for i, r in st.items().items() if not r.deleted}
+
+
+def fingerprint(path: Path) -> dict:
+    """Everything in a state but timestamps and the stored report text."""
+    db = sqlite3.connect(str(path))
+    try:
+        return {
+            "items": db.execute("SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, "
+                                "story, dup, vec FROM items ORDER BY id").fetchall(),
+            "stories": db.execute("SELECT * FROM stories ORDER BY id").fetchall(),
+            "dups": db.execute("SELECT * FROM dup_groups ORDER BY id").fetchall(),
+            "means": db.execute("SELECT * FROM lang_means ORDER BY key").fetchall(),
+            "meta": db.execute("SELECT * FROM meta ORDER BY k").fetchall(),
+            # how many texts a run embedded depends on the cache, which killed runs fill
+            "runs": [(rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
+                     for rid, kind, status, counts in
+                     db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")],
+        }
+    finally:
+        db.close()
+
+
+def integrity(path: Path) -> str:
+    db = sqlite3.connect(str(path))
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def three_nights(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nights")
+    encoder = FakeEncoder()
+    reports, embedded, states = [], [], []
+    for night in (1, 2, 3):
+        before = len(encoder.texts)
+        reports.append(nightly(tmp, encoder).update(corpus_for(night, tmp)))
+        embedded.append(encoder.texts[before:])
+        states.append(assignments(tmp / "state.sqlite"))
+    return tmp, reports, embedded, states
+
+
+def test_first_night_is_a_batch_run(three_nights):
+    _, reports, embedded, states = three_nights
+    first = reports[0]
+    assert first.kind == "batch" and first.run == 1
+    assert len(embedded[0]) == first.counts["items"] == 6
+    assert states[0]["strike-en-1"][0] == states[0]["pages/strike-3.txt"][0] == "S000001"
+    assert states[0]["flood-en-1"][0] == states[0]["pages/flood-2.txt"][0] == "S000002"
+    assert states[0]["chess-en-1"] == (None, None)
+    assert [s.id for s in first.stories_created] == ["S000001", "S000002"]
+
+
+def test_only_new_items_are_embedded(three_nights):
+    _, reports, embedded, _ = three_nights
+    assert reports[1].counts["embedded"] == len(embedded[1]) == 7  # 5 articles + 2 teasers
+    assert reports[2].counts["embedded"] == len(embedded[2]) == 3  # 2 new + 1 edited page
+    assert not any("Kestrel" in t for t in embedded[1] + embedded[2])
+
+
+def test_ids_are_stable_across_nights(three_nights):
+    _, _, _, states = three_nights
+    for before, after in zip(states, states[1:]):
+        for item, ids in before.items():
+            if item in after and item != "pages/flood-2.txt":
+                for old, new in zip(ids, after[item]):  # an id once given stays
+                    assert old is None or new == old, item
+
+
+def test_second_night_report(three_nights):
+    _, reports, _, states = three_nights
+    night = reports[1]
+    assert night.kind == "update"
+    assert {c.id for c in night.new_items} == {
+        "flood-fr-1", "flood-en-3", "summit-en-1", "summit-fr-1", "pages/museum.txt",
+        "pages/museum.txt#teaser-1", "pages/museum.txt#teaser-2"}
+    # the translation joins the original's story and founds a duplicate group with it
+    assert states[1]["flood-fr-1"] == ("S000002", "D000001")
+    assert states[1]["flood-en-1"] == ("S000002", "D000001")
+    assert [(d.id, d.group, d.canonical) for d in night.new_duplicates] == [
+        ("flood-fr-1", "D000001", "flood-en-1")]
+    assert [(g.id, g.canonical) for g in night.duplicate_groups_created] == [("D000001", "flood-en-1")]
+    # two new articles about a new event found a story; teasers never do
+    assert [(s.id, s.members) for s in night.stories_created] == [
+        ("S000003", ["summit-en-1", "summit-fr-1"])]
+    assert states[1]["pages/museum.txt#teaser-2"] == (None, None)
+    assert not night.deleted_items and not night.changed_items
+
+
+def test_third_night_report(three_nights):
+    _, reports, _, states = three_nights
+    night = reports[2]
+    assert [(c.id, c.previous_story) for c in night.deleted_items] == [("pages/strike-3.txt", "S000001")]
+    assert "pages/strike-3.txt" not in states[2]
+    assert states[2]["strike-en-1"][0] == "S000001"  # two articles left: the story stays
+    assert [c.id for c in night.changed_items] == ["pages/flood-2.txt"]
+    assert states[2]["pages/flood-2.txt"][0] == "S000002"
+    # a republication joins the existing group; the canonical stays the earliest
+    assert states[2]["flood-en-1-wire"] == ("S000002", "D000001")
+    assert [(d.id, d.canonical) for d in night.new_duplicates] == [("flood-en-1-wire", "flood-en-1")]
+    # a new article and a stored unassigned one found a story together
+    assert [(s.id, s.members) for s in night.stories_created] == [
+        ("S000004", ["chess-en-1", "chess-fr-1"])]
+
+
+def test_state_keeps_history(three_nights):
+    tmp, _, _, _ = three_nights
+    with State(tmp / "state.sqlite") as st:
+        rows = st.items()
+        runs = st.runs()
+        assert st.integrity_check() == "ok"
+        assert st.counters() == (5, 2)
+    assert rows["pages/strike-3.txt"].deleted and rows["pages/strike-3.txt"].last_seen == 2
+    assert rows["flood-en-1"].first_seen == 1 and rows["flood-en-1"].last_seen == 3
+    assert rows["flood-fr-1"].first_seen == 2
+    assert [(r.id, r.kind, r.status) for r in runs] == [(1, "batch", "ok"), (2, "update", "ok"),
+                                                        (3, "update", "ok")]
+    assert runs[2].report["deleted_items"][0]["id"] == "pages/strike-3.txt"
+
+
+def test_rerun_without_changes_changes_nothing(tmp_path):
+    encoder = FakeEncoder()
+    corpus = corpus_for(2, tmp_path)
+    nightly(tmp_path, encoder).update(corpus)
+    first = assignments(tmp_path / "state.sqlite")
+    report = nightly(tmp_path, encoder).update(corpus)
+    assert report.counts["new"] == report.counts["changed"] == report.counts["embedded"] == 0
+    assert assignments(tmp_path / "state.sqlite") == first
+    assert not report.stories_created and not report.stories_merged
+
+
+def test_rebuild_keeps_ids_by_overlap(three_nights, tmp_path):
+    tmp, _, _, states = three_nights
+    state = tmp_path / "state.sqlite"
+    shutil.copy(tmp / "state.sqlite", state)
+    encoder = FakeEncoder()
+    report = Nightly(state, Clusterer(encoder=encoder, cache_dir=None)).rebuild(corpus_for(3, tmp_path))
+    assert report.kind == "rebuild" and encoder.texts == []  # vectors come from the state
+    after = assignments(state)
+    for item in ("flood-en-1", "flood-fr-1", "strike-en-1", "chess-en-1", "summit-fr-1"):
+        assert after[item][0] == states[2][item][0], item
+    assert after["flood-en-1"][1] == "D000001"
+
+
+def test_other_model_is_refused(tmp_path):
+    nightly(tmp_path, FakeEncoder()).update(corpus_for(1, tmp_path))
+    other = FakeEncoder()
+    other.name = "test/another-model"
+    with pytest.raises(StateError, match="built with model"):
+        nightly(tmp_path, other).update(corpus_for(1, tmp_path))
+
+
+# ----------------------------------------------------------------- processes
+
+def spawn(state: Path, corpus: Path, cache: Path, stall=None) -> subprocess.Popen:
+    cmd = [sys.executable, str(DRIVER), str(state), str(corpus), str(cache)]
+    if stall:
+        cmd += ["--stall", *stall]
+    return subprocess.Popen(cmd, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"driver ended early: {proc.communicate()}")
+        if time.monotonic() > end:
+            proc.kill()
+            raise AssertionError("driver never reached its stall point")
+        time.sleep(0.02)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted night 1 + night 2, run by the driver process."""
+    tmp = tmp_path_factory.mktemp("reference")
+    for night in (1, 2):
+        done = subprocess.run([sys.executable, str(DRIVER), str(tmp / "state.sqlite"),
+                               str(corpus_for(night, tmp)), str(tmp / "cache")],
+                              cwd=str(REPO), capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    return fingerprint(tmp / "state.sqlite")
+
+
+def test_sigkill_leaves_state_before_or_after(tmp_path, reference):
+    state, cache = tmp_path / "state.sqlite", tmp_path / "cache"
+    night1, night2 = corpus_for(1, tmp_path), corpus_for(2, tmp_path)
+    assert subprocess.run([sys.executable, str(DRIVER), str(state), str(night1), str(cache)],
+                          cwd=str(REPO), capture_output=True).returncode == 0
+    before = fingerprint(state)
+    # embedding (batches of 2; earlier kills leave their batches in the cache, so
+    # later points are reached with fewer batches), then inside the one transaction
+    for k, point in enumerate(["embed:3", "embed:2", "embed:1", "write:2", "write:5", "write:10"]):
+        marker = tmp_path / f"marker{k}"
+        proc = spawn(state, night2, cache, (point, str(marker)))
+        wait_for(marker, proc)
+        kill(proc)
+        assert integrity(state) == "ok"
+        assert fingerprint(state) == before, point
+    done = subprocess.run([sys.executable, str(DRIVER), str(state), str(night2), str(cache)],
+                          cwd=str(REPO), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert integrity(state) == "ok"
+    assert fingerprint(state) == reference
+    with State(state) as st:  # the killed runs' embeddings were cached: nothing embedded twice
+        assert st.runs()[-1].counts["embedded"] < 7
+
+
+def test_sigkill_after_commit_keeps_the_run(tmp_path, reference):
+    state, cache = tmp_path / "state.sqlite", tmp_path / "cache"
+    assert subprocess.run([sys.executable, str(DRIVER), str(state), str(corpus_for(1, tmp_path)),
+                           str(cache)], cwd=str(REPO), capture_output=True).returncode == 0
+    marker = tmp_path / "marker"
+    proc = spawn(state, corpus_for(2, tmp_path), cache, ("done", str(marker)))
+    wait_for(marker, proc)
+    kill(proc)
+    assert integrity(state) == "ok"
+    assert fingerprint(state) == reference
+
+
+def test_second_run_fails_at_once_while_one_holds_the_lock(tmp_path):
+    state, cache = tmp_path / "state.sqlite", tmp_path / "cache"
+    corpus = corpus_for(1, tmp_path)
+    marker = tmp_path / "marker"
+    proc = spawn(state, corpus, cache, ("embed:1", str(marker)))
+    try:
+        wait_for(marker, proc)
+        started = time.monotonic()
+        with pytest.raises(StateError, match="another update is running"):
+            Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None)).update(corpus)
+        result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state),
+                                               "--no-cache", "-q"])
+        assert time.monotonic() - started < 20
+        assert result.exit_code != 0
+        assert "another update is running" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        kill(proc)
+
+
+def test_cli_update_writes_report(tmp_path, monkeypatch):
+    import clusterer.cli as cli
+    monkeypatch.setattr(cli, "make_clusterer", lambda *a, **kw: Clusterer(
+        encoder=FakeEncoder(), cache_dir=tmp_path / "cache"))
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli_main, ["update", str(corpus_for(1, tmp_path)), "--state",
+                                           str(tmp_path / "s.sqlite"), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Stories created (2)" in result.output
+    data = json.loads(out.read_text())
+    assert data["kind"] == "batch" and data["counts"]["new"] == 6
+    assert [s["id"] for s in data["stories_created"]] == ["S000001", "S000002"]
