@@ -1,0 +1,66 @@
+import sqlite3
+
+import numpy as np
+import pytest
+
+from clusterer.cache import EmbeddingCache, Embedder, text_key
+
+from conftest import FakeEncoder
+
+
+def test_second_run_embeds_nothing(tmp_path):
+    enc = FakeEncoder()
+    texts = ["alpha beta", "gamma delta", "alpha beta"]
+    first = Embedder(enc, cache_dir=tmp_path, batch_size=2).embed(texts)
+    assert enc.texts == 2  # the repeated text is embedded once
+    again = Embedder(enc, cache_dir=tmp_path, batch_size=2)
+    second = again.embed(texts)
+    assert enc.texts == 2 and again.encoded == 0
+    np.testing.assert_array_equal(first, second)
+
+
+def test_changed_text_is_reembedded(tmp_path):
+    enc = FakeEncoder()
+    Embedder(enc, cache_dir=tmp_path).embed(["one text", "another text"])
+    e = Embedder(enc, cache_dir=tmp_path)
+    e.embed(["one text", "another text, edited"])
+    assert e.encoded == 1
+
+
+def test_keys_depend_on_model():
+    assert text_key("model-a", "x") != text_key("model-b", "x")
+    assert text_key("model-a", "x") == text_key("model-a", "x")
+
+
+def test_batches_done_before_a_crash_are_kept(tmp_path):
+    class Failing(FakeEncoder):
+        def encode(self, texts):
+            if self.calls == 1:
+                raise RuntimeError("killed")
+            return super().encode(texts)
+
+    enc = Failing()
+    with pytest.raises(RuntimeError):
+        Embedder(enc, cache_dir=tmp_path, batch_size=2).embed(["a", "bb", "ccc", "dddd"])
+    cache = EmbeddingCache(tmp_path, enc.name)
+    assert len(cache) == 2  # the first batch, whole; the second, not at all
+    path = cache.path
+    cache.close()
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    resumed = Embedder(FakeEncoder(), cache_dir=tmp_path, batch_size=2)
+    resumed.embed(["a", "bb", "ccc", "dddd"])
+    assert resumed.encoded == 2
+
+
+def test_no_cache_dir_means_no_files(tmp_path):
+    enc = FakeEncoder()
+    vecs = Embedder(enc, cache_dir=None).embed(["x y", "z"])
+    assert vecs.shape == (2, enc.dim)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_reports_to_total(tmp_path):
+    seen = []
+    Embedder(FakeEncoder(), cache_dir=tmp_path, batch_size=2,
+             progress=lambda done, total: seen.append((done, total))).embed(["a", "b", "c"])
+    assert seen[0] == (0, 3) and seen[-1] == (3, 3)

@@ -1,0 +1,58 @@
+import numpy as np
+
+from clusterer.debias import center_by_language, language_means
+from clusterer.entities import agreement, fold, signature
+
+
+def test_centring_removes_a_language_offset():
+    rng = np.random.default_rng(0)
+    topics = rng.normal(size=(2, 32))
+    fr_shift, vi_shift = rng.normal(size=32) * 3, rng.normal(size=32) * 3
+    # topic 0 in French and in Vietnamese, topic 1 in French and in Vietnamese, plus filler
+    rows, langs = [], []
+    for t in range(2):
+        for lang, shift in (("fr", fr_shift), ("vi", vi_shift)):
+            rows.append(topics[t] + shift + rng.normal(size=32) * 0.1)
+            langs.append(lang)
+    for _ in range(20):
+        for lang, shift in (("fr", fr_shift), ("vi", vi_shift)):
+            rows.append(rng.normal(size=32) + shift)
+            langs.append(lang)
+    x = np.array(rows, dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    raw = x @ x.T
+    assert raw[0, 2] > raw[0, 1]  # raw: same language beats same topic
+    c = center_by_language(x, langs, shrink=1.0)
+    cos = c @ c.T
+    assert cos[0, 1] > cos[0, 2]  # centred: same topic across languages wins
+    np.testing.assert_allclose(np.linalg.norm(c, axis=1), 1.0, rtol=1e-5)
+
+
+def test_language_mean_shrinks_toward_corpus_mean_for_rare_languages():
+    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    means = language_means(x, ["fr", "fr", "fr", "vi"], shrink=1.0)
+    overall = x.mean(axis=0)
+    np.testing.assert_allclose(means["vi"], 0.5 * np.array([0, 1]) + 0.5 * overall)
+    np.testing.assert_allclose(means["fr"], 0.75 * np.array([1, 0]) + 0.25 * overall)
+
+
+def test_single_item_language_does_not_vanish():
+    x = np.eye(3, dtype=np.float32)
+    c = center_by_language(x, ["a", "b", "c"], shrink=5.0)
+    assert np.isfinite(c).all() and (np.linalg.norm(c, axis=1) > 0.99).all()
+
+
+def test_fold_and_signature_keep_names_and_numbers_across_languages():
+    assert fold("Mai Tiến Dũng, Đà Nẵng") == "mai tien dung, da nang"
+    fr = signature("Le ministre Mai Tien Dung a reçu Maxim Akimov à Moscou le 11 décembre 2018, "
+                   "avec 70 millions d'usagers.")
+    vi = signature("Bộ trưởng Mai Tiến Dũng tiếp Phó Thủ tướng Maxim Akimov ngày 11-12-2018, "
+                   "với 70 triệu người dùng.")
+    assert {"mai", "tien", "dung", "maxim", "akimov", "#11", "#2018", "#70"} <= fr & vi
+    assert "le" not in fr  # a capital that only starts the sentence is not a name
+    assert agreement(fr, vi) >= 0.6
+
+
+def test_numbers_ignore_separators_and_leading_zeros():
+    assert {"#70000", "#5"} <= signature("x 70,000 y 05")
+    assert agreement(frozenset(), frozenset({"a"})) == 0.0

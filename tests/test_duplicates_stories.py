@@ -1,0 +1,86 @@
+import numpy as np
+
+from clusterer.duplicates import DuplicateParams, PairEvidence, group_pairs, overlap, shingles
+from clusterer.stories import (StoryParams, attach_teasers, average_linkage, day_number,
+                               merge_groups, time_weights)
+
+
+def test_overlap_of_wording():
+    a = shingles("Le ministre a reçu la délégation russe à Hanoi le 18 février.")
+    b = shingles("Le ministre a reçu la délégation russe à Hanoï le 18 février 2019.")
+    c = shingles("Le comité populaire de Hanoi a rencontré une délégation russe.")
+    assert overlap(a, b) > 0.6
+    assert overlap(a, c) < 0.3
+    assert overlap(frozenset(), a) == 0.0
+
+
+def _ev(**kw):
+    base = dict(i=0, j=1, same_language=False, cosine=0.3, overlap=0.0, agreement=0.7,
+                names=15, chars=2000, mutual_best=True)
+    base.update(kw)
+    return PairEvidence(**base)
+
+
+def test_duplicate_rule_same_language_needs_shared_wording():
+    p = DuplicateParams()
+    assert _ev(same_language=True, overlap=0.8, cosine=0.1).is_duplicate(p)
+    assert not _ev(same_language=True, overlap=0.2, cosine=0.99).is_duplicate(p)
+
+
+def test_duplicate_rule_across_languages_needs_all_evidence():
+    p = DuplicateParams()
+    assert _ev().is_duplicate(p)
+    assert not _ev(mutual_best=False).is_duplicate(p)
+    assert not _ev(agreement=0.2).is_duplicate(p)
+    assert not _ev(cosine=0.05).is_duplicate(p)
+    assert not _ev(chars=150).is_duplicate(p)  # one-sentence blurbs are never called translations
+    assert not _ev(names=2).is_duplicate(p)
+
+
+def test_group_pairs_components():
+    assert group_pairs(6, [(0, 3), (3, 5), (1, 2)]) == [[0, 3, 5], [1, 2]]
+    assert group_pairs(3, []) == []
+
+
+def test_day_number_reads_partial_dates():
+    assert day_number("2018-12-11") - day_number("2018-12-01") == 10
+    assert day_number("2018-12") == day_number("2018-12-15")
+    assert day_number("2023-04-04T13:00:15Z") > day_number("2023-04-04")
+    assert day_number(None) is None and day_number("soon") is None
+
+
+def test_time_weights_damp_far_apart_dates_only():
+    w = time_weights([0.0, 1.0, 200.0, None], StoryParams(time_scale_days=30))
+    assert w[0, 1] > 0.99 and w[0, 2] < 0.01
+    assert (w[3] == 1.0).all()
+    assert time_weights([0.0, 1.0], StoryParams(time_scale_days=None)) is None
+
+
+def test_average_linkage_cuts_at_threshold_and_is_order_free():
+    sims = np.array([[1, .9, .8, 0, 0],
+                     [.9, 1, .7, 0, 0],
+                     [.8, .7, 1, .1, 0],
+                     [0, 0, .1, 1, .6],
+                     [0, 0, 0, .6, 1]], dtype=float)
+    labels = average_linkage(sims, threshold=0.5)
+    assert list(labels) == [0, 0, 0, 1, 1]
+    assert len(set(average_linkage(sims, threshold=0.95))) == 5
+    perm = [4, 2, 0, 3, 1]
+    permuted = average_linkage(sims[np.ix_(perm, perm)], threshold=0.5)
+    assert [permuted[perm.index(i)] == permuted[perm.index(j)] for i, j in [(0, 1), (3, 4), (0, 3)]] \
+        == [True, True, False]
+
+
+def test_merge_groups_joins_clusters_of_a_group():
+    assert list(merge_groups(np.array([0, 1, 2, 1]), [[0, 2]])) == [0, 1, 0, 1]
+
+
+def test_teasers_join_only_a_clear_story():
+    arts = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.95, 0.05]], dtype=float)
+    arts /= np.linalg.norm(arts, axis=1, keepdims=True)
+    labels = np.array([0, 0, 1, 1])
+    teasers = np.array([[1, 0, 0], [0.7, 0.7, 0], [0, 0, 1]], dtype=float)
+    teasers /= np.linalg.norm(teasers, axis=1, keepdims=True)
+    joined = attach_teasers(teasers, arts, labels, [0, 1], StoryParams())
+    assert joined == [0, None, None]  # clear; torn between two stories; unrelated
+    assert attach_teasers(teasers, arts, labels, [], StoryParams()) == [None, None, None]
