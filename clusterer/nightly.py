@@ -563,7 +563,9 @@ class _Groups:
         gids = sorted({self.find(g) for g in gids}, key=lambda g: (-len(self.members[g]), _number(g)))
         survivor = gids[0]
         for loser in gids[1:]:
-            self.add(list(self.members.pop(loser)), survivor)
+            moved = self.members.pop(loser)
+            self.of.update(dict.fromkeys(moved, survivor))
+            self.members[survivor].update(moved)
             self.merged.setdefault(survivor, []).extend([loser] + self.merged.pop(loser, []))
             self.into[loser] = survivor
         return survivor
