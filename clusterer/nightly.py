@@ -281,6 +281,7 @@ class Nightly:
         model = embedder.encoder.name
         state.check_model(model)
         run_id = state.next_run_id()
+        prior = self._prior()  # embedded before counting, so `embedded` counts corpus items only
         full = rebuild or state.is_empty()
         kind = "rebuild" if rebuild else ("batch" if full else "update")
         report = ChangeReport(run=run_id, kind=kind, state=str(self.state_path), corpus=str(corpus),
@@ -327,7 +328,7 @@ class Nightly:
         stories, dups = state.stories(), state.dup_groups()
         next_story, next_dup = state.counters()
         if full:
-            means = self._batch_means(items, raw)
+            means = self._batch_means(items, raw, prior)
             result = build_result(analysis, skipped, model)
             s_groups = [s.members for s in result.stories]
             d_groups = [g.members for g in result.duplicate_groups]
@@ -341,7 +342,7 @@ class Nightly:
             report.stories_merged, report.stories_split = s_merges, s_splits
             report.duplicate_groups_merged, report.duplicate_groups_split = d_merges, d_splits
         else:
-            means = self._update_means(state.means(), items, raw)
+            means = self._update_means(state.means(), items, raw, prior)
             live = [it.id for it in items]
             langs = [by_id[i].lang for i in live]
             mat = np.stack([raw[i] for i in live]) if live else np.zeros((0, 1), np.float32)
@@ -380,35 +381,39 @@ class Nightly:
         return report
 
     # -- language means ---------------------------------------------------------
-    def _batch_means(self, items: Sequence[Item], raw) -> Dict[str, Tuple[int, np.ndarray]]:
+    def _prior(self):
+        """The prior the clusterer shrinks language means toward, if it has one."""
+        prior = getattr(self.clusterer, "prior", None)  # Clusterer.prior() is new; older: none
+        return prior() if callable(prior) else None
+
+    def _batch_means(self, items: Sequence[Item], raw, prior) -> Dict[str, Tuple[int, np.ndarray]]:
         """The means :meth:`Clusterer.analyse` centred with (same function, same inputs)."""
         if not items:
             return {}
         mat = np.stack([raw[it.id] for it in items])
         langs = [it.lang for it in items]
-        means = language_means(mat, langs, shrink=self.clusterer.language_shrink)
+        means = language_means(mat, langs, shrink=self.clusterer.language_shrink, prior=prior)
         counts = Counter(langs)
         out = {lang_key(lang): (counts[lang], vec.astype(np.float32)) for lang, vec in means.items()}
         out[OVERALL] = (len(items), mat.mean(axis=0).astype(np.float32))
         return out
 
-    def _update_means(self, stored, items: Sequence[Item], raw) -> Dict[str, Tuple[int, np.ndarray]]:
+    def _update_means(self, stored, items: Sequence[Item], raw, prior) -> Dict[str, Tuple[int, np.ndarray]]:
         """Stored means, plus a mean for every language seen for the first time, and a
         fresh mean for a language whose count has doubled since its mean was taken
-        (its items are then re-centred; their ids stay). Shrunk toward the stored
-        corpus mean, as in :func:`language_means`."""
+        (its items are then re-centred; their ids stay), by :func:`language_means`
+        with the clusterer's prior."""
         means = dict(stored)
         by_lang: Dict[Optional[str], List[str]] = {}
         for it in items:
             by_lang.setdefault(it.lang, []).append(it.id)
-        prior = means.get(OVERALL, (0, None))[1]
         for lang, ids in by_lang.items():
             key = lang_key(lang)
             if key in means and len(ids) < 2 * means[key][0]:
                 continue
             mat = np.stack([raw[i] for i in ids])
             vec = language_means(mat, [lang] * len(ids), shrink=self.clusterer.language_shrink,
-                                 prior=prior if prior is not None else mat.mean(axis=0))[lang]
+                                 prior=prior)[lang]
             means[key] = (len(ids), vec.astype(np.float32))
         if OVERALL not in means and items:
             mat = np.stack([raw[it.id] for it in items])
