@@ -8,13 +8,13 @@ Two ways to search, one result shape:
 * **exact**: blocked matrix products, ``chunk`` query rows at a time against all
   base rows, so memory stays O(chunk * n) and never n x n. Ties are broken by the
   lower index, so the answer is fully determined by the data.
-* **hnsw**: an HNSW graph (the ``hnswlib`` package) built with a fixed seed and a
-  single insertion thread, so the same vectors in the same order always give the
-  same graph and the same answer. Queries run on several threads (they only read
-  the graph). Candidates are rescored with exact dot products and sorted like the
-  exact path, so the returned similarities are the true ones, only the recall is
-  approximate (>= 0.95 at k = 10..30 on clustered 384-d data, see the tests and
-  ``benchmarks/bench_cluster_scale.py``).
+* **hnsw**: HNSW graphs (the ``hnswlib`` package) over fixed-size shards of
+  consecutive rows, each filled by one thread with a fixed seed, so the same rows
+  always give the same graphs and the same answer whatever the number of cores;
+  shards are built in parallel, queries run on several threads (they only read).
+  Candidates are sorted like the exact path and their similarities are the true
+  dot products (computed by hnswlib); only the recall is approximate: >= 0.95 at
+  k = 10..30 on clustered 384-d data (tests, ``benchmarks/bench_cluster_scale.py``).
 
 ``method="auto"`` is exact up to :data:`EXACT_MAX_ITEMS` base rows and hnsw above.
 
@@ -57,8 +57,8 @@ class HnswParams:
     """
 
     m: int = 16
-    ef_construction: int = 100
-    ef_search: int = 64
+    ef_construction: int = 64
+    ef_search: int = 48
     seed: int = 42
     shard_size: int = 100_000
 
@@ -233,31 +233,31 @@ class _ShardedGraph:
             graph.set_ef(max(self.params.ef_search, want))
             graph.set_num_threads(_threads(threads))
         width = sum(min(want, s) for s in sizes)
-        rows = max(1, min(m, 8192, (1 << 24) // (width * self.dim)))
+        rows = max(1, min(m, 8192, (1 << 22) // width))
         for start in range(0, m, rows):
             stop = min(m, start + rows)
             q = queries[start:stop]
             try:
-                labels = np.hstack([g.knn_query(q, k=min(want, s))[0]
-                                    for g, s in zip(self.graphs, sizes)])
+                found = [g.knn_query(q, k=min(want, s)) for g, s in zip(self.graphs, sizes)]
             except RuntimeError:
                 # hnswlib could not fill every row (a poorly connected graph): this
                 # block falls back to the exact search, which always can.
                 off = None if self_offset is None else self_offset + start
                 cols, vals = _exact(q, base, k, off)
             else:
-                cols, vals = _rescore(q, base, labels, k, self_offset, start)
+                cols, vals = _merge(np.hstack([f[0] for f in found]),
+                                    np.hstack([f[1] for f in found]), k, self_offset, start)
             kk = cols.shape[1]
             idx[start:stop, :kk] = cols
             sim[start:stop, :kk] = vals
         return idx, sim
 
 
-def _rescore(queries: np.ndarray, base: np.ndarray, labels: np.ndarray,
-             k: int, self_offset: Optional[int], start: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact similarities for candidate labels, self removed, sorted, cut to k."""
+def _merge(labels: np.ndarray, dists: np.ndarray, k: int, self_offset: Optional[int],
+           start: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Candidates from all shards to the top k: self removed, sorted, cut."""
     cand = labels.astype(np.int64)
-    vals = np.einsum("id,ijd->ij", queries, base[cand]).astype(np.float32)
+    vals = (1.0 - dists).astype(np.float32)  # hnswlib's "ip" distance is 1 - dot
     if self_offset is not None:
         own = self_offset + start + np.arange(len(cand))
         vals[cand == own[:, None]] = -np.inf

@@ -1,0 +1,131 @@
+"""Scale benchmark for the clustering pipeline on synthetic embeddings.
+
+Makes clustered 384-d unit vectors (many small Gaussian blobs, the "stories",
+around a few hundred "topics", plus stray items and a shared offset like real
+sentence embeddings have) and times the steps on them. Each size runs in a
+fresh child process so its peak RSS is its own.
+
+    python benchmarks/bench_cluster_scale.py                    # 10k, 50k, 200k
+    python benchmarks/bench_cluster_scale.py --sizes 10000 --k 10,20,30
+
+Columns: wall and CPU seconds of one ``knn(x, k)`` call (CPU counts all
+threads, so it is the figure to trust on a busy machine), recall against exact
+search on a sample of rows, and the child's peak RSS (data included; the data
+alone is ``n * 384 * 4`` bytes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
+
+
+def synthetic_embeddings(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
+                         stray: float = 0.15, chunk: int = 20_000) -> np.ndarray:
+    """``n`` unit rows: stories of ~``per_story`` items around ``n // 400`` topics,
+    a ``stray`` share of items only near a topic. Built in float32 chunks so the
+    peak memory is about the result's size."""
+    rng = np.random.default_rng(seed)
+
+    def unit(a):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    topics = unit(rng.standard_normal((max(1, n // 400), dim), dtype=np.float32))
+    n_stories = max(1, n // per_story)
+    stories = unit(topics[rng.integers(0, len(topics), n_stories)]
+                   + 0.8 / np.sqrt(dim) * rng.standard_normal((n_stories, dim), dtype=np.float32))
+    offset = unit(rng.standard_normal((1, dim), dtype=np.float32))
+    out = np.empty((n, dim), dtype=np.float32)
+    for lo in range(0, n, chunk):
+        m = min(chunk, n - lo)
+        x = stories[rng.integers(0, n_stories, m)]
+        x += 0.5 / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32)
+        lone = rng.random(m) < stray
+        x[lone] = (topics[rng.integers(0, len(topics), lone.sum())]
+                   + 1.2 / np.sqrt(dim) * rng.standard_normal((lone.sum(), dim), dtype=np.float32))
+        out[lo:lo + m] = unit(unit(x) + offset)
+    return out
+
+
+def sample_recall(x: np.ndarray, idx: np.ndarray, sample: int, seed: int = 1,
+                  block: int = 50) -> float:
+    """Share of the true k nearest found, over ``sample`` random rows (exact
+    search for those rows, ``block`` at a time to keep memory small)."""
+    rows = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
+    k = idx.shape[1]
+    hits = 0
+    for lo in range(0, len(rows), block):
+        part = rows[lo:lo + block]
+        sims = x[part] @ x.T
+        sims[np.arange(len(part)), part] = -np.inf
+        truth = np.argpartition(sims, -k, axis=1)[:, -k:]
+        hits += sum(len(set(t) & set(f)) for t, f in zip(truth, idx[part]))
+    return hits / (len(rows) * k)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_one(n: int, ks, method: str, sample: int, threads, params: HnswParams) -> dict:
+    t = time.perf_counter()
+    x = synthetic_embeddings(n)
+    row = {"n": n, "gen_s": round(time.perf_counter() - t, 1),
+           "rss_after_data_mib": round(peak_rss_mib())}
+    for k in ks:
+        wall, cpu = time.perf_counter(), time.process_time()
+        idx, _ = knn(x, k, method=method, threads=threads, params=params)
+        row[f"k{k}_wall_s"] = round(time.perf_counter() - wall, 1)
+        row[f"k{k}_cpu_s"] = round(time.process_time() - cpu, 1)
+        row["peak_rss_mib"] = round(peak_rss_mib())  # before the recall check
+        row[f"k{k}_recall"] = round(sample_recall(x, idx, sample), 4)
+        del idx
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,50000,200000")
+    ap.add_argument("--k", default="10,20", help="comma-separated k values")
+    ap.add_argument("--method", default="auto", choices=("auto", "exact", "hnsw"))
+    ap.add_argument("--sample", type=int, default=500, help="rows checked for recall")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--hnsw", default="", metavar="m=16,ef_search=48,...",
+                    help="HnswParams fields to override, for tuning")
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    ks = [int(k) for k in args.k.split(",")]
+    params = HnswParams(**{key: int(val) for key, val in
+                           (kv.split("=") for kv in args.hnsw.split(",") if kv)})
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, ks, args.method, args.sample, args.threads, params)))
+        return 0
+    print(f"# cores={os.cpu_count()} load={os.getloadavg()[0]:.1f} method={args.method} "
+          f"exact up to {EXACT_MAX_ITEMS} rows, {params}", flush=True)
+    cols = ["n", "gen_s"] + [f"k{k}_{c}" for k in ks for c in ("wall_s", "cpu_s", "recall")] \
+        + ["rss_after_data_mib", "peak_rss_mib"]
+    print(" | ".join(cols), flush=True)
+    for n in (int(s) for s in args.sizes.split(",")):
+        cmd = [sys.executable, __file__, "--one", str(n), "--k", args.k, "--method",
+               args.method, "--sample", str(args.sample), "--hnsw", args.hnsw]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        print(" | ".join(str(row[c]) for c in cols), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
