@@ -86,6 +86,8 @@ class SentenceTransformerEncoder:
             raise ModelError("--model needs sentence-transformers: pip install sentence-transformers") from exc
         if path.exists() and not path.is_dir():
             raise ModelError(f"model path {model_name_or_path!r} is a file; expected a sentence-transformers folder")
+        if not path.exists() and _looks_like_path(model_name_or_path):
+            raise ModelError(f"cannot load model {model_name_or_path!r}: no such folder")
         try:
             self._model = SentenceTransformer(str(path) if path.exists() else model_name_or_path,
                                               device=device)
@@ -100,6 +102,11 @@ class SentenceTransformerEncoder:
         vecs = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                   normalize_embeddings=True, show_progress_bar=False)
         return _normalise(vecs)
+
+
+def _looks_like_path(name: str) -> bool:
+    """A filesystem path rather than a hub name (``org/model``)."""
+    return name.startswith(("/", "./", "../", "~")) or os.sep + os.sep in name or name.count("/") > 1
 
 
 def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None) -> Encoder:

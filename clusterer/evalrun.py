@@ -14,7 +14,6 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .debias import center_by_language
 from .errors import CorpusError
 from .evaluate import (EvalReport, PairReport, count_languages, distinct_texts, evaluate,
                        load_gold, load_pairs, pair_scores_report)
@@ -67,7 +66,7 @@ def evaluate_pairs(clusterer: Clusterer, pairs_path: str | Path) -> dict:
     items = [it for it in clusterer.split(records) if it.kind == ARTICLE]
     start = time.perf_counter()
     vectors = clusterer.embed(items)
-    centred = center_by_language(vectors, [it.lang for it in items], shrink=clusterer.language_shrink)
+    centred = clusterer.centre(vectors, [it.lang for it in items])
     wall = time.perf_counter() - start
     gold = [p.score for p in pairs]
     out = {"dataset": Path(pairs_path).stem, "pairs": len(pairs), "texts": len(texts),

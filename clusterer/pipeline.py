@@ -15,7 +15,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 import numpy as np
 
 from .cache import DEFAULT_CACHE_DIR, Embedder
-from .debias import center_by_language
+from .debias import Prior, center_by_language, reference_texts
 from .duplicates import DuplicateParams, find_duplicates
 from .encoders import Encoder, get_encoder
 from .entities import signature
@@ -81,7 +81,7 @@ class Clusterer:
                  cache_dir: Optional[Union[str, Path]] = DEFAULT_CACHE_DIR,
                  stories: StoryParams = StoryParams(),
                  duplicates: DuplicateParams = DuplicateParams(),
-                 language_shrink: float = 5.0, batch_size: int = 32,
+                 language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 32,
                  progress: Optional[Progress] = None):
         self.encoder = encoder
         self.model = model
@@ -89,9 +89,11 @@ class Clusterer:
         self.stories = stories
         self.duplicates = duplicates
         self.language_shrink = language_shrink
+        self.use_prior = use_prior
         self.batch_size = batch_size
         self.progress = progress
         self.embedder_: Optional[Embedder] = None
+        self.prior_: Optional[Prior] = None
 
     # -- steps -----------------------------------------------------------
     def _embedder(self) -> Embedder:
@@ -122,6 +124,21 @@ class Clusterer:
         ident.fill(items)
         return items
 
+    def prior(self) -> Optional[Prior]:
+        """The model's generic and language directions, from the shipped reference
+        texts (embedded once per model, then read from the cache)."""
+        if not self.use_prior:
+            return None
+        if self.prior_ is None:
+            ref = reference_texts()
+            vectors = self._embedder().embed([text for _, text in ref])
+            self.prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
+        return self.prior_
+
+    def centre(self, vectors: np.ndarray, langs: Sequence[Optional[str]]) -> np.ndarray:
+        """Language-centred vectors (see :mod:`clusterer.debias`)."""
+        return center_by_language(vectors, langs, shrink=self.language_shrink, prior=self.prior())
+
     def embed(self, items: Sequence[Item]) -> np.ndarray:
         """Raw embeddings of ``items`` (through the cache)."""
         return self._embedder().embed([embedding_text(it) for it in items])
@@ -134,7 +151,7 @@ class Clusterer:
         if n == 0:
             return Analysis(items, vectors, vectors, [], [])
         langs = [it.lang for it in items]
-        centred = center_by_language(vectors, langs, shrink=self.language_shrink)
+        centred = self.centre(vectors, langs)
         is_article = np.array([it.kind == ARTICLE for it in items])
         days = [day_number(it.date) for it in items]
 

@@ -89,3 +89,10 @@ class TopicEncoder(FakeEncoder):
                     out[row, self.TOPICS[w]] += self.weight
             out[row] /= np.linalg.norm(out[row])
         return out
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No test may reach a model hub: loaders must find everything locally."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

@@ -1,0 +1,47 @@
+import json
+
+from click.testing import CliRunner
+
+from clusterer.cli import main
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    for name, command in main.commands.items():
+        assert command.help, f"command {name} has no help text"
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+
+
+def test_missing_corpus_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(main, [str(tmp_path / "nowhere")])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unusable_corpus_names_the_files(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"\x00\x00binary")
+    (tmp_path / "b.txt").write_text("   \n", encoding="utf-8")
+    result = CliRunner().invoke(main, [str(tmp_path), "--cache-dir", str(tmp_path / "c"), "-q"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error:")
+    assert "a.txt" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_model_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "a.txt").write_text("Some text.", encoding="utf-8")
+    missing = tmp_path / "models" / "nothing-here"
+    result = CliRunner().invoke(main, [str(tmp_path), "--model", str(missing), "-q",
+                                       "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 1
+    assert "cannot load model" in result.output and "Traceback" not in result.output
+
+
+def test_bad_gold_line_is_reported_with_its_number(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "a", "text": "x", "story": "s"}\n{not json}\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(gold), "-q", "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 1
+    assert "line 2" in result.output
