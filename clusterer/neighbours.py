@@ -42,7 +42,7 @@ EXACT_MAX_ITEMS = 20_000
 
 METHODS = ("auto", "exact", "hnsw")
 
-_BLOCK_FLOATS = 1 << 25  # 32 Mi similarities (128 MiB) per exact block
+_BLOCK_FLOATS = 1 << 23  # 8 Mi similarities per exact block (32 MiB, 64 MiB of argpartition indices)
 _NORM_TOLERANCE = 1e-3
 
 
