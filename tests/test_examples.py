@@ -9,10 +9,10 @@ from clusterer.cli import main
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "corpus"
 
 
-def test_example_corpus(tmp_path):
+def test_example_corpus(tmp_path, model_cache):
     out = tmp_path / "result.json"
     result = CliRunner().invoke(main, [str(EXAMPLES), "--out", str(out), "-q",
-                                       "--cache-dir", str(tmp_path / "cache")])
+                                       "--cache-dir", str(model_cache)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     stories = sorted(sorted(s["members"]) for s in data["stories"])

@@ -11,12 +11,12 @@ ARTICLES = ["000_f3b3e693c4e01450.txt", "001_01e4eb2627025de6.txt", "002_9cf367e
 
 
 @pytest.fixture(scope="module")
-def seeds_run(tmp_path_factory):
+def seeds_run(tmp_path_factory, model_cache):
     from conftest import shared_path
     seeds = shared_path("seeds")
     tmp = tmp_path_factory.mktemp("seeds")
     out = tmp / "r.json"
-    args = [str(seeds), "--out", str(out), "--cache-dir", str(tmp / "cache"), "-q"]
+    args = [str(seeds), "--out", str(out), "--cache-dir", str(model_cache), "-q"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text(encoding="utf-8")), result.output
