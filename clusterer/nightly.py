@@ -30,8 +30,7 @@ import numpy as np
 
 from .cache import text_key
 from .debias import center_by_language, language_means
-from .duplicates import DuplicateParams, find_duplicates
-from .entities import signature
+from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .neighbours import NeighbourIndex, knn
 from .pipeline import Clusterer, build_result, canonical_member, embedding_text
 from .records import ARTICLE, Item
@@ -663,10 +662,9 @@ class Placer:
             for c, (v, j) in enumerate(rows[g]):
                 nbr_idx[p, c] = at[j]
                 nbr_sim[p, c] = v
-        texts = [embedding_text(self.items[g]) for g in local]
+        features = [TextFeatures.of(embedding_text(self.items[g])) for g in local]
         langs = [self.items[g].lang for g in local]
-        sigs = [signature(t) for t in texts]
-        _, evidence = find_duplicates(nbr_idx, nbr_sim, texts, langs, sigs,
+        _, evidence = find_duplicates(nbr_idx, nbr_sim, features, langs,
                                       [bool(self.article[g]) for g in local], self.dp)
         parent = {}
 
