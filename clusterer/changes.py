@@ -1,0 +1,119 @@
+"""What one nightly run changed: the :class:`ChangeReport` and its rows.
+
+Plain dataclasses, so the CLI can print ``summary()`` or write ``to_dict()`` as
+JSON, and the state can keep the report of every run.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+
+@dataclass
+class ItemChange:
+    id: str
+    kind: str
+    lang: Optional[str]
+    story: Optional[str] = None
+    duplicate_group: Optional[str] = None
+    previous_story: Optional[str] = None
+    previous_duplicate_group: Optional[str] = None
+
+
+@dataclass
+class NewDuplicate:
+    id: str
+    group: str
+    canonical: str
+
+
+@dataclass
+class GroupInfo:
+    id: str
+    members: List[str]
+    canonical: Optional[str] = None   # duplicate groups
+    title: Optional[str] = None       # stories
+
+
+@dataclass
+class Merge:
+    into: str
+    merged: List[str]
+
+
+@dataclass
+class Split:
+    source: str
+    into: List[str]
+
+
+@dataclass
+class ChangeReport:
+    """What one run changed. ``to_dict()`` is the JSON report; ``summary()`` the text."""
+
+    run: int
+    kind: str                      # batch | update | rebuild
+    state: str
+    corpus: str
+    model: str
+    started: str = ""
+    finished: str = ""
+    counts: Dict[str, int] = field(default_factory=dict)
+    new_items: List[ItemChange] = field(default_factory=list)
+    changed_items: List[ItemChange] = field(default_factory=list)
+    deleted_items: List[ItemChange] = field(default_factory=list)
+    new_duplicates: List[NewDuplicate] = field(default_factory=list)
+    duplicate_groups_created: List[GroupInfo] = field(default_factory=list)
+    duplicate_groups_merged: List[Merge] = field(default_factory=list)
+    duplicate_groups_split: List[Split] = field(default_factory=list)
+    duplicate_groups_dissolved: List[str] = field(default_factory=list)
+    stories_created: List[GroupInfo] = field(default_factory=list)
+    stories_merged: List[Merge] = field(default_factory=list)
+    stories_split: List[Split] = field(default_factory=list)
+    stories_dissolved: List[str] = field(default_factory=list)
+    skipped: List[dict] = field(default_factory=list)
+    timings: Dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
+        return data
+
+    def summary(self) -> str:
+        c = self.counts
+        lines = [f"run {self.run} ({self.kind}) on {self.state}: {c.get('items', 0)} items; "
+                 f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('deleted', 0)} deleted, "
+                 f"{c.get('unchanged', 0)} unchanged; {c.get('embedded', 0)} embedded; "
+                 f"{c.get('stories', 0)} stories, {c.get('duplicate_groups', 0)} duplicate groups"]
+
+        def section(title, rows):
+            if rows:
+                lines.append(f"{title} ({len(rows)})")
+                lines.extend("  " + r for r in rows[:50])
+                if len(rows) > 50:
+                    lines.append(f"  … and {len(rows) - 50} more")
+
+        def where(ch: ItemChange) -> str:
+            return f"story {ch.story or '-'}, dup {ch.duplicate_group or '-'}"
+        section("New items", [f"{ch.id} [{ch.lang or '?'}, {ch.kind}]: {where(ch)}" for ch in self.new_items])
+        section("Changed items", [f"{ch.id}: {where(ch)} (was story {ch.previous_story or '-'}, "
+                                  f"dup {ch.previous_duplicate_group or '-'})" for ch in self.changed_items])
+        section("Deleted items", [f"{ch.id} (was story {ch.previous_story or '-'}, "
+                                  f"dup {ch.previous_duplicate_group or '-'})" for ch in self.deleted_items])
+        section("New duplicates", [f"{d.id} -> {d.canonical} ({d.group})" for d in self.new_duplicates])
+        section("Duplicate groups created", [f"{g.id}: {', '.join(g.members)} (keep {g.canonical})"
+                                             for g in self.duplicate_groups_created])
+        section("Duplicate groups merged", [f"{', '.join(m.merged)} -> {m.into}"
+                                            for m in self.duplicate_groups_merged])
+        section("Duplicate groups split", [f"{s.source} -> {', '.join(s.into)}"
+                                           for s in self.duplicate_groups_split])
+        section("Duplicate groups dissolved", list(self.duplicate_groups_dissolved))
+        section("Stories created", [f"{s.id}: {s.title or '(untitled)'} ({len(s.members)} items)"
+                                    for s in self.stories_created])
+        section("Stories merged", [f"{', '.join(m.merged)} -> {m.into}" for m in self.stories_merged])
+        section("Stories split", [f"{s.source} -> {', '.join(s.into)}" for s in self.stories_split])
+        section("Stories dissolved", list(self.stories_dissolved))
+        section("Skipped", [f"{s['path']}{':' + str(s['line']) if s.get('line') else ''}: {s['reason']}"
+                            for s in self.skipped])
+        return "\n".join(lines)
+
