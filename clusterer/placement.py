@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .changes import Merge, Split
-from .duplicates import DuplicateParams, TextFeatures, find_duplicates
+from .duplicates import DuplicateParams, TextFeatures, find_duplicates, group_pairs
 from .neighbours import NeighbourIndex, knn
 from .pipeline import embedding_text
 from .records import ARTICLE, Item
@@ -236,25 +236,11 @@ class Placer:
         langs = [self.items[g].lang for g in local]
         _, evidence = find_duplicates(nbr_idx, nbr_sim, features, langs,
                                       [bool(self.article[g]) for g in local], self.dp)
-        parent = {}
-
-        def find(a):
-            parent.setdefault(a, a)
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-        for e in evidence:
-            a, b = local[e.i], local[e.j]
-            if (self.fresh[a] or self.fresh[b]) and e.is_duplicate(self.dp):
-                ra, rb = find(self.ids[a]), find(self.ids[b])
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-        comps: Dict[str, List[str]] = {}
-        for item in list(parent):
-            comps.setdefault(find(item), []).append(item)
-        for root in sorted(comps):
-            comp = comps[root]
+        # pairs that bring a new item in; stored pairs were judged on their night
+        accepted = [(e.i, e.j) for e in evidence
+                    if (self.fresh[local[e.i]] or self.fresh[local[e.j]]) and e.is_duplicate(self.dp)]
+        comps = [[self.ids[local[p]] for p in g] for g in group_pairs(len(local), accepted)]
+        for comp in sorted(comps, key=min):
             olds = {dups.of[i] for i in comp if i in dups.of}
             gid = dups.merge(olds) if olds else dups.new([])
             dups.add(comp, gid)
