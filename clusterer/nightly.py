@@ -34,30 +34,6 @@ from .state import OVERALL, Changes, GroupRow, RunRecord, State, StateLock, Stor
 __all__ = ["Nightly", "ChangeReport"]
 
 
-class _KnownVectors:
-    """An Embedder stand-in that answers from stored vectors (by content hash)
-    and asks the real embedder only for the rest; lets a full run reuse the
-    state's vectors through the unchanged :meth:`Clusterer.analyse`."""
-
-    def __init__(self, embedder, known: Dict[str, np.ndarray]):
-        self.embedder = embedder
-        self.encoder = embedder.encoder
-        self.known = known
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [text_key(self.encoder.name, t) for t in texts]
-        todo = [t for t, k in zip(texts, keys) if k not in self.known]
-        if todo:
-            got = self.embedder.embed(todo)
-            self.known.update(zip((text_key(self.encoder.name, t) for t in todo), got))
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self.known[k] for k in keys]).astype(np.float32)
-
-    def close(self) -> None:
-        pass
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -112,7 +88,7 @@ class Nightly:
         model = embedder.encoder.name
         state.check_model(model)
         run_id = state.next_run_id()
-        prior = self._prior()  # embedded before counting, so `embedded` counts corpus items only
+        prior = clusterer.prior()  # embedded before counting, so `embedded` counts corpus items only
         full = rebuild or state.is_empty()
         kind = "rebuild" if rebuild else ("batch" if full else "update")
         report = ChangeReport(run=run_id, kind=kind, state=str(self.state_path), corpus=str(corpus),
@@ -142,14 +118,12 @@ class Nightly:
         if stored_ids:
             raw.update(zip(stored_ids, state.vectors(stored_ids)))
         fresh_items = [it for it in items if it.id in fresh]
-        if full:
+        if full:  # a text whose vector the state holds (a republication) is not embedded again
             known = {hashes[i]: v for i, v in raw.items()}
-            worker = copy.copy(clusterer)
-            worker.embedder_ = _KnownVectors(embedder, known)
-            analysis = worker.analyse(items)
-            raw.update((it.id, analysis.vectors[k]) for k, it in enumerate(items))
-        elif fresh_items:
-            raw.update(zip((it.id for it in fresh_items), clusterer.embed(fresh_items)))
+            raw.update((it.id, known[hashes[it.id]]) for it in fresh_items if hashes[it.id] in known)
+        todo = [it for it in fresh_items if it.id not in raw]
+        if todo:
+            raw.update(zip((it.id for it in todo), clusterer.embed(todo)))
         report.timings["embed"] = time.perf_counter() - t1
         embedded = embedder.encoded - encoded_before
 
@@ -159,6 +133,9 @@ class Nightly:
         stories, dups = state.stories(), state.dup_groups()
         next_story, next_dup = state.counters()
         if full:
+            vectors = (np.stack([raw[it.id] for it in items]) if items
+                       else np.zeros((0, 0), dtype=np.float32))
+            analysis = clusterer.analyse(items, vectors=vectors)
             means = self._batch_means(items, raw, prior)
             result = build_result(analysis, skipped, model)
             s_groups = [s.members for s in result.stories]
@@ -212,11 +189,6 @@ class Nightly:
         return report
 
     # -- language means ---------------------------------------------------------
-    def _prior(self):
-        """The prior the clusterer shrinks language means toward, if it has one."""
-        prior = getattr(self.clusterer, "prior", None)  # Clusterer.prior() is new; older: none
-        return prior() if callable(prior) else None
-
     def _batch_means(self, items: Sequence[Item], raw, prior) -> Dict[str, Tuple[int, np.ndarray]]:
         """The means :meth:`Clusterer.analyse` centred with (same function, same inputs)."""
         if not items:
