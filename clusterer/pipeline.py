@@ -10,19 +10,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Union
+from itertools import islice
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
 from .cache import DEFAULT_CACHE_DIR, Embedder
 from .debias import Prior, center_by_language, reference_texts
-from .duplicates import DuplicateParams, find_duplicates
+from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .encoders import Encoder, get_encoder
-from .entities import signature
 from .errors import CorpusError
 from .language import LanguageIdentifier
 from .neighbours import knn
-from .read import read_corpus
+from .read import iter_records, read_corpus
 from .records import ARTICLE, TEASER, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
@@ -83,7 +83,7 @@ class Clusterer:
                  stories: StoryParams = StoryParams(),
                  duplicates: DuplicateParams = DuplicateParams(),
                  language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
-                 progress: Optional[Progress] = None):
+                 read_batch: int = 2048, progress: Optional[Progress] = None):
         self.encoder = encoder
         self.model = model
         self.prefix = prefix
@@ -94,9 +94,11 @@ class Clusterer:
         self.language_shrink = language_shrink
         self.use_prior = use_prior
         self.batch_size = batch_size
+        self.read_batch = read_batch
         self.progress = progress
         self.embedder_: Optional[Embedder] = None
         self.prior_: Optional[Prior] = None
+        self.language_id_: Optional[LanguageIdentifier] = None
 
     # -- steps -----------------------------------------------------------
     def _embedder(self) -> Embedder:
@@ -112,23 +114,35 @@ class Clusterer:
         return self.embedder_
 
     def read(self, source: Source) -> tuple[List[Record], List[Skipped]]:
+        """All records of a source, and the inputs skipped."""
+        skipped: List[Skipped] = []
         if isinstance(source, (str, Path)):
             return read_corpus(source)
-        records = [to_record(r) for r in source]
-        seen = set()
-        for r in records:
-            if r.id in seen:
-                raise CorpusError(f"duplicate record id {r.id!r}")
-            seen.add(r.id)
-        return records, []
+        return list(self.stream(source, skipped)), skipped
 
     @staticmethod
-    def split(records: Sequence[Record]) -> List[Item]:
+    def stream(source: Source, skipped: List[Skipped]) -> Iterator[Record]:
+        """Records one at a time (a folder is read file by file); skipped inputs
+        are appended to ``skipped`` as they are met."""
+        if isinstance(source, (str, Path)):
+            yield from iter_records(source, skipped)
+            return
+        seen = set()
+        for obj in source:
+            record = to_record(obj)
+            if record.id in seen:
+                raise CorpusError(f"duplicate record id {record.id!r}")
+            seen.add(record.id)
+            yield record
+
+    def split(self, records: Sequence[Record]) -> List[Item]:
+        """Articles and teasers of ``records``, with their languages."""
         items: List[Item] = []
-        ident = LanguageIdentifier()
+        if self.language_id_ is None:
+            self.language_id_ = LanguageIdentifier()
         for record in records:
             items.extend(segment(record))
-        ident.fill(items)
+        self.language_id_.fill(items)
         return items
 
     def prior(self) -> Optional[Prior]:
@@ -150,9 +164,11 @@ class Clusterer:
         """Raw embeddings of ``items`` (through the cache)."""
         return self._embedder().embed([embedding_text(it) for it in items])
 
-    def analyse(self, items: Sequence[Item], vectors: Optional[np.ndarray] = None) -> Analysis:
+    def analyse(self, items: Sequence[Item], vectors: Optional[np.ndarray] = None,
+                features: Optional[Sequence[TextFeatures]] = None) -> Analysis:
         """Embed (unless ``vectors`` are given, one row per item), then find duplicate
-        groups and stories among ``items``."""
+        groups and stories among ``items``. ``features`` (one per item) stand in for
+        the texts when these were dropped while streaming."""
         items = list(items)
         n = len(items)
         if vectors is None:
@@ -168,9 +184,9 @@ class Clusterer:
 
         k = min(max(self.duplicates.neighbours, 1), max(n - 1, 1))
         nbr_idx, nbr_sim = knn(centred, k)
-        texts = [embedding_text(it) for it in items]
-        sigs = [signature(t) for t in texts]
-        dup_groups, _ = find_duplicates(nbr_idx, nbr_sim, texts, langs, sigs, list(is_article),
+        if features is None:
+            features = [TextFeatures.of(embedding_text(it)) for it in items]
+        dup_groups, _ = find_duplicates(nbr_idx, nbr_sim, features, langs, list(is_article),
                                         self.duplicates)
 
         art = np.flatnonzero(is_article)
@@ -192,17 +208,38 @@ class Clusterer:
 
     # -- the whole run ----------------------------------------------------
     def run(self, source: Source) -> ClusterResult:
-        """Cluster a corpus folder/file, or an iterable of records (``Record`` or dicts)."""
-        timings = {}
+        """Cluster a corpus folder/file, or an iterable of records (``Record`` or dicts).
+
+        The corpus is read, split and embedded ``read_batch`` records at a time;
+        only each item's metadata, vector and duplicate features are kept, never
+        the texts, so memory grows with the number of items, not their length."""
+        timings = {"read": 0.0, "embed": 0.0}
         t0 = time.perf_counter()
-        records, skipped = self.read(source)
-        if not records:
+        skipped: List[Skipped] = []
+        items: List[Item] = []
+        chunks: List[np.ndarray] = []
+        features: List[TextFeatures] = []
+        records = self.stream(source, skipped)
+        while True:
+            t = time.perf_counter()
+            batch = list(islice(records, self.read_batch))
+            if not batch:
+                break
+            batch_items = self.split(batch)
+            timings["read"] += time.perf_counter() - t
+            t = time.perf_counter()
+            chunks.append(self.embed(batch_items))
+            timings["embed"] += time.perf_counter() - t
+            for it in batch_items:
+                features.append(TextFeatures.of(embedding_text(it)))
+                it.meta["snippet"] = _snippet(it.text)
+                it.text = ""  # not kept: memory stays bounded by the batch
+            items.extend(batch_items)
+        if not items:
             raise CorpusError("no usable record in the corpus" + (
                 f" ({len(skipped)} skipped)" if skipped else ""))
-        items = self.split(records)
-        timings["read"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        analysis = self.analyse(items)
+        analysis = self.analyse(items, vectors=np.concatenate(chunks), features=features)
         timings["analyse"] = time.perf_counter() - t1
         result = build_result(analysis, skipped, self._embedder().encoder.name)
         timings["total"] = time.perf_counter() - t0
@@ -251,7 +288,8 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
         arts = [i for i in members if items[i].kind == ARTICLE]
         title_from = canonical_member(items, arts) if arts else members[0]
         stories.append(Story(
-            id=sid, title=items[title_from].title or _snippet(items[title_from].text),
+            id=sid, title=items[title_from].title or items[title_from].meta.get("snippet")
+            or _snippet(items[title_from].text),
             members=[items[i].id for i in members],
             languages=sorted({items[i].lang or "?" for i in members}),
             articles=len(arts), teasers=len(members) - len(arts)))

@@ -84,3 +84,18 @@ def test_teasers_join_only_a_clear_story():
     joined = attach_teasers(teasers, arts, labels, [0, 1], StoryParams())
     assert joined == [0, None, None]  # clear; torn between two stories; unrelated
     assert attach_teasers(teasers, arts, labels, [], StoryParams()) == [None, None, None]
+
+
+def test_sketch_estimates_wording_overlap():
+    from clusterer.duplicates import TextFeatures, sketch, sketch_overlap
+    base = ("The regional council approved the new budget on Tuesday after a long debate, with "
+            "funds for schools, hospitals, public transport and the repair of old bridges.")
+    edited = base.replace("Tuesday", "Wednesday") + " The vote was 41 to 12."
+    other = "Heavy snow closed the mountain pass and several villages were cut off for two days."
+    for a, b in ((base, edited), (base, other)):
+        exact = overlap(shingles(a), shingles(b))
+        assert abs(sketch_overlap(sketch(a), sketch(b)) - exact) < 0.15
+    assert sketch_overlap(sketch(""), sketch("")) == 0.0
+    assert (sketch(base) == sketch(base)).all()  # stable: no per-run randomness
+    f = TextFeatures.of(edited)
+    assert f.chars == len(edited) and "#41" in f.signature
