@@ -25,7 +25,7 @@ import numpy as np
 
 from .cache import text_key
 from .changes import ChangeReport, GroupInfo, ItemChange, NewDuplicate
-from .debias import center_by_language, language_means
+from .debias import Prior, center_by_language, language_means
 from .pipeline import Clusterer, build_result, canonical_member, embedding_text
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
 from .records import ARTICLE, Item
@@ -205,8 +205,14 @@ class Nightly:
         """Stored means, plus a mean for every language seen for the first time, and a
         fresh mean for a language whose count has doubled since its mean was taken
         (its items are then re-centred; their ids stay), by :func:`language_means`
-        with the clusterer's prior."""
+        shrunk toward the same prior as the batch run: the clusterer's, or without
+        one the stored corpus mean."""
         means = dict(stored)
+        if OVERALL not in means and items:
+            mat = np.stack([raw[it.id] for it in items])
+            means[OVERALL] = (len(items), mat.mean(axis=0).astype(np.float32))
+        if prior is None and OVERALL in means:
+            prior = Prior(overall=means[OVERALL][1])
         by_lang: Dict[Optional[str], List[str]] = {}
         for it in items:
             by_lang.setdefault(it.lang, []).append(it.id)
@@ -218,9 +224,6 @@ class Nightly:
             vec = language_means(mat, [lang] * len(ids), shrink=self.clusterer.language_shrink,
                                  prior=prior)[lang]
             means[key] = (len(ids), vec.astype(np.float32))
-        if OVERALL not in means and items:
-            mat = np.stack([raw[it.id] for it in items])
-            means[OVERALL] = (len(items), mat.mean(axis=0).astype(np.float32))
         return means
 
     # -- what to write ------------------------------------------------------------

@@ -12,7 +12,8 @@ What it holds (schema version :data:`SCHEMA_VERSION`):
   Centred vectors are not stored; they are the raw vectors minus the stored
   language means, recomputed in a moment at load.
 - ``lang_means``: the shrunk language means used for centring, with the item
-  count each was computed from (plus the corpus mean used as their prior).
+  count each was computed from, plus the first run's corpus mean (the prior
+  they are shrunk toward when the clusterer has no reference prior).
 - ``stories`` / ``dup_groups``: every id ever given out, with the run that
   created it and what became of it (``live``, ``merged`` into another id, or
   ``dissolved``); a group's canonical item.
@@ -40,7 +41,7 @@ import numpy as np
 from .errors import StateError
 
 SCHEMA_VERSION = 1
-OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of every language mean)
+OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of language means without a reference prior)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);

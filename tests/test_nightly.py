@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -19,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nightly_fake import FakeEncoder  # noqa: E402
 
 from clusterer.cli import main as cli_main  # noqa: E402
+from clusterer.debias import Prior, center_by_language, language_means  # noqa: E402
 from clusterer.errors import StateError  # noqa: E402
 from clusterer.nightly import Nightly  # noqa: E402
 from clusterer.pipeline import Clusterer, embedding_text  # noqa: E402
-from clusterer.state import State  # noqa: E402
+from clusterer.state import OVERALL, State, lang_key  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "nightly"
 DRIVER = Path(__file__).resolve().parent / "nightly_driver.py"
@@ -209,6 +211,53 @@ def test_other_model_is_refused(tmp_path):
     other.name = "test/another-model"
     with pytest.raises(StateError, match="built with model"):
         nightly(tmp_path, other).update(corpus_for(1, tmp_path))
+
+
+def stored_means(path: Path) -> dict:
+    with State(path) as st:
+        return {k: v for k, (_, v) in st.means().items()}
+
+
+def raw_by_lang(path: Path, clusterer: Clusterer, corpus: Path) -> tuple:
+    """The corpus's items' languages and their raw vectors as the state holds them."""
+    items = clusterer.split(clusterer.read(corpus)[0])
+    with State(path) as st:
+        return [it.lang for it in items], st.vectors([it.id for it in items])
+
+
+@pytest.mark.parametrize("use_prior", [True, False])
+def test_first_run_stores_the_means_batch_centring_used(tmp_path, use_prior):
+    corpus = corpus_for(1, tmp_path)
+    c = Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache", use_prior=use_prior)
+    Nightly(tmp_path / "state.sqlite", c).update(corpus)
+    langs, raw = raw_by_lang(tmp_path / "state.sqlite", c, corpus)
+    means = stored_means(tmp_path / "state.sqlite")
+    expected = language_means(raw, langs, c.language_shrink, c.prior())
+    assert set(means) == {lang_key(lang) for lang in expected} | {OVERALL}
+    for lang, vec in expected.items():
+        np.testing.assert_array_equal(means[lang_key(lang)], vec)
+    by_lang = {lang: means[lang_key(lang)] for lang in expected}
+    np.testing.assert_array_equal(center_by_language(raw, langs, means=by_lang), c.centre(raw, langs))
+
+
+@pytest.mark.parametrize("use_prior", [True, False])
+def test_a_doubled_language_gets_a_fresh_shrunk_mean(tmp_path, use_prior):
+    """Night 2 doubles both languages (en 5 -> 10, fr 1 -> 3): their means are taken
+    again from their items, shrunk toward the same prior as in the batch run (the
+    reference prior, or without one the stored corpus mean)."""
+    c = Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache", use_prior=use_prior)
+    Nightly(tmp_path / "state.sqlite", c).update(corpus_for(1, tmp_path))
+    first = stored_means(tmp_path / "state.sqlite")
+    corpus = corpus_for(2, tmp_path)
+    Nightly(tmp_path / "state.sqlite", c).update(corpus)
+    means = stored_means(tmp_path / "state.sqlite")
+    np.testing.assert_array_equal(means[OVERALL], first[OVERALL])  # the corpus mean stays
+    langs, raw = raw_by_lang(tmp_path / "state.sqlite", c, corpus)
+    prior = c.prior() or Prior(first[OVERALL])
+    for lang in ("en", "fr"):
+        mine = raw[[k for k, x in enumerate(langs) if x == lang]]
+        expected = language_means(mine, [lang] * len(mine), c.language_shrink, prior)[lang]
+        np.testing.assert_allclose(means[lang_key(lang)], expected, rtol=0, atol=1e-7)
 
 
 # ----------------------------------------------------------------- processes
