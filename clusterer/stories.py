@@ -18,6 +18,8 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
+from .neighbours import knn_between
+
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 
 
@@ -117,21 +119,35 @@ def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndar
 
 def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
                    article_labels: np.ndarray, story_labels: Sequence[int],
-                   params: StoryParams) -> List[Optional[int]]:
-    """For each teaser, the story label it joins, or None (noise)."""
+                   params: StoryParams, neighbours: int = 30) -> List[Optional[int]]:
+    """For each teaser, the story label it joins, or None (noise).
+
+    A teaser's similarity to a story is its mean similarity to the story's
+    articles, from its ``neighbours`` nearest articles (an article further away
+    counts as 0, as in the sparse linkage), so the cost does not grow with
+    teasers x articles."""
+    n = len(teaser_vecs)
+    if n == 0:
+        return []
+    if not len(story_labels):
+        return [None] * n
+    kept = set(int(lab) for lab in story_labels)
+    sizes = np.bincount(article_labels)
+    idx, sims = knn_between(teaser_vecs, article_vecs, min(neighbours, len(article_vecs)))
     out: List[Optional[int]] = []
-    if len(teaser_vecs) == 0:
-        return out
-    if not story_labels:
-        return [None] * len(teaser_vecs)
-    sims = teaser_vecs @ article_vecs.T
-    per_story = np.stack([sims[:, article_labels == lab].mean(axis=1) for lab in story_labels], axis=1)
-    for row in per_story:
-        order = np.argsort(-row, kind="stable")
-        best = row[order[0]]
-        second = row[order[1]] if len(order) > 1 else -1.0
-        if best >= params.teaser_threshold and best - second >= params.teaser_margin:
-            out.append(int(story_labels[order[0]]))
+    for row_idx, row_sim in zip(idx, sims):
+        totals = {}
+        for j, s in zip(row_idx, row_sim):
+            if j < 0:
+                continue
+            lab = int(article_labels[j])
+            if lab in kept:
+                totals[lab] = totals.get(lab, 0.0) + float(s)
+        ranked = sorted(((t / sizes[lab], lab) for lab, t in totals.items()), key=lambda x: (-x[0], x[1]))
+        best, label = ranked[0] if ranked else (-1.0, None)
+        second = ranked[1][0] if len(ranked) > 1 else 0.0
+        if label is not None and best >= params.teaser_threshold and best - second >= params.teaser_margin:
+            out.append(label)
         else:
             out.append(None)
     return out
