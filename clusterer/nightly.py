@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .cache import text_key
-from .changes import ChangeReport, GroupInfo, ItemChange, NewDuplicate
+from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .debias import Prior, center_by_language, language_means
 from .pipeline import Clusterer, build_result, canonical_member, embedding_text
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
@@ -263,8 +263,6 @@ class Nightly:
         d_members: Dict[str, List[str]] = {}
         for i, d in assign.dup.items():
             d_members.setdefault(d, []).append(i)
-        merged_story = {m: mg.into for mg in report.stories_merged for m in mg.merged}
-        merged_dup = {m: mg.into for mg in report.duplicate_groups_merged for m in mg.merged}
         for sid, members in sorted(s_members.items()):
             arts = [pos[i] for i in members if live_items[i].kind == ARTICLE]
             if sid in stories:
@@ -275,15 +273,7 @@ class Nightly:
                 row = GroupRow(sid, run_id, extra=src.title or _snippet(src.text))
                 report.stories_created.append(GroupInfo(sid, sorted(members), title=row.extra))
             changes.stories.append(row)
-        for sid, row in stories.items():
-            if row.status == "live" and sid not in s_members:
-                row = copy.copy(row)
-                if sid in merged_story:
-                    row.status, row.merged_into = "merged", merged_story[sid]
-                else:
-                    row.status = "dissolved"
-                    report.stories_dissolved.append(sid)
-                changes.stories.append(row)
+        changes.stories.extend(_retired(stories, s_members, report.stories_merged, report.stories_dissolved))
         for did, members in sorted(d_members.items()):
             canonical = seq[canonical_member(seq, [pos[i] for i in members])].id
             if did in dups:
@@ -296,15 +286,8 @@ class Nightly:
             for i in sorted(members):
                 if i != canonical and (i in fresh or old_dup.get(i) != did):
                     report.new_duplicates.append(NewDuplicate(i, did, canonical))
-        for did, row in dups.items():
-            if row.status == "live" and did not in d_members:
-                row = copy.copy(row)
-                if did in merged_dup:
-                    row.status, row.merged_into = "merged", merged_dup[did]
-                else:
-                    row.status = "dissolved"
-                    report.duplicate_groups_dissolved.append(did)
-                changes.dup_groups.append(row)
+        changes.dup_groups.extend(_retired(dups, d_members, report.duplicate_groups_merged,
+                                           report.duplicate_groups_dissolved))
         for ids, out in ((new, report.new_items), (changed, report.changed_items)):
             for i in ids:
                 it = by_id[i]
@@ -313,6 +296,23 @@ class Nightly:
                                       old_dup.get(i) if out is report.changed_items else None))
         report.counts.update(stories=len(s_members), duplicate_groups=len(d_members))
         return changes
+
+
+def _retired(rows: Dict[str, GroupRow], live, merges: Sequence[Merge], dissolved: List[str]) -> List[GroupRow]:
+    """Rows of the ids that were live and hold no member now: merged into another id
+    (per ``merges``), or dissolved (their ids appended to ``dissolved``)."""
+    into = {m: mg.into for mg in merges for m in mg.merged}
+    out = []
+    for gid, row in rows.items():
+        if row.status == "live" and gid not in live:
+            row = copy.copy(row)
+            if gid in into:
+                row.status, row.merged_into = "merged", into[gid]
+            else:
+                row.status = "dissolved"
+                dissolved.append(gid)
+            out.append(row)
+    return out
 
 
 def _means_by_lang(means: Dict[str, Tuple[int, np.ndarray]]) -> dict:

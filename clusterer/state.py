@@ -12,7 +12,7 @@ What it holds (schema version :data:`SCHEMA_VERSION`):
   Centred vectors are not stored; they are the raw vectors minus the stored
   language means, recomputed in a moment at load.
 - ``lang_means``: the shrunk language means used for centring, with the item
-  count each was computed from, plus the first run's corpus mean (the prior
+  count each was computed from, plus the corpus mean of the last full run (the prior
   they are shrunk toward when the clusterer has no reference prior).
 - ``stories`` / ``dup_groups``: every id ever given out, with the run that
   created it and what became of it (``live``, ``merged`` into another id, or
