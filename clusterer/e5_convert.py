@@ -351,11 +351,17 @@ def ensure_converted(cache_dir: Union[str, Path] = "embeddings_cache",
         sizes = {rel: (tmp / rel).stat().st_size for rel in _REQUIRED}
         _write_json(tmp / MARKER, {"format": FORMAT_VERSION, "weights": str(weights),
                                    "weights_sha256": digest, "sizes": sizes})
-        if folder.exists():  # damaged or stale: move aside, then drop
+        if folder.exists() and not folder_is_complete(folder, digest):  # damaged: move aside, drop
             trash = Path(tempfile.mkdtemp(prefix=".old-e5convert-", dir=cache_dir))
             os.replace(folder, trash / "old")
             shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder_is_complete(folder, digest):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+            return folder, False
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
