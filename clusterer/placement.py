@@ -42,7 +42,6 @@ def dup_id(number: int) -> str:
     return f"{DUP_PREFIX}{number:06d}"
 
 
-
 def id_number(gid: str) -> int:
     """The number of a story or duplicate-group id (``S000012`` -> 12)."""
     return int(gid[1:])
@@ -84,7 +83,6 @@ def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[s
         if len(into) > 1:
             splits.append(Split(source=old, into=sorted(into, key=id_number)))
     return ids, next_number, merges, splits
-
 
 
 @dataclass
