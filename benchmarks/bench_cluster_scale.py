@@ -12,6 +12,17 @@ Columns: wall and CPU seconds of one ``knn(x, k)`` call (CPU counts all
 threads, so it is the figure to trust on a busy machine), recall against exact
 search on a sample of rows, and the child's peak RSS (data included; the data
 alone is ``n * 384 * 4`` bytes).
+
+``--stage stories`` (or ``both``, the default) times the whole story stage on
+centred vectors with dates: ``knn`` + ``knn_graph`` + ``sparse_average_linkage``
+(edges only, missing pairs 0) and then the same linkage with exact similarities
+for missing pairs (``exact=VectorSimilarity``), with the peak RSS after each,
+the number of clusters and B-cubed F1 against the planted stories (strays as
+singletons). The synthetic stories of one topic are close (centred cosine
+~0.5 > threshold), so exact average linkage joins those of nearby dates: a low
+F1 there is the data, not the method.
+
+    python benchmarks/bench_cluster_scale.py --stage stories --story-k 20
 """
 from __future__ import annotations
 
@@ -28,7 +39,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from clusterer.evaluate import bcubed  # noqa: E402
+from clusterer.graph_linkage import (VectorSimilarity, knn_graph,  # noqa: E402
+                                     sparse_average_linkage)
 from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
+from clusterer.stories import StoryParams  # noqa: E402
 
 
 def synthetic_embeddings(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
@@ -36,6 +51,13 @@ def synthetic_embeddings(n: int, dim: int = 384, seed: int = 0, per_story: int =
     """``n`` unit rows: stories of ~``per_story`` items around ``n // 400`` topics,
     a ``stray`` share of items only near a topic. Built in float32 chunks so the
     peak memory is about the result's size."""
+    return synthetic_corpus(n, dim, seed, per_story, stray, chunk)[0]
+
+
+def synthetic_corpus(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
+                     stray: float = 0.15, chunk: int = 20_000):
+    """:func:`synthetic_embeddings` plus each row's planted story (-1 for a
+    stray). Returns ``(x, story)``."""
     rng = np.random.default_rng(seed)
 
     def unit(a):
@@ -47,15 +69,33 @@ def synthetic_embeddings(n: int, dim: int = 384, seed: int = 0, per_story: int =
                    + 0.8 / np.sqrt(dim) * rng.standard_normal((n_stories, dim), dtype=np.float32))
     offset = unit(rng.standard_normal((1, dim), dtype=np.float32))
     out = np.empty((n, dim), dtype=np.float32)
+    story = np.empty(n, dtype=np.int64)
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
-        x = stories[rng.integers(0, n_stories, m)]
+        pick = rng.integers(0, n_stories, m)
+        x = stories[pick]
         x += 0.5 / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32)
         lone = rng.random(m) < stray
         x[lone] = (topics[rng.integers(0, len(topics), lone.sum())]
                    + 1.2 / np.sqrt(dim) * rng.standard_normal((lone.sum(), dim), dtype=np.float32))
         out[lo:lo + m] = unit(unit(x) + offset)
-    return out
+        story[lo:lo + m] = np.where(lone, -1, pick)
+    return out, story
+
+
+def synthetic_story_inputs(n: int, seed: int = 0, span_days: float = 730.0):
+    """What the story stage gets: centred unit vectors (the shared offset removed,
+    as the pipeline's language centring does), a date per row (a story's items
+    within a few days of its date, strays anywhere in ``span_days``) and the
+    planted stories. Returns ``(x, days, story)``."""
+    x, story = synthetic_corpus(n, seed=seed)
+    x -= x.mean(axis=0, keepdims=True)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    rng = np.random.default_rng(seed + 1)
+    story_day = rng.uniform(0.0, span_days, story.max() + 2)
+    days = np.where(story >= 0, story_day[story] + rng.normal(0.0, 2.0, n),
+                    rng.uniform(0.0, span_days, n))
+    return x, days, story
 
 
 def sample_recall(x: np.ndarray, idx: np.ndarray, sample: int, seed: int = 1,
@@ -94,6 +134,44 @@ def run_one(n: int, ks, method: str, sample: int, threads, params: HnswParams) -
     return row
 
 
+def _f1(story: np.ndarray, labels: np.ndarray) -> float:
+    gold = {i: (None if s < 0 else int(s)) for i, s in enumerate(story.tolist())}
+    return bcubed(gold, dict(enumerate(labels.tolist())))[2]
+
+
+def run_stories(n: int, k: int, threads, params: HnswParams) -> dict:
+    """The story stage at size ``n``: knn, graph, linkage (edges only, then exact)."""
+    x, days, story = synthetic_story_inputs(n)
+    days = days.tolist()
+    sp = StoryParams()
+    row = {"n": n, "k": k, "rss_after_data_mib": round(peak_rss_mib())}
+    wall, cpu = time.perf_counter(), time.process_time()
+    idx, sims = knn(x, k, threads=threads, params=params)
+    row["knn_wall_s"] = round(time.perf_counter() - wall, 1)
+    row["knn_cpu_s"] = round(time.process_time() - cpu, 1)
+    t = time.process_time()
+    graph = knn_graph(idx, sims, days, sp)
+    del idx, sims
+    row["edges"] = len(graph.sims)
+    row["graph_cpu_s"] = round(time.process_time() - t, 1)
+    for mode, exact in (("zero", None), ("exact", VectorSimilarity(x, days, sp))):
+        wall, cpu = time.perf_counter(), time.process_time()
+        labels = sparse_average_linkage(n, *graph, sp.threshold, exact=exact)
+        row[f"{mode}_link_wall_s"] = round(time.perf_counter() - wall, 1)
+        row[f"{mode}_link_cpu_s"] = round(time.process_time() - cpu, 1)
+        row[f"{mode}_peak_rss_mib"] = round(peak_rss_mib())
+        row[f"{mode}_clusters"] = int(labels.max()) + 1
+        row[f"{mode}_f1"] = round(_f1(story, labels), 3)
+        row[f"{mode}_stage_cpu_s"] = round(row["knn_cpu_s"] + row["graph_cpu_s"]
+                                           + row[f"{mode}_link_cpu_s"], 1)
+    return row
+
+
+STORY_COLS = ["n", "k", "edges", "knn_wall_s", "knn_cpu_s", "graph_cpu_s"] + [
+    f"{m}_{c}" for m in ("zero", "exact") for c in
+    ("link_wall_s", "link_cpu_s", "stage_cpu_s", "clusters", "f1", "peak_rss_mib")]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,50000,200000")
@@ -103,7 +181,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--hnsw", default="", metavar="m=16,ef_search=48,...",
                     help="HnswParams fields to override, for tuning")
+    ap.add_argument("--stage", default="both", choices=("knn", "stories", "both"),
+                    help="knn: search timing and recall; stories: the whole story stage")
+    ap.add_argument("--story-k", type=int, default=20, help="k of the story stage")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--one-stories", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
     params = HnswParams(**{key: int(val) for key, val in
@@ -111,12 +193,34 @@ def main(argv=None) -> int:
     if args.one is not None:
         print(json.dumps(run_one(args.one, ks, args.method, args.sample, args.threads, params)))
         return 0
+    if args.one_stories is not None:
+        print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params)))
+        return 0
     print(f"# cores={os.cpu_count()} load={os.getloadavg()[0]:.1f} method={args.method} "
           f"exact up to {EXACT_MAX_ITEMS} rows, {params}", flush=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.stage in ("knn", "both"):
+        _knn_table(args, ks, sizes)
+    if args.stage in ("stories", "both"):
+        print(f"# story stage, k={args.story_k}, {StoryParams()}", flush=True)
+        print(" | ".join(STORY_COLS), flush=True)
+        for n in sizes:
+            cmd = [sys.executable, __file__, "--one-stories", str(n), "--story-k",
+                   str(args.story_k), "--hnsw", args.hnsw]
+            if args.threads:
+                cmd += ["--threads", str(args.threads)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            print(" | ".join(str(row[c]) for c in STORY_COLS), flush=True)
+        print(f"# load at end={os.getloadavg()[0]:.1f}", flush=True)
+    return 0
+
+
+def _knn_table(args, ks, sizes) -> None:
     cols = ["n", "gen_s"] + [f"k{k}_{c}" for k in ks for c in ("wall_s", "cpu_s", "recall")] \
         + ["rss_after_data_mib", "peak_rss_mib"]
     print(" | ".join(cols), flush=True)
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--k", args.k, "--method",
                args.method, "--sample", str(args.sample), "--hnsw", args.hnsw]
         if args.threads:
@@ -124,7 +228,6 @@ def main(argv=None) -> int:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         row = json.loads(out.strip().splitlines()[-1])
         print(" | ".join(str(row[c]) for c in cols), flush=True)
-    return 0
 
 
 if __name__ == "__main__":
