@@ -32,7 +32,6 @@ def signature(text: str) -> FrozenSet[str]:
     """
     tokens = set()
     for line in text.splitlines():
-        prev_end = 0
         for m in _WORD.finditer(line):
             tok = m.group(0)
             if tok[0].isdigit():
@@ -43,7 +42,6 @@ def signature(text: str) -> FrozenSet[str]:
                 starts_sentence = not before.strip() or _SENTENCE_END.search(before) is not None
                 if not starts_sentence:
                     tokens.add(fold(tok.strip("'’-")))
-            prev_end = m.end()
     return frozenset(tokens)
 
 

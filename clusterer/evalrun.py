@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 from typing import Optional, Tuple
 
-import numpy as np
-
 from .errors import CorpusError
-from .evaluate import (EvalReport, PairReport, count_languages, distinct_texts, evaluate,
+from .evaluate import (EvalReport, count_languages, distinct_texts, evaluate,
                        load_gold, load_pairs, pair_scores_report)
-from .pipeline import Clusterer, embedding_text
+from .pipeline import Clusterer
 from .records import ARTICLE, Record
 from .result import ClusterResult
 

@@ -26,9 +26,9 @@ import numpy as np
 from .cache import text_key
 from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .debias import Prior, center_by_language, language_means
-from .pipeline import Clusterer, build_result, canonical_member, embedding_text
+from .pipeline import Clusterer, build_result, canonical_member, embedding_text, story_title
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
-from .records import ARTICLE, Item
+from .records import Item
 from .state import OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key
 
 __all__ = ["Nightly", "ChangeReport"]
@@ -42,11 +42,6 @@ def _now() -> str:
 def _as_item(row: StoredItem) -> Item:
     return Item(id=row.id, doc=row.doc, kind=row.kind, text="", title=row.title, lang=row.lang,
                 date=row.date, url=row.url)
-
-
-def _snippet(text: str, n: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 
@@ -264,13 +259,11 @@ class Nightly:
         for i, d in assign.dup.items():
             d_members.setdefault(d, []).append(i)
         for sid, members in sorted(s_members.items()):
-            arts = [pos[i] for i in members if live_items[i].kind == ARTICLE]
             if sid in stories:
                 row = copy.copy(stories[sid])
                 row.status, row.merged_into = "live", None
             else:
-                src = seq[canonical_member(seq, arts)] if arts else live_items[sorted(members)[0]]
-                row = GroupRow(sid, run_id, extra=src.title or _snippet(src.text))
+                row = GroupRow(sid, run_id, extra=story_title(seq, [pos[i] for i in members]))
                 report.stories_created.append(GroupInfo(sid, sorted(members), title=row.extra))
             changes.stories.append(row)
         changes.stories.extend(_retired(stories, s_members, report.stories_merged, report.stories_dissolved))

@@ -23,7 +23,7 @@ from .errors import CorpusError
 from .language import LanguageIdentifier
 from .neighbours import knn
 from .read import iter_records, read_corpus
-from .records import ARTICLE, TEASER, Item, Record, Skipped
+from .records import ARTICLE, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
 from .stories import (StoryParams, attach_teasers, average_linkage, day_number,
@@ -232,7 +232,7 @@ class Clusterer:
             timings["embed"] += time.perf_counter() - t
             for it in batch_items:
                 features.append(TextFeatures.of(embedding_text(it)))
-                it.meta["snippet"] = _snippet(it.text)
+                it.meta["snippet"] = snippet(it.text)
                 it.text = ""  # not kept: memory stays bounded by the batch
             items.extend(batch_items)
         if not items:
@@ -286,10 +286,8 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
         for i in members:
             story_id[i] = sid
         arts = [i for i in members if items[i].kind == ARTICLE]
-        title_from = canonical_member(items, arts) if arts else members[0]
         stories.append(Story(
-            id=sid, title=items[title_from].title or items[title_from].meta.get("snippet")
-            or _snippet(items[title_from].text),
+            id=sid, title=story_title(items, members),
             members=[items[i].id for i in members],
             languages=sorted({items[i].lang or "?" for i in members}),
             articles=len(arts), teasers=len(members) - len(arts)))
@@ -314,6 +312,15 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
                          skipped=list(skipped), model=model_name)
 
 
-def _snippet(text: str, n: int = 80) -> str:
+def story_title(items: Sequence[Item], members: Sequence[int]) -> str:
+    """A story's title: that of its canonical article (earliest, then by id), else
+    the opening words of its text."""
+    arts = [i for i in members if items[i].kind == ARTICLE]
+    src = items[canonical_member(items, arts) if arts else min(members, key=lambda i: items[i].id)]
+    return src.title or src.meta.get("snippet") or snippet(src.text)
+
+
+def snippet(text: str, n: int = 80) -> str:
+    """The opening words of a text, at most ``n`` characters."""
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
