@@ -23,6 +23,7 @@ singletons). The synthetic stories of one topic are close (centred cosine
 F1 there is the data, not the method.
 
     python benchmarks/bench_cluster_scale.py --stage stories --story-k 20
+    python benchmarks/bench_cluster_scale.py --stage stories --per-story 40   # bigger stories
 """
 from __future__ import annotations
 
@@ -83,12 +84,12 @@ def synthetic_corpus(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
     return out, story
 
 
-def synthetic_story_inputs(n: int, seed: int = 0, span_days: float = 730.0):
+def synthetic_story_inputs(n: int, seed: int = 0, span_days: float = 730.0, per_story: int = 6):
     """What the story stage gets: centred unit vectors (the shared offset removed,
     as the pipeline's language centring does), a date per row (a story's items
     within a few days of its date, strays anywhere in ``span_days``) and the
     planted stories. Returns ``(x, days, story)``."""
-    x, story = synthetic_corpus(n, seed=seed)
+    x, story = synthetic_corpus(n, seed=seed, per_story=per_story)
     x -= x.mean(axis=0, keepdims=True)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     rng = np.random.default_rng(seed + 1)
@@ -139,9 +140,9 @@ def _f1(story: np.ndarray, labels: np.ndarray) -> float:
     return bcubed(gold, dict(enumerate(labels.tolist())))[2]
 
 
-def run_stories(n: int, k: int, threads, params: HnswParams) -> dict:
+def run_stories(n: int, k: int, threads, params: HnswParams, per_story: int = 6) -> dict:
     """The story stage at size ``n``: knn, graph, linkage (edges only, then exact)."""
-    x, days, story = synthetic_story_inputs(n)
+    x, days, story = synthetic_story_inputs(n, per_story=per_story)
     days = days.tolist()
     sp = StoryParams()
     row = {"n": n, "k": k, "rss_after_data_mib": round(peak_rss_mib())}
@@ -184,6 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--stage", default="both", choices=("knn", "stories", "both"),
                     help="knn: search timing and recall; stories: the whole story stage")
     ap.add_argument("--story-k", type=int, default=20, help="k of the story stage")
+    ap.add_argument("--per-story", type=int, default=6, help="mean items per synthetic story")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--one-stories", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -194,7 +196,8 @@ def main(argv=None) -> int:
         print(json.dumps(run_one(args.one, ks, args.method, args.sample, args.threads, params)))
         return 0
     if args.one_stories is not None:
-        print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params)))
+        print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params,
+                                      args.per_story)))
         return 0
     print(f"# cores={os.cpu_count()} load={os.getloadavg()[0]:.1f} method={args.method} "
           f"exact up to {EXACT_MAX_ITEMS} rows, {params}", flush=True)
@@ -202,11 +205,12 @@ def main(argv=None) -> int:
     if args.stage in ("knn", "both"):
         _knn_table(args, ks, sizes)
     if args.stage in ("stories", "both"):
-        print(f"# story stage, k={args.story_k}, {StoryParams()}", flush=True)
+        print(f"# story stage, k={args.story_k}, ~{args.per_story} items per story, "
+              f"{StoryParams()}", flush=True)
         print(" | ".join(STORY_COLS), flush=True)
         for n in sizes:
             cmd = [sys.executable, __file__, "--one-stories", str(n), "--story-k",
-                   str(args.story_k), "--hnsw", args.hnsw]
+                   str(args.story_k), "--per-story", str(args.per_story), "--hnsw", args.hnsw]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -15,20 +15,33 @@ the dense matrix that holds the edge similarities and 0 elsewhere (what scipy
 would give on that matrix, ties aside), so with a complete graph it is exact
 average linkage.
 
-How it stays fast (all exact, no approximation beyond the missing-edge rule):
+Missing = 0 is too conservative for big stories: with k neighbours each, a
+cluster of m items has about k*m of its m*m/2 pairs as edges, so its average
+falls like k/m (on the ITN set, stories of up to 200 articles, k=20 gives
+B-cubed F1 0.87 against the exact labels). Passing ``exact=VectorSimilarity(...)``
+fills every missing pair with its true similarity instead, computed block by
+block from the vectors when two clusters meet: merges still happen only
+between clusters joined by an edge, but their averages are the exact ones
+(on ITN, k=20 then gives the exact path's labels, identically).
+
+How it stays fast (nothing here approximates beyond the rule for missing pairs):
 
 * Two clusters can only merge if some edge between them reaches ``threshold``
   (an average of numbers below it, zeros included, is below it; needs
   ``threshold > 0``). So every cluster lies inside one connected component of
   the graph of *strong* edges (>= threshold), and the components are clustered
-  independently, each with the edges (strong and weak) inside it.
+  independently, each with the edges (strong and weak) inside it. With
+  ``exact`` the split is kept as a rule (a cluster never spans two components;
+  inside a dense component any two clusters may merge, in the heap only
+  clusters joined by an edge).
 * A component of 2 nodes is one cluster (its edge is strong). Components of up
   to ``dense_max`` nodes go to scipy's average linkage on a small dense matrix
   (zeros for missing edges). Larger ones use a heap with lazy invalidation over
   per-cluster neighbour dicts merged small-into-large: when A absorbs B, pairs
   with B's neighbours get fresh heap entries; pairs with A's other neighbours
   only lose similarity (A grew), so their old entries are upper bounds, checked
-  and re-queued when popped.
+  and re-queued when popped. With ``exact``, every pair of the merged cluster
+  gets its exact sum (one matrix product per merge) and a fresh entry.
 
 Results are deterministic and independent of the order of the input edges:
 edges are put in canonical order (i < j, sorted) first, and a pair given more
@@ -47,7 +60,8 @@ from scipy.spatial.distance import squareform
 
 from .stories import StoryParams
 
-__all__ = ["EdgeList", "knn_graph", "sparse_average_linkage", "DENSE_MAX"]
+__all__ = ["DENSE_MAX", "EdgeList", "VectorSimilarity", "knn_graph", "sparse_average_linkage",
+           "subgraph"]
 
 DENSE_MAX = 1500
 """Components up to this many nodes are clustered by scipy on a dense matrix
@@ -123,6 +137,22 @@ def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[Optional[
     w = params.time_floor + (1.0 - params.time_floor) * w
     w[np.isnan(w)] = 1.0
     return EdgeList(graph.rows, graph.cols, graph.sims * w)
+
+
+def subgraph(graph: EdgeList, nodes) -> EdgeList:
+    """The edges between ``nodes`` (increasing item indices, e.g. the articles),
+    renumbered to positions in ``nodes``: one kNN over all items can serve both
+    duplicate detection and the stories of the articles."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    if len(nodes) and (np.diff(nodes) <= 0).any():
+        raise ValueError("nodes must be increasing item indices")
+    top = int(max(graph.rows.max(initial=-1), graph.cols.max(initial=-1),
+                  nodes.max(initial=-1))) + 1
+    pos = np.full(top, -1, dtype=np.int64)
+    pos[nodes] = np.arange(len(nodes))
+    r, c = pos[graph.rows], pos[graph.cols]
+    keep = (r >= 0) & (c >= 0)
+    return EdgeList(r[keep], c[keep], graph.sims[keep])
 
 
 class VectorSimilarity:

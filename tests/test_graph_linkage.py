@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from clusterer.graph_linkage import (EdgeList, VectorSimilarity, knn_graph,
-                                     sparse_average_linkage)
+                                     sparse_average_linkage, subgraph)
 from clusterer.neighbours import knn
 from clusterer.stories import StoryParams, average_linkage, similarity_matrix, time_weights
 
@@ -103,12 +103,14 @@ def test_exact_fill_on_sparse_graph_matches_exact_path(dense_max):
 
 
 @pytest.mark.parametrize("dense_max", [0, 10_000])
-def test_independent_of_edge_order_direction_and_repeats(dense_max):
+@pytest.mark.parametrize("with_exact", [False, True])
+def test_independent_of_edge_order_direction_and_repeats(dense_max, with_exact):
     x, days, _ = clustered(seed=1)
     params = StoryParams()
     idx, sims = knn(x, 7)
     graph = knn_graph(idx, sims, days, params)
-    base = sparse_average_linkage(len(x), *graph, params.threshold, dense_max=dense_max)
+    kw = {"dense_max": dense_max, "exact": VectorSimilarity(x, days, params) if with_exact else None}
+    base = sparse_average_linkage(len(x), *graph, params.threshold, **kw)
     rng = np.random.default_rng(0)
     for _ in range(3):
         order = rng.permutation(len(graph.sims))
@@ -119,7 +121,7 @@ def test_independent_of_edge_order_direction_and_repeats(dense_max):
         rr = np.concatenate([r, c, r[:20]])
         cc = np.concatenate([c, r, c[:20]])
         ss = np.concatenate([s, s, s[:20] - 0.5])
-        got = sparse_average_linkage(len(x), rr, cc, ss, params.threshold, dense_max=dense_max)
+        got = sparse_average_linkage(len(x), rr, cc, ss, params.threshold, **kw)
         assert same_partition(got, base)
 
 
@@ -168,3 +170,12 @@ def test_knn_graph_drops_padding_dedups_and_damps_like_time_weights():
     assert len(empty.rows) == 0
     with pytest.raises(ValueError):
         knn_graph(idx, sims, days[:3], params)
+
+
+def test_subgraph_keeps_edges_between_chosen_nodes_renumbered():
+    graph = EdgeList(np.array([0, 0, 1, 2]), np.array([1, 3, 3, 3]), np.array([.1, .2, .3, .4]))
+    sub = subgraph(graph, [1, 3])
+    assert sub.rows.tolist() == [0] and sub.cols.tolist() == [1] and sub.sims.tolist() == [.3]
+    assert len(subgraph(graph, []).rows) == 0
+    with pytest.raises(ValueError):
+        subgraph(graph, [3, 1])
