@@ -217,6 +217,8 @@ def sparse_average_linkage(n: int, rows, cols, sims, threshold: float, *,
     threshold = float(threshold)
     if not threshold > 0:
         raise ValueError(f"threshold must be > 0 (missing edges count as 0), got {threshold}")
+    if exact is not None and len(exact.vectors) != n:
+        raise ValueError(f"exact similarities cover {len(exact.vectors)} items, the graph {n}")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     g = _canonical(n, rows, cols, sims)

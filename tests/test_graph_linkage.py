@@ -147,6 +147,9 @@ def test_labels_by_first_appearance_and_edge_cases():
         sparse_average_linkage(2, [0], [2], [0.5], 0.3)
     with pytest.raises(ValueError):
         sparse_average_linkage(2, [0], [1], [np.nan], 0.3)
+    vs = VectorSimilarity(np.eye(3, dtype=np.float32), [None] * 3, StoryParams())
+    with pytest.raises(ValueError):
+        sparse_average_linkage(2, [0], [1], [0.5], 0.3, exact=vs)
 
 
 def test_knn_graph_drops_padding_dedups_and_damps_like_time_weights():
