@@ -26,8 +26,8 @@ from .read import iter_records, read_corpus
 from .records import ARTICLE, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
-from .stories import (StoryParams, attach_teasers, average_linkage, day_number,
-                      merge_groups, similarity_matrix)
+from .graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage
+from .stories import StoryParams, attach_teasers, day_number, merge_groups
 
 Source = Union[str, Path, Iterable[Union[Record, dict]]]
 Progress = Callable[[str, int, int], None]
@@ -83,7 +83,8 @@ class Clusterer:
                  stories: StoryParams = StoryParams(),
                  duplicates: DuplicateParams = DuplicateParams(),
                  language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
-                 read_batch: int = 2048, progress: Optional[Progress] = None):
+                 read_batch: int = 2048, story_neighbours: int = 20,
+                 progress: Optional[Progress] = None):
         self.encoder = encoder
         self.model = model
         self.prefix = prefix
@@ -95,6 +96,7 @@ class Clusterer:
         self.use_prior = use_prior
         self.batch_size = batch_size
         self.read_batch = read_batch
+        self.story_neighbours = story_neighbours
         self.progress = progress
         self.embedder_: Optional[Embedder] = None
         self.prior_: Optional[Prior] = None
@@ -182,18 +184,24 @@ class Clusterer:
         is_article = np.array([it.kind == ARTICLE for it in items])
         days = [day_number(it.date) for it in items]
 
-        k = min(max(self.duplicates.neighbours, 1), max(n - 1, 1))
-        nbr_idx, nbr_sim = knn(centred, k)
         if features is None:
             features = [TextFeatures.of(embedding_text(it)) for it in items]
-        dup_groups, _ = find_duplicates(nbr_idx, nbr_sim, features, langs, list(is_article),
-                                        self.duplicates)
-
         art = np.flatnonzero(is_article)
-        sims = similarity_matrix(centred[art], [days[i] for i in art], self.stories)
-        labels = average_linkage(sims, self.stories.threshold)
-        pos = {int(i): p for p, i in enumerate(art)}
-        labels = merge_groups(labels, [[pos[i] for i in g] for g in dup_groups])
+        xa = centred[art]
+        a_days = [days[i] for i in art]
+        # one neighbour search over the articles serves duplicates (the nearest
+        # few) and the story graph (columns are sorted, so a prefix is a smaller k)
+        dup_k = max(self.duplicates.neighbours, 1)
+        nbr_idx, nbr_sim = knn(xa, max(dup_k, self.story_neighbours, 1)) if len(art) else (
+            np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32))
+        groups, _ = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
+                                    [features[i] for i in art], [langs[i] for i in art],
+                                    [True] * len(art), self.duplicates)
+        dup_groups = [[int(art[p]) for p in g] for g in groups]
+        graph = knn_graph(nbr_idx, nbr_sim, a_days, self.stories)
+        labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,
+                                        exact=VectorSimilarity(xa, a_days, self.stories))
+        labels = merge_groups(labels, groups)
         counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=int)
         kept = [lab for lab in range(len(counts)) if counts[lab] >= self.stories.min_articles]
         story_of: List[Optional[int]] = [None] * n

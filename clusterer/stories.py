@@ -109,12 +109,25 @@ def _relabel(raw: Sequence[int]) -> np.ndarray:
 
 def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
     """Put the members of each group (e.g. a duplicate group) in one cluster."""
-    labels = labels.copy()
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return _relabel(labels)
+    parent = np.arange(int(labels.max()) + 1)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
     for g in groups:
-        target = labels[g[0]]
-        for other in {int(labels[i]) for i in g[1:]}:
-            labels[labels == other] = target
-    return _relabel(labels)
+        first = find(int(labels[g[0]]))
+        for i in g[1:]:
+            other = find(int(labels[i]))
+            if other != first:
+                parent[max(first, other)] = min(first, other)
+                first = min(first, other)
+    return _relabel([find(int(lab)) for lab in labels])
 
 
 def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
