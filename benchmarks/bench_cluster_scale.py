@@ -24,10 +24,25 @@ F1 there is the data, not the method.
 
     python benchmarks/bench_cluster_scale.py --stage stories --story-k 20
     python benchmarks/bench_cluster_scale.py --stage stories --per-story 40   # bigger stories
+
+``--stage analyse`` times the whole clustering stage after embedding,
+``Clusterer.analyse(items, vectors=, features=)``, on synthetic items: ~85%
+articles and ~15% teasers, 7 languages with skewed counts (each with its own
+offset, which language centring removes), dates over a year, planted
+near-duplicates (3% of articles, a third of them in another language) and
+synthetic duplicate features (story-shared names, MinHash sketches sharing
+little within a story and nearly all within a planted duplicate pair). The
+steps are timed by wrapping the functions ``analyse`` calls (``other`` is the
+rest: dates, lists), with the peak RSS after each; ``dup_recall`` is the share
+of planted duplicate pairs found in one group.
+
+    python benchmarks/bench_cluster_scale.py --stage analyse
+    python benchmarks/bench_cluster_scale.py --stage analyse --sizes 50000 --profile /tmp/an
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
@@ -45,6 +60,9 @@ from clusterer.graph_linkage import (VectorSimilarity, knn_graph,  # noqa: E402
                                      sparse_average_linkage)
 from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
 from clusterer.stories import StoryParams  # noqa: E402
+from clusterer import pipeline, stories as stories_mod  # noqa: E402
+from clusterer.duplicates import TextFeatures  # noqa: E402
+from clusterer.records import ARTICLE, TEASER, Item  # noqa: E402
 
 
 def synthetic_embeddings(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
@@ -173,6 +191,161 @@ STORY_COLS = ["n", "k", "edges", "knn_wall_s", "knn_cpu_s", "graph_cpu_s"] + [
     ("link_wall_s", "link_cpu_s", "stage_cpu_s", "clusters", "f1", "peak_rss_mib")]
 
 
+LANGS = ("en", "fr", "de", "vi", "es", "ru", "ar")
+LANG_SHARE = (0.38, 0.2, 0.14, 0.1, 0.08, 0.06, 0.04)
+
+
+def synthetic_analyse_inputs(n: int, seed: int = 0, per_story: int = 6, teasers: float = 0.15,
+                             dup_share: float = 0.03, cross_share: float = 0.33,
+                             chunk: int = 20_000):
+    """Items, raw vectors and TextFeatures for ``Clusterer.analyse``, plus the
+    planted duplicate pairs ``(source, copy)`` as item indices."""
+    x, story = synthetic_corpus(n, seed=seed, per_story=per_story)
+    dim = x.shape[1]
+    rng = np.random.default_rng(seed + 2)
+    lang = rng.choice(len(LANGS), n, p=LANG_SHARE)
+    arts = np.flatnonzero(rng.random(n) >= teasers)
+    m = int(dup_share * len(arts))
+    pick = rng.choice(arts, 2 * m, replace=False)
+    src, dst = pick[:m], pick[m:]
+    x[dst] = x[src] + 0.1 / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32)
+    story[dst] = story[src]
+    cross = rng.random(m) < cross_share
+    lang[dst] = np.where(cross, (lang[src] + rng.integers(1, len(LANGS), m)) % len(LANGS),
+                         lang[src])
+    lang_dir = rng.standard_normal((len(LANGS), dim), dtype=np.float32)
+    lang_dir *= 0.3 / np.linalg.norm(lang_dir, axis=1, keepdims=True)
+    for lo in range(0, n, chunk):
+        part = x[lo:lo + chunk] + lang_dir[lang[lo:lo + chunk]]
+        x[lo:lo + chunk] = part / np.linalg.norm(part, axis=1, keepdims=True)
+    # dates: a story's items within days of its date, strays anywhere in the year
+    story_day = rng.uniform(0.0, 365.0, story.max() + 2)
+    day = np.where(story >= 0, story_day[story] + rng.normal(0.0, 2.0, n),
+                   rng.uniform(0.0, 365.0, n))
+    day = np.clip(day, 0, 364).astype(int)
+    start = dt.date(2024, 1, 1)
+    dates = [(start + dt.timedelta(days=int(d))).isoformat() for d in range(365)]
+    # sketches: random, ~20% of positions from the story's (overlap ~0.04 within a
+    # story), a planted copy keeps ~92% of its source's
+    top = np.iinfo(np.uint64).max
+    story_sk = rng.integers(0, top, (story.max() + 2, 128), dtype=np.uint64)
+    sk = np.empty((n, 128), dtype=np.uint64)
+    for lo in range(0, n, chunk):
+        part = rng.integers(0, top, (min(chunk, n - lo), 128), dtype=np.uint64)
+        st = story[lo:lo + chunk]
+        shared = (rng.random(part.shape) < 0.2) & (st >= 0)[:, None]
+        part[shared] = story_sk[st][shared]
+        sk[lo:lo + chunk] = part
+    sk[dst] = sk[src]
+    changed = rng.random((m, 128)) < 0.08
+    sk[dst] = np.where(changed, rng.integers(0, top, (m, 128), dtype=np.uint64), sk[dst])
+    # names: 3-5 of the story's 10 plus four of the item's own (two articles of a
+    # story agree on ~20%, below the cross-language bar); a copy keeps its source's
+    is_art = np.zeros(n, dtype=bool)
+    is_art[arts] = True
+    chars = np.where(is_art, rng.integers(300, 4000, n), rng.integers(60, 300, n))
+    chars[dst] = chars[src] + rng.integers(-100, 100, m)
+    names = []
+    for i in range(n):
+        s = int(story[i])
+        own = {f"i{i}n{t}" for t in range(4)}
+        if s >= 0:
+            own.update(f"s{s}n{t}" for t in rng.choice(10, int(rng.integers(3, 6)), replace=False))
+        names.append(frozenset(own))
+    for a, b in zip(src.tolist(), dst.tolist()):
+        names[b] = names[a]
+    features = [TextFeatures(names[i], sk[i], int(chars[i])) for i in range(n)]
+    art_ids = [f"a{i:07d}" for i in arts]
+    doc_of = rng.choice(len(arts), n)
+    items = []
+    for i in range(n):
+        if is_art[i]:
+            items.append(Item(f"a{i:07d}", f"a{i:07d}", ARTICLE, "", lang=LANGS[lang[i]],
+                              date=dates[day[i]]))
+        else:
+            doc = art_ids[doc_of[i]]
+            items.append(Item(f"{doc}#teaser-{i}", doc, TEASER, "", lang=LANGS[lang[i]],
+                              date=dates[day[i]]))
+    return items, x, features, list(zip(src.tolist(), dst.tolist()))
+
+
+class _NoEncoder:
+    """Stands in for a model that must never be called (vectors are given)."""
+
+    name = "none"
+
+    def encode(self, texts):
+        raise AssertionError("the benchmark gives precomputed vectors")
+
+
+ANALYSE_STEPS = [("centre", pipeline, "center_by_language"), ("knn", pipeline, "knn"),
+                 ("dups", pipeline, "find_duplicates"), ("graph", pipeline, "knn_graph"),
+                 ("link", pipeline, "sparse_average_linkage"), ("merge", pipeline, "merge_groups"),
+                 ("teaser_knn", stories_mod, "knn_between"),
+                 ("teasers", pipeline, "attach_teasers")]
+
+
+def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
+    """``Clusterer.analyse`` at size ``n`` with a per-step breakdown."""
+    t = time.process_time()
+    items, x, features, planted = synthetic_analyse_inputs(n, per_story=per_story)
+    row = {"n": n, "articles": sum(it.kind == ARTICLE for it in items),
+           "gen_cpu_s": round(time.process_time() - t, 1),
+           "rss_after_data_mib": round(peak_rss_mib())}
+    spent = {name: [0.0, 0.0] for name, _, _ in ANALYSE_STEPS}
+
+    def timed(name, fn):
+        def wrapper(*a, **kw):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[name][0] += time.perf_counter() - wall
+                spent[name][1] += time.process_time() - cpu
+                row[f"{name}_rss_mib"] = round(peak_rss_mib())
+        return wrapper
+
+    saved = [(mod, attr, getattr(mod, attr)) for _, mod, attr in ANALYSE_STEPS]
+    for name, mod, attr in ANALYSE_STEPS:
+        setattr(mod, attr, timed(name, getattr(mod, attr)))
+    clusterer = pipeline.Clusterer(encoder=_NoEncoder(), cache_dir=None, use_prior=False)
+    prof = None
+    if profile:
+        import cProfile
+        prof = cProfile.Profile()
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        if prof:
+            prof.enable()
+        analysis = clusterer.analyse(items, vectors=x, features=features)
+        if prof:
+            prof.disable()
+        row["total_wall_s"] = round(time.perf_counter() - wall, 1)
+        row["total_cpu_s"] = round(time.process_time() - cpu, 1)
+    finally:
+        for mod, attr, fn in saved:
+            setattr(mod, attr, fn)
+    if prof:
+        prof.dump_stats(f"{profile}.{n}.prof")
+    row["peak_rss_mib"] = round(peak_rss_mib())
+    spent["teasers"] = [a - b for a, b in zip(spent["teasers"], spent["teaser_knn"])]
+    for name, (w, c) in spent.items():
+        row[f"{name}_wall_s"] = round(w, 1)
+        row[f"{name}_cpu_s"] = round(c, 1)
+    row["other_cpu_s"] = round(row["total_cpu_s"] - sum(c for _, c in spent.values()), 1)
+    row["stories"] = len({s for s in analysis.story_of if s is not None})
+    row["dup_groups"] = len(analysis.dup_groups)
+    group_of = {i: g for g, members in enumerate(analysis.dup_groups) for i in members}
+    row["dup_recall"] = round(sum(group_of.get(a, -1) == group_of.get(b, -2)
+                                  for a, b in planted) / max(1, len(planted)), 3)
+    return row
+
+
+ANALYSE_COLS = (["n", "articles"] + [f"{name}_cpu_s" for name, _, _ in ANALYSE_STEPS]
+                + ["other_cpu_s", "total_cpu_s", "total_wall_s", "peak_rss_mib",
+                   "rss_after_data_mib", "stories", "dup_groups", "dup_recall"])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,50000,200000")
@@ -182,12 +355,16 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--hnsw", default="", metavar="m=16,ef_search=48,...",
                     help="HnswParams fields to override, for tuning")
-    ap.add_argument("--stage", default="both", choices=("knn", "stories", "both"),
-                    help="knn: search timing and recall; stories: the whole story stage")
+    ap.add_argument("--stage", default="both", choices=("knn", "stories", "both", "analyse"),
+                    help="knn: search timing and recall; stories: the whole story stage; "
+                         "analyse: Clusterer.analyse step by step (not part of both)")
+    ap.add_argument("--profile", default="", metavar="PREFIX",
+                    help="analyse: write cProfile stats to PREFIX.<n>.prof")
     ap.add_argument("--story-k", type=int, default=20, help="k of the story stage")
     ap.add_argument("--per-story", type=int, default=6, help="mean items per synthetic story")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--one-stories", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--one-analyse", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
     params = HnswParams(**{key: int(val) for key, val in
@@ -199,9 +376,15 @@ def main(argv=None) -> int:
         print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params,
                                       args.per_story)))
         return 0
+    if args.one_analyse is not None:
+        print(json.dumps(run_analyse(args.one_analyse, args.per_story, args.profile)))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.stage == "analyse":
+        _analyse_table(args, sizes)
+        return 0
     print(f"# cores={os.cpu_count()} load={os.getloadavg()[0]:.1f} method={args.method} "
           f"exact up to {EXACT_MAX_ITEMS} rows, {params}", flush=True)
-    sizes = [int(s) for s in args.sizes.split(",")]
     if args.stage in ("knn", "both"):
         _knn_table(args, ks, sizes)
     if args.stage in ("stories", "both"):
@@ -218,6 +401,24 @@ def main(argv=None) -> int:
             print(" | ".join(str(row[c]) for c in STORY_COLS), flush=True)
         print(f"# load at end={os.getloadavg()[0]:.1f}", flush=True)
     return 0
+
+
+def _analyse_table(args, sizes) -> None:
+    print(f"# Clusterer.analyse, cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}, "
+          f"~{args.per_story} items per story; step columns are CPU seconds", flush=True)
+    print(" | ".join(ANALYSE_COLS), flush=True)
+    for n in sizes:
+        cmd = [sys.executable, __file__, "--one-analyse", str(n), "--per-story",
+               str(args.per_story), "--profile", args.profile]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        print(" | ".join(str(row[c]) for c in ANALYSE_COLS), flush=True)
+        print("#   wall s: " + ", ".join(f"{name} {row[name + '_wall_s']}"
+                                        for name, _, _ in ANALYSE_STEPS)
+              + "; peak RSS MiB after: " + ", ".join(
+                  f"{name} {row.get(name + '_rss_mib', '-')}" for name, _, _ in ANALYSE_STEPS),
+              flush=True)
+        print(f"#   load={os.getloadavg()[0]:.1f}", flush=True)
 
 
 def _knn_table(args, ks, sizes) -> None:

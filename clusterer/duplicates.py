@@ -123,43 +123,100 @@ class PairEvidence:
                 and self.names >= p.min_names and self.agreement >= p.min_agreement)
 
 
-def _best_in_language(nbr_idx: np.ndarray, langs: Sequence[Optional[str]], eligible) -> dict:
-    """For each item, its first eligible neighbour in each other language."""
-    best = {}
-    for i in range(nbr_idx.shape[0]):
-        for j in nbr_idx[i]:
-            j = int(j)
-            if j < 0 or not eligible[j]:
-                continue
-            best.setdefault((i, langs[j]), j)
-    return best
+def _language_codes(langs: Sequence[Optional[str]]) -> Tuple[np.ndarray, int]:
+    """One integer per distinct language (None included, as a language of its
+    own for the best-match lookup); also the code of None (-1 if absent)."""
+    codes = {}
+    out = np.fromiter((codes.setdefault(lang, len(codes)) for lang in langs), dtype=np.int64,
+                      count=len(langs))
+    return out, codes.get(None, -1)
+
+
+def _best_in_language(nbr_idx: np.ndarray, code: np.ndarray, eligible: np.ndarray
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """For each item and language, its first eligible neighbour of that language:
+    sorted keys ``i * width + language`` and the neighbours, for a searchsorted look-up."""
+    n, k = nbr_idx.shape
+    width = int(code.max(initial=0)) + 1
+    j = nbr_idx.ravel()
+    ok = j >= 0
+    ok[ok] = eligible[j[ok]]
+    pos = np.flatnonzero(ok)  # row-major: a row's columns in order
+    j = j[pos]
+    keys = (pos // max(k, 1)) * width + code[j]
+    keys, first = np.unique(keys, return_index=True)  # first occurrence of each key
+    return keys, j[first]
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``values`` at ``want`` in sorted ``keys``; -1 where absent."""
+    if not len(keys):
+        return np.full(len(want), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return np.where(keys[at] == want, values[at], -1)
+
+
+def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndarray,
+                     block: int = 16_384) -> np.ndarray:
+    """:func:`sketch_overlap` of the pairs ``(a[p], b[p])``, a block of pairs at a time."""
+    out = np.zeros(len(a), dtype=np.float64)
+    for lo in range(0, len(a), block):
+        pa, pb = a[lo:lo + block].tolist(), b[lo:lo + block].tolist()
+        sa = [features[i].sketch for i in pa]
+        sb = [features[i].sketch for i in pb]
+        if len({x.shape for x in sa} | {x.shape for x in sb}) != 1:
+            out[lo:lo + len(pa)] = [sketch_overlap(x, y) for x, y in zip(sa, sb)]
+            continue
+        sa, sb = np.stack(sa), np.stack(sb)
+        empty = (sa == _EMPTY).all(axis=1) | (sb == _EMPTY).all(axis=1)
+        same = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+        out[lo:lo + len(pa)] = np.where(empty, 0.0, same)
+    return out
 
 
 def candidate_pairs(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
                     langs: Sequence[Optional[str]], eligible: Sequence[bool]) -> List[PairEvidence]:
-    """Evidence for every neighbour pair (i < j) between eligible items."""
-    best = _best_in_language(nbr_idx, langs, eligible)
-    pairs = {}
-    for i in range(nbr_idx.shape[0]):
-        if not eligible[i]:
-            continue
-        for j, s in zip(nbr_idx[i], nbr_sim[i]):
-            j = int(j)
-            if j < 0 or j == i or not eligible[j]:
-                continue
-            a, b = (i, j) if i < j else (j, i)
-            if (a, b) in pairs:
-                continue
-            same = langs[a] is not None and langs[a] == langs[b]
-            fa, fb = features[a], features[b]
-            pairs[(a, b)] = PairEvidence(
-                a, b, same, float(s),
-                sketch_overlap(fa.sketch, fb.sketch) if same else 0.0,
-                0.0 if same else agreement(fa.signature, fb.signature),
-                min(len(fa.signature), len(fb.signature)),
-                min(fa.chars, fb.chars),
-                best.get((a, langs[b])) == b and best.get((b, langs[a])) == a)
-    return [pairs[k] for k in sorted(pairs)]
+    """Evidence for every neighbour pair (i < j) between eligible items, sorted by
+    ``(i, j)``. A pair found from both sides takes the cosine of the lower row
+    that lists it (rows are read in order). Array code: the only per-pair Python
+    work is the name agreement of pairs across languages."""
+    idx = np.asarray(nbr_idx, dtype=np.int64)
+    sim = np.asarray(nbr_sim)
+    n_items = len(langs)
+    if idx.size == 0 or n_items == 0:
+        return []
+    code, none = _language_codes(langs)
+    elig = np.fromiter((bool(e) for e in eligible), dtype=bool, count=len(eligible))
+    best_keys, best_vals = _best_in_language(idx, code, elig)
+    width = int(code.max(initial=0)) + 1
+
+    rows = np.repeat(np.arange(idx.shape[0], dtype=np.int64), idx.shape[1])
+    cols = idx.ravel()
+    sims = sim.ravel()
+    keep = cols >= 0
+    keep[keep] = elig[cols[keep]]
+    keep &= (cols != rows) & elig[rows]
+    rows, cols, sims = rows[keep], cols[keep], sims[keep]
+    a, b = np.minimum(rows, cols), np.maximum(rows, cols)
+    size = max(n_items, int(b.max(initial=-1)) + 1)
+    _, first = np.unique(a * size + b, return_index=True)  # sorted by (a, b), first seen kept
+    a, b, sims = a[first], b[first], sims[first]
+
+    same = (code[a] == code[b]) & (code[a] != none)
+    overlaps = np.zeros(len(a), dtype=np.float64)
+    overlaps[same] = _sketch_overlaps(features, a[same], b[same])
+    agreements = np.zeros(len(a), dtype=np.float64)
+    across = np.flatnonzero(~same)
+    agreements[across] = [agreement(features[i].signature, features[j].signature)
+                          for i, j in zip(a[across].tolist(), b[across].tolist())]
+    names = np.fromiter((len(f.signature) for f in features), dtype=np.int64, count=len(features))
+    chars = np.fromiter((f.chars for f in features), dtype=np.int64, count=len(features))
+    mutual = ((_lookup(best_keys, best_vals, a * width + code[b]) == b)
+              & (_lookup(best_keys, best_vals, b * width + code[a]) == a))
+    return [PairEvidence(*fields) for fields in zip(
+        a.tolist(), b.tolist(), same.tolist(), sims.tolist(), overlaps.tolist(),
+        agreements.tolist(), np.minimum(names[a], names[b]).tolist(),
+        np.minimum(chars[a], chars[b]).tolist(), mutual.tolist())]
 
 
 def group_pairs(n: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -132,13 +132,16 @@ def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndar
 
 def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
                    article_labels: np.ndarray, story_labels: Sequence[int],
-                   params: StoryParams, neighbours: int = 30) -> List[Optional[int]]:
+                   params: StoryParams, neighbours: int = 30,
+                   nearest: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> List[Optional[int]]:
     """For each teaser, the story label it joins, or None (noise).
 
     A teaser's similarity to a story is its mean similarity to the story's
     articles, from its ``neighbours`` nearest articles (an article further away
     counts as 0, as in the sparse linkage), so the cost does not grow with
-    teasers x articles."""
+    teasers x articles. ``nearest`` is that search's answer when the caller
+    already has it, ``knn_between(teaser_vecs, article_vecs, neighbours)`` (e.g.
+    from an index over the articles it built anyway): the search is then skipped."""
     n = len(teaser_vecs)
     if n == 0:
         return []
@@ -146,7 +149,9 @@ def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
         return [None] * n
     kept = set(int(lab) for lab in story_labels)
     sizes = np.bincount(article_labels)
-    idx, sims = knn_between(teaser_vecs, article_vecs, min(neighbours, len(article_vecs)))
+    if nearest is None:
+        nearest = knn_between(teaser_vecs, article_vecs, min(neighbours, len(article_vecs)))
+    idx, sims = nearest
     out: List[Optional[int]] = []
     for row_idx, row_sim in zip(idx, sims):
         totals = {}
