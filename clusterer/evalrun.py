@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from .errors import CorpusError
-from .evaluate import (EvalReport, count_languages, distinct_texts, evaluate,
+from .evaluate import (EvalReport, distinct_texts, evaluate,
                        load_gold, load_pairs, pair_scores_report)
 from .pipeline import Clusterer
 from .records import ARTICLE, Record
@@ -42,7 +42,8 @@ def evaluate_corpus(clusterer: Clusterer, gold_path: str | Path, dataset: Option
     wall = time.perf_counter() - start
     report = evaluate(result.items, gold_story, gold_dup or None,
                       dataset=dataset or Path(gold_path).stem,
-                      n_languages=count_languages(records), wall_seconds=wall, command=command)
+                      n_languages=len({it.lang for it in result.items if it.kind == ARTICLE and it.lang}),
+                      wall_seconds=wall, command=command)
     return report, result
 
 

@@ -30,6 +30,11 @@ Writes (the output folder is git-ignored; the data never enters the repo):
   texts, so ``clusterer.evaluate.distinct_texts`` deduplicates by text, which
   lets a pairs evaluation embed each distinct text once.
 
+- ``seeds.jsonl``: the five raw pages of ``seeds/`` as records (id = file
+  name, text = the page as saved, teasers and all), labelled as
+  ``seeds/README.md`` says a correct run must come out: one story of the five,
+  one duplicate group {000, 003}.
+
 Prints counts per set. Output is deterministic (same input, same bytes).
 """
 from __future__ import annotations
@@ -177,9 +182,27 @@ def convert_pairs(source: Path, target: Path) -> dict:
     }
 
 
+SEEDS_DUPLICATES = ("000_", "003_")  # seeds/README.md: the one duplicate group
+
+
+def convert_seeds(seeds: Path, dest: Path) -> dict:
+    """The seed pages as a gold corpus: one story, one duplicate group (per seeds/README.md)."""
+    pages = sorted(p for p in seeds.glob("*.txt"))
+    if len(pages) != 5:
+        raise ConvertError(f"expected the 5 seed pages in {seeds}, found {len(pages)}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "w", encoding="utf-8") as fh:
+        for page in pages:
+            dup = "dup:000-003" if page.name.startswith(SEEDS_DUPLICATES) else None
+            fh.write(json.dumps({"id": page.name, "text": page.read_text(encoding="utf-8"),
+                                 "story": "vn-ru-e-government", "dup": dup}, ensure_ascii=False) + "\n")
+    return {"items": len(pages), "stories": 1, "dup_groups": 1}
+
+
 def convert_all(shared: Path, out: Path) -> dict[str, dict]:
     """Convert every set; return counts per output file name."""
-    counts = {"itn.jsonl": convert_itn(shared / ITN_SOURCE, out / "itn.jsonl")}
+    counts = {"itn.jsonl": convert_itn(shared / ITN_SOURCE, out / "itn.jsonl"),
+              "seeds.jsonl": convert_seeds(shared / "seeds", out / "seeds.jsonl")}
     for name, source in PAIR_SOURCES.items():
         counts[name] = convert_pairs(shared / source, out / name)
     return counts
