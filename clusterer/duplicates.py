@@ -174,49 +174,81 @@ def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndar
     return out
 
 
+class _Pairs:
+    """The candidate pairs as arrays (sorted by ``(a, b)``), all evidence but the
+    name agreement, which is Python work per pair and is computed on demand."""
+
+    def __init__(self, nbr_idx, nbr_sim, features: Sequence[TextFeatures],
+                 langs: Sequence[Optional[str]], eligible: Sequence[bool]):
+        idx = np.asarray(nbr_idx, dtype=np.int64)
+        sim = np.asarray(nbr_sim)
+        self.features = features
+        n_items = len(langs)
+        if idx.size == 0 or n_items == 0:
+            idx = np.zeros((0, 1), dtype=np.int64)
+            sim = np.zeros((0, 1), dtype=sim.dtype)
+        code, none = _language_codes(langs)
+        elig = np.fromiter((bool(e) for e in eligible), dtype=bool, count=len(eligible))
+        best_keys, best_vals = _best_in_language(idx, code, elig)
+        width = int(code.max(initial=0)) + 1
+
+        rows = np.repeat(np.arange(idx.shape[0], dtype=np.int64), idx.shape[1])
+        cols = idx.ravel()
+        sims = sim.ravel()
+        keep = cols >= 0
+        keep[keep] = elig[cols[keep]]
+        keep &= (cols != rows)
+        keep[keep] = elig[rows[keep]]
+        rows, cols, sims = rows[keep], cols[keep], sims[keep]
+        a, b = np.minimum(rows, cols), np.maximum(rows, cols)
+        size = max(n_items, int(b.max(initial=-1)) + 1)
+        _, first = np.unique(a * size + b, return_index=True)  # sorted by (a, b), first seen kept
+        self.a, self.b, self.sims = a[first], b[first], sims[first]
+        a, b = self.a, self.b
+        self.same = (code[a] == code[b]) & (code[a] != none)
+        self.overlaps = np.zeros(len(a), dtype=np.float64)
+        self.overlaps[self.same] = _sketch_overlaps(features, a[self.same], b[self.same])
+        names = np.fromiter((len(f.signature) for f in features), dtype=np.int64,
+                            count=len(features))
+        chars = np.fromiter((f.chars for f in features), dtype=np.int64, count=len(features))
+        self.names = np.minimum(names[a], names[b]) if len(a) else np.zeros(0, dtype=np.int64)
+        self.chars = np.minimum(chars[a], chars[b]) if len(a) else np.zeros(0, dtype=np.int64)
+        self.mutual = ((_lookup(best_keys, best_vals, a * width + code[b]) == b)
+                       & (_lookup(best_keys, best_vals, b * width + code[a]) == a))
+
+    def agreements(self, which: np.ndarray) -> np.ndarray:
+        """Name agreement of the pairs at positions ``which`` (all across languages)."""
+        f = self.features
+        return np.array([agreement(f[i].signature, f[j].signature) for i, j in
+                         zip(self.a[which].tolist(), self.b[which].tolist())], dtype=np.float64)
+
+    def evidence(self) -> List[PairEvidence]:
+        agreements = np.zeros(len(self.a), dtype=np.float64)
+        across = np.flatnonzero(~self.same)
+        agreements[across] = self.agreements(across)
+        return [PairEvidence(*fields) for fields in zip(
+            self.a.tolist(), self.b.tolist(), self.same.tolist(), self.sims.tolist(),
+            self.overlaps.tolist(), agreements.tolist(), self.names.tolist(),
+            self.chars.tolist(), self.mutual.tolist())]
+
+    def accepted(self, p: DuplicateParams) -> List[Tuple[int, int]]:
+        """The pairs :meth:`PairEvidence.is_duplicate` accepts, same comparisons
+        in float64; the agreement is only computed for pairs passing the rest."""
+        ok = self.same & (self.overlaps >= p.min_overlap)
+        maybe = np.flatnonzero(~self.same & self.mutual
+                               & (self.sims.astype(np.float64) >= p.min_cosine)
+                               & (self.chars >= p.min_chars) & (self.names >= p.min_names))
+        ok[maybe] = self.agreements(maybe) >= p.min_agreement
+        return list(zip(self.a[ok].tolist(), self.b[ok].tolist()))
+
+
 def candidate_pairs(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
                     langs: Sequence[Optional[str]], eligible: Sequence[bool]) -> List[PairEvidence]:
     """Evidence for every neighbour pair (i < j) between eligible items, sorted by
-    ``(i, j)``. A pair found from both sides takes the cosine of the lower row
-    that lists it (rows are read in order). Array code: the only per-pair Python
-    work is the name agreement of pairs across languages."""
-    idx = np.asarray(nbr_idx, dtype=np.int64)
-    sim = np.asarray(nbr_sim)
-    n_items = len(langs)
-    if idx.size == 0 or n_items == 0:
-        return []
-    code, none = _language_codes(langs)
-    elig = np.fromiter((bool(e) for e in eligible), dtype=bool, count=len(eligible))
-    best_keys, best_vals = _best_in_language(idx, code, elig)
-    width = int(code.max(initial=0)) + 1
-
-    rows = np.repeat(np.arange(idx.shape[0], dtype=np.int64), idx.shape[1])
-    cols = idx.ravel()
-    sims = sim.ravel()
-    keep = cols >= 0
-    keep[keep] = elig[cols[keep]]
-    keep &= (cols != rows) & elig[rows]
-    rows, cols, sims = rows[keep], cols[keep], sims[keep]
-    a, b = np.minimum(rows, cols), np.maximum(rows, cols)
-    size = max(n_items, int(b.max(initial=-1)) + 1)
-    _, first = np.unique(a * size + b, return_index=True)  # sorted by (a, b), first seen kept
-    a, b, sims = a[first], b[first], sims[first]
-
-    same = (code[a] == code[b]) & (code[a] != none)
-    overlaps = np.zeros(len(a), dtype=np.float64)
-    overlaps[same] = _sketch_overlaps(features, a[same], b[same])
-    agreements = np.zeros(len(a), dtype=np.float64)
-    across = np.flatnonzero(~same)
-    agreements[across] = [agreement(features[i].signature, features[j].signature)
-                          for i, j in zip(a[across].tolist(), b[across].tolist())]
-    names = np.fromiter((len(f.signature) for f in features), dtype=np.int64, count=len(features))
-    chars = np.fromiter((f.chars for f in features), dtype=np.int64, count=len(features))
-    mutual = ((_lookup(best_keys, best_vals, a * width + code[b]) == b)
-              & (_lookup(best_keys, best_vals, b * width + code[a]) == a))
-    return [PairEvidence(*fields) for fields in zip(
-        a.tolist(), b.tolist(), same.tolist(), sims.tolist(), overlaps.tolist(),
-        agreements.tolist(), np.minimum(names[a], names[b]).tolist(),
-        np.minimum(chars[a], chars[b]).tolist(), mutual.tolist())]
+    ``(i, j)``. A pair listed by both items takes the cosine of the lower row that
+    lists it (rows are read in order). Array code: the only per-pair Python work
+    is the name agreement of pairs across languages."""
+    return _Pairs(nbr_idx, nbr_sim, features, langs, eligible).evidence()
 
 
 def group_pairs(n: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:
@@ -241,9 +273,15 @@ def group_pairs(n: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:
 
 def find_duplicates(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
                     langs: Sequence[Optional[str]], eligible: Sequence[bool],
-                    params: DuplicateParams = DuplicateParams()
+                    params: DuplicateParams = DuplicateParams(), with_evidence: bool = True
                     ) -> Tuple[List[List[int]], List[PairEvidence]]:
-    """Duplicate groups (lists of item indices) and the evidence of every candidate pair."""
-    evidence = candidate_pairs(nbr_idx, nbr_sim, features, langs, eligible)
+    """Duplicate groups (lists of item indices) and the evidence of every candidate
+    pair. ``with_evidence=False`` gives the same groups and no evidence (an empty
+    list), without building a record per pair: faster for callers that only need
+    the groups."""
+    pairs = _Pairs(nbr_idx, nbr_sim, features, langs, eligible)
+    if not with_evidence:
+        return group_pairs(len(features), pairs.accepted(params)), []
+    evidence = pairs.evidence()
     accepted = [(e.i, e.j) for e in evidence if e.is_duplicate(params)]
     return group_pairs(len(features), accepted), evidence

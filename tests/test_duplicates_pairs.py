@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from clusterer.duplicates import (PairEvidence, TextFeatures, _EMPTY, candidate_pairs,
+from clusterer.duplicates import (DuplicateParams, PairEvidence, TextFeatures, _EMPTY, candidate_pairs,
                                   find_duplicates, sketch_overlap)
 from clusterer.entities import agreement
 
@@ -75,3 +75,16 @@ def test_no_neighbours_no_pairs():
     assert candidate_pairs(np.zeros((0, 3), dtype=np.int64), np.zeros((0, 3)), [], [], []) == []
     groups, evidence = find_duplicates(np.zeros((0, 3), dtype=np.int64), np.zeros((0, 3)), [], [], [])
     assert groups == [] and evidence == []
+
+
+def test_groups_without_evidence_are_the_same():
+    kinds = set()
+    for seed in range(8):
+        case = _random_case(seed)
+        for params in (DuplicateParams(), DuplicateParams(min_names=2, min_cosine=0.1, min_chars=100,
+                                                          min_agreement=0.3, min_overlap=0.3)):
+            groups, evidence = find_duplicates(*case, params)
+            fast, none = find_duplicates(*case, params, with_evidence=False)
+            assert fast == groups and none == []
+            kinds |= {e.same_language for e in evidence if e.is_duplicate(params)}
+    assert kinds == {True, False}  # both rules were exercised
