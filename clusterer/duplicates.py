@@ -213,6 +213,7 @@ class _Pairs:
         chars = np.fromiter((f.chars for f in features), dtype=np.int64, count=len(features))
         self.names = np.minimum(names[a], names[b]) if len(a) else np.zeros(0, dtype=np.int64)
         self.chars = np.minimum(chars[a], chars[b]) if len(a) else np.zeros(0, dtype=np.int64)
+        self._chars = chars
         self.mutual = ((_lookup(best_keys, best_vals, a * width + code[b]) == b)
                        & (_lookup(best_keys, best_vals, b * width + code[a]) == a))
 
@@ -226,10 +227,15 @@ class _Pairs:
         agreements = np.zeros(len(self.a), dtype=np.float64)
         across = np.flatnonzero(~self.same)
         agreements[across] = self.agreements(across)
+        # zeros and lengths as shared objects, not one new Python number per pair
+        overlaps = [x if x else 0.0 for x in self.overlaps.tolist()]
+        agreements = [x if x else 0.0 for x in agreements.tolist()]
+        chars = [f.chars for f in self.features]
+        chars = [chars[i] for i in np.where(self.chars == self._chars[self.a],
+                                            self.a, self.b).tolist()]
         return [PairEvidence(*fields) for fields in zip(
             self.a.tolist(), self.b.tolist(), self.same.tolist(), self.sims.tolist(),
-            self.overlaps.tolist(), agreements.tolist(), self.names.tolist(),
-            self.chars.tolist(), self.mutual.tolist())]
+            overlaps, agreements, self.names.tolist(), chars, self.mutual.tolist())]
 
     def accepted(self, p: DuplicateParams) -> List[Tuple[int, int]]:
         """The pairs :meth:`PairEvidence.is_duplicate` accepts, same comparisons
