@@ -40,6 +40,7 @@ checked), which ``analyse`` could use as it drops the evidence.
 
     python benchmarks/bench_cluster_scale.py --stage analyse
     python benchmarks/bench_cluster_scale.py --stage analyse --sizes 50000 --profile /tmp/an
+    python benchmarks/bench_cluster_scale.py --stage analyse --blas-threads 1
 """
 from __future__ import annotations
 
@@ -374,6 +375,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stage", default="both", choices=("knn", "stories", "both", "analyse"),
                     help="knn: search timing and recall; stories: the whole story stage; "
                          "analyse: Clusterer.analyse step by step (not part of both)")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="analyse: OPENBLAS/OMP/MKL_NUM_THREADS for the child processes")
     ap.add_argument("--profile", default="", metavar="PREFIX",
                     help="analyse: write cProfile stats to PREFIX.<n>.prof")
     ap.add_argument("--story-k", type=int, default=20, help="k of the story stage")
@@ -420,13 +423,18 @@ def main(argv=None) -> int:
 
 
 def _analyse_table(args, sizes) -> None:
+    env = dict(os.environ)
+    if args.blas_threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(args.blas_threads)
     print(f"# Clusterer.analyse, cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}, "
-          f"~{args.per_story} items per story; step columns are CPU seconds", flush=True)
+          f"~{args.per_story} items per story, BLAS threads {args.blas_threads or 'default'}; "
+          "step columns are CPU seconds", flush=True)
     print(" | ".join(ANALYSE_COLS), flush=True)
     for n in sizes:
         cmd = [sys.executable, __file__, "--one-analyse", str(n), "--per-story",
                str(args.per_story), "--profile", args.profile]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         row = json.loads(out.strip().splitlines()[-1])
         print(" | ".join(str(row[c]) for c in ANALYSE_COLS), flush=True)
         print("#   wall s: " + ", ".join(f"{name} {row[name + '_wall_s']}"
