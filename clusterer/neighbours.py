@@ -27,7 +27,6 @@ with ``k`` is the answer for any ``j <= k``: call once with the largest k needed
 from __future__ import annotations
 
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import StateError
 
 EXACT_MAX_ITEMS = 20_000
@@ -428,22 +428,14 @@ class NeighbourIndex:
         """Write the index to ``path`` atomically (temporary file, then rename)."""
         path = Path(path)
         n = len(self._ids)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, format_version=np.int64(self.FORMAT_VERSION),
-                         dim=np.int64(self.dim or 0), exact_max=np.int64(self.exact_max),
-                         params=np.array([asdict(self.params)[f] for f in _PARAM_FIELDS],
-                                         dtype=np.int64),
-                         ids=np.array(self._ids, dtype=np.str_),
-                         vectors=self._buf[:n])
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+
+        def write(fh):
+            np.savez(fh, format_version=np.int64(self.FORMAT_VERSION),
+                     dim=np.int64(self.dim or 0), exact_max=np.int64(self.exact_max),
+                     params=np.array([asdict(self.params)[f] for f in _PARAM_FIELDS], dtype=np.int64),
+                     ids=np.array(self._ids, dtype=np.str_),
+                     vectors=self._buf[:n])
+        atomic_write(path, write, binary=True)
 
     @classmethod
     def load(cls, path, *, threads: Optional[int] = None) -> "NeighbourIndex":

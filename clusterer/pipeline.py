@@ -196,7 +196,7 @@ class Clusterer:
             np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32))
         groups, _ = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
                                     [features[i] for i in art], [langs[i] for i in art],
-                                    [True] * len(art), self.duplicates)
+                                    [True] * len(art), self.duplicates, with_evidence=False)
         dup_groups = [[int(art[p]) for p in g] for g in groups]
         graph = knn_graph(nbr_idx, nbr_sim, a_days, self.stories)
         labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import List
 
+from .atomic import atomic_write
 from .result import ClusterResult
 
 
@@ -53,22 +52,11 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
 
 
 def write_json_atomic(data: dict, path: str | Path) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename, so a reader
-    never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write JSON to ``path`` so that a reader never sees half a file."""
+    def write(fh):
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+    atomic_write(path, write)
 
 
 def write_json(result: ClusterResult, path: str | Path) -> None:
