@@ -39,8 +39,9 @@ class Progress:
         if done not in (0, total) and now - self._last < (0.2 if self.tty else 10.0):
             return
         self._last = now
-        rate = done / max(now - self._start[step], 1e-9)
-        msg = f"{step}: {done}/{total} ({rate:.1f}/s)"
+        msg = f"{step}: {done}/{total}"
+        if step == "embed":
+            msg += f" texts ({done / max(now - self._start[step], 1e-9):.1f}/s)"
         if self.tty:
             click.echo("\r" + msg + ("\n" if done == total else ""), nl=False, err=True)
         else:

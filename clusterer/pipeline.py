@@ -179,6 +179,8 @@ class Clusterer:
             raise ValueError(f"{len(vectors)} vectors for {n} items")
         if n == 0:
             return Analysis(items, vectors, vectors, [], [])
+        step = self.progress or (lambda *a: None)
+        step("cluster", 0, 4)
         langs = [it.lang for it in items]
         centred = self.centre(vectors, langs)
         is_article = np.array([it.kind == ARTICLE for it in items])
@@ -194,10 +196,12 @@ class Clusterer:
         dup_k = max(self.duplicates.neighbours, 1)
         nbr_idx, nbr_sim = knn(xa, max(dup_k, self.story_neighbours, 1)) if len(art) else (
             np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32))
+        step("cluster", 1, 4)
         groups, _ = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
                                     [features[i] for i in art], [langs[i] for i in art],
                                     [True] * len(art), self.duplicates, with_evidence=False)
         dup_groups = [[int(art[p]) for p in g] for g in groups]
+        step("cluster", 2, 4)
         graph = knn_graph(nbr_idx, nbr_sim, a_days, self.stories)
         labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,
                                         exact=VectorSimilarity(xa, a_days, self.stories))
@@ -208,10 +212,12 @@ class Clusterer:
         for p, i in enumerate(art):
             if counts[labels[p]] >= self.stories.min_articles:
                 story_of[int(i)] = int(labels[p])
+        step("cluster", 3, 4)
         teasers = np.flatnonzero(~is_article)
         joined = attach_teasers(centred[teasers], centred[art], labels, kept, self.stories)
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
+        step("cluster", 4, 4)
         return Analysis(items, vectors, centred, story_of, dup_groups, days)
 
     # -- the whole run ----------------------------------------------------
