@@ -76,6 +76,29 @@ def _raise_problems(path: Path, problems: list[str], total: int) -> None:
     raise CorpusError(f"{path}: {total} bad line(s): {shown}{more}")
 
 
+def _parse_lines(path: Path, parse) -> list:
+    """``parse(obj)`` for every JSON object line; a line that is not an object, or
+    that ``parse`` rejects with ValueError, is a problem, and any problem raises
+    CorpusError listing the first few with their line numbers."""
+    values: list = []
+    problems: list[str] = []
+    n_bad = 0
+    for number, obj, error in _read_jsonl(path):
+        try:
+            if error:
+                raise ValueError(error)
+            if not isinstance(obj, dict):
+                raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+            values.append(parse(obj))
+        except ValueError as exc:
+            n_bad += 1
+            if len(problems) < _MAX_PROBLEMS:
+                problems.append(f"line {number}: {exc}")
+    if n_bad:
+        _raise_problems(path, problems, n_bad)
+    return values
+
+
 def _optional_str(obj: dict, key: str) -> Optional[str]:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
@@ -98,43 +121,33 @@ def load_gold(
     types, repeated ids), or when the file is missing or holds no records.
     """
     path = Path(path)
-    records: list[Record] = []
-    story: dict[str, Optional[str]] = {}
-    dup: dict[str, Optional[str]] = {}
+    seen: set[str] = set()
     has_dup = False
-    problems: list[str] = []
-    n_bad = 0
-    for number, obj, error in _read_jsonl(path):
-        try:
-            if error:
-                raise ValueError(error)
-            if not isinstance(obj, dict):
-                raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-            rid, text = obj.get("id"), obj.get("text")
-            if not isinstance(rid, str) or not rid:
-                raise ValueError("'id' must be a non-empty string")
-            if rid in story:
-                raise ValueError(f"id {rid!r} repeats an earlier line")
-            if not isinstance(text, str):
-                raise ValueError("'text' must be a string")
-            if "story" not in obj:
-                raise ValueError("'story' is missing (use null for noise)")
-            label = _optional_str(obj, "story")
-            group = _optional_str(obj, "dup")
-            extra = {key: _optional_str(obj, key) for key in _RECORD_FIELDS}
-        except ValueError as exc:
-            n_bad += 1
-            if len(problems) < _MAX_PROBLEMS:
-                problems.append(f"line {number}: {exc}")
-            continue
+
+    def parse(obj: dict) -> tuple[Record, Optional[str], Optional[str]]:
+        nonlocal has_dup
+        rid, text = obj.get("id"), obj.get("text")
+        if not isinstance(rid, str) or not rid:
+            raise ValueError("'id' must be a non-empty string")
+        if rid in seen:
+            raise ValueError(f"id {rid!r} repeats an earlier line")
+        if not isinstance(text, str):
+            raise ValueError("'text' must be a string")
+        if "story" not in obj:
+            raise ValueError("'story' is missing (use null for noise)")
+        label = _optional_str(obj, "story")
+        group = _optional_str(obj, "dup")
+        extra = {key: _optional_str(obj, key) for key in _RECORD_FIELDS}
+        seen.add(rid)
         has_dup = has_dup or "dup" in obj
-        records.append(Record(id=rid, text=text, **extra))
-        story[rid] = label
-        dup[rid] = group
-    if n_bad:
-        _raise_problems(path, problems, n_bad)
-    if not records:
+        return Record(id=rid, text=text, **extra), label, group
+
+    rows = _parse_lines(path, parse)
+    if not rows:
         raise CorpusError(f"{path}: no gold records")
+    records = [r for r, _, _ in rows]
+    story = {r.id: label for r, label, _ in rows}
+    dup = {r.id: group for r, _, group in rows}
     return records, story, dup if has_dup else {}
 
 
@@ -154,36 +167,23 @@ class GoldPair:
 def load_pairs(path: str | Path) -> list[GoldPair]:
     """Read a pairs gold JSONL file; CorpusError lists the first bad lines."""
     path = Path(path)
-    pairs: list[GoldPair] = []
-    problems: list[str] = []
-    n_bad = 0
-    for number, obj, error in _read_jsonl(path):
-        try:
-            if error:
-                raise ValueError(error)
-            if not isinstance(obj, dict):
-                raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-            for key in ("id1", "id2", "text1", "text2"):
-                if not isinstance(obj.get(key), str) or not obj[key]:
-                    raise ValueError(f"'{key}' must be a non-empty string")
-            score = obj.get("score")
-            if isinstance(score, bool) or not isinstance(score, (int, float)):
-                raise ValueError("'score' must be a number")
-            if not 1.0 <= score <= 4.0:
-                raise ValueError(f"'score' {score} is outside 1..4")
-            pair = GoldPair(
-                id1=obj["id1"], id2=obj["id2"],
-                lang1=_optional_str(obj, "lang1"), lang2=_optional_str(obj, "lang2"),
-                text1=obj["text1"], text2=obj["text2"], score=float(score),
-            )
-        except ValueError as exc:
-            n_bad += 1
-            if len(problems) < _MAX_PROBLEMS:
-                problems.append(f"line {number}: {exc}")
-            continue
-        pairs.append(pair)
-    if n_bad:
-        _raise_problems(path, problems, n_bad)
+
+    def parse(obj: dict) -> GoldPair:
+        for key in ("id1", "id2", "text1", "text2"):
+            if not isinstance(obj.get(key), str) or not obj[key]:
+                raise ValueError(f"'{key}' must be a non-empty string")
+        score = obj.get("score")
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise ValueError("'score' must be a number")
+        if not 1.0 <= score <= 4.0:
+            raise ValueError(f"'score' {score} is outside 1..4")
+        return GoldPair(
+            id1=obj["id1"], id2=obj["id2"],
+            lang1=_optional_str(obj, "lang1"), lang2=_optional_str(obj, "lang2"),
+            text1=obj["text1"], text2=obj["text2"], score=float(score),
+        )
+
+    pairs = _parse_lines(path, parse)
     if not pairs:
         raise CorpusError(f"{path}: no gold pairs")
     return pairs
