@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from conftest import shared_path
 
 from clusterer.errors import CorpusError
 from clusterer.evaluate import (
@@ -24,7 +25,6 @@ from clusterer.evaluate import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 # The running example: gold a, b, c in X; d, e in Y; f is noise.
 GOLD = {"a": "X", "b": "X", "c": "X", "d": "Y", "e": "Y", "f": None}
@@ -268,11 +268,7 @@ def test_evaluate_rejects_conflicting_duplicate_ids():
 
 
 def _shared_eval() -> Path:
-    if not (SHARED / "eval").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared eval data missing at {SHARED / 'eval'} (required when CI is set)")
-        pytest.skip(f"shared eval data not found at {SHARED / 'eval'}")
-    return SHARED
+    return shared_path("eval").parent
 
 
 def _converter():

@@ -1,10 +1,11 @@
 """Language identification with the bundled py3langid model."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from conftest import shared_path
 
 from clusterer.language import LanguageIdentifier, detect_language, normalise_code
 from clusterer.read import read_corpus
@@ -12,7 +13,6 @@ from clusterer.records import ARTICLE, Item
 from clusterer.segment import segment
 
 DATA = Path(__file__).parent / "data" / "corpus"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +93,7 @@ def test_fixture_pages(langid):
 
 
 def test_real_seed_languages(langid):
-    seeds = SHARED / "seeds"
-    if not seeds.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared test data missing at {seeds} (required when CI is set)")
-        pytest.skip(f"shared test data not found at {seeds}")
-    records, _ = read_corpus(seeds)
+    records, _ = read_corpus(shared_path("seeds"))
     items = [i for r in records for i in segment(r)]
     langid.fill(items)
     langs = {i.id[:3]: i.lang for i in items if i.kind == ARTICLE}

@@ -1,17 +1,17 @@
 """Splitting pages into an article and teasers; metadata and furniture lines."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from conftest import shared_path
 
 from clusterer.read import read_corpus
 from clusterer.records import ARTICLE, TEASER, Record
 from clusterer.segment import is_caption, is_marker, looks_like_headline, segment
 
 DATA = Path(__file__).parent / "data" / "corpus"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def _page(name: str) -> Record:
@@ -129,12 +129,7 @@ def test_paragraph_is_not_caption_nor_headline():
 
 
 def _shared_seeds() -> Path:
-    seeds = SHARED / "seeds"
-    if not seeds.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared test data missing at {seeds} (required when CI is set)")
-        pytest.skip(f"shared test data not found at {seeds}")
-    return seeds
+    return shared_path("seeds")
 
 
 def test_real_seed_pages():
