@@ -34,9 +34,9 @@ synthetic duplicate features (story-shared names, MinHash sketches sharing
 little within a story and nearly all within a planted duplicate pair). The
 steps are timed by wrapping the functions ``analyse`` calls (``other`` is the
 rest: dates, lists), with the peak RSS after each; ``dup_recall`` is the share
-of planted duplicate pairs found in one group. ``dups_groups_only`` re-runs the
-duplicate step with ``with_evidence=False`` after the timing (same groups,
-checked), which ``analyse`` could use as it drops the evidence.
+of planted duplicate pairs found in one group. ``knn`` is the one neighbour
+index over the articles (their kNN and the teasers' nearest articles);
+``teaser_knn`` counts a separate teaser search, none when ``analyse`` shares it.
 
     python benchmarks/bench_cluster_scale.py --stage analyse
     python benchmarks/bench_cluster_scale.py --stage analyse --sizes 50000 --profile /tmp/an
@@ -281,7 +281,7 @@ class _NoEncoder:
         raise AssertionError("the benchmark gives precomputed vectors")
 
 
-ANALYSE_STEPS = [("centre", pipeline, "center_by_language"), ("knn", pipeline, "knn"),
+ANALYSE_STEPS = [("centre", pipeline, "center_by_language"), ("knn", pipeline, "knn_with_queries"),
                  ("dups", pipeline, "find_duplicates"), ("graph", pipeline, "knn_graph"),
                  ("link", pipeline, "sparse_average_linkage"), ("merge", pipeline, "merge_groups"),
                  ("teaser_knn", stories_mod, "knn_between"),
@@ -296,11 +296,9 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
            "gen_cpu_s": round(time.process_time() - t, 1),
            "rss_after_data_mib": round(peak_rss_mib())}
     spent = {name: [0.0, 0.0] for name, _, _ in ANALYSE_STEPS}
-    calls = {}
 
     def timed(name, fn):
         def wrapper(*a, **kw):
-            calls[name] = (fn, a, kw)
             wall, cpu = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **kw)
@@ -338,18 +336,6 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
         row[f"{name}_wall_s"] = round(w, 1)
         row[f"{name}_cpu_s"] = round(c, 1)
     row["other_cpu_s"] = round(row["total_cpu_s"] - sum(c for _, c in spent.values()), 1)
-    # the same duplicate call without per-pair evidence (what analyse could ask for)
-    fn, a, kw = calls["dups"]
-    cpu = time.process_time()
-    try:
-        groups, _ = fn(*a, **kw, with_evidence=False)
-    except TypeError:  # an older find_duplicates
-        row["dups_groups_only_cpu_s"] = "-"
-    else:
-        row["dups_groups_only_cpu_s"] = round(time.process_time() - cpu, 1)
-        art = np.flatnonzero([it.kind == ARTICLE for it in items])
-        assert [[int(art[p]) for p in g] for g in groups] == analysis.dup_groups
-    calls.clear()
     row["stories"] = len({s for s in analysis.story_of if s is not None})
     row["dup_groups"] = len(analysis.dup_groups)
     group_of = {i: g for g, members in enumerate(analysis.dup_groups) for i in members}
@@ -359,7 +345,7 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
 
 
 ANALYSE_COLS = (["n", "articles"] + [f"{name}_cpu_s" for name, _, _ in ANALYSE_STEPS]
-                + ["dups_groups_only_cpu_s", "other_cpu_s", "total_cpu_s", "total_wall_s", "peak_rss_mib",
+                + ["other_cpu_s", "total_cpu_s", "total_wall_s", "peak_rss_mib",
                    "rss_after_data_mib", "stories", "dup_groups", "dup_recall"])
 
 

@@ -313,6 +313,28 @@ def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "au
     return graph.search(q, b, k, None, threads)
 
 
+def knn_with_queries(vectors: np.ndarray, k: int, queries: np.ndarray, k_queries: int,
+                     method: str = "auto", *, params: HnswParams = HnswParams(),
+                     threads: Optional[int] = None
+                     ) -> Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]:
+    """``knn(vectors, k)`` and ``knn_between(queries, vectors, k_queries)`` from one
+    index: where both would build an HNSW graph over ``vectors``, it is built once.
+
+    The answers are the same as those of the two separate calls."""
+    x = _as_matrix(vectors)
+    q = _as_matrix(queries, "queries", dim=x.shape[1])
+    k, k_queries = _check_k(k), _check_k(k_queries)
+    method = _check_method(method)
+    n = x.shape[0]
+    if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n <= 1:
+        return knn(x, k, "exact"), knn_between(q, x, k_queries, "exact")
+    graph = _ShardedGraph(x.shape[1], params)
+    graph.add(x, threads)
+    own = graph.search(x, x, k, 0, threads) if k else _exact(x, x, k, 0)
+    other = graph.search(q, x, k_queries, None, threads) if k_queries else _exact(q, x, 0, None)
+    return own, other
+
+
 class NeighbourIndex:
     """A persistent, growing set of ``(id, vector)`` to search, for the nightly job.
 

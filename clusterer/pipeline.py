@@ -21,7 +21,7 @@ from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .encoders import Encoder, get_encoder
 from .errors import CorpusError
 from .language import LanguageIdentifier
-from .neighbours import knn
+from .neighbours import knn_with_queries
 from .read import iter_records, read_corpus
 from .records import ARTICLE, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
@@ -83,7 +83,7 @@ class Clusterer:
                  stories: StoryParams = StoryParams(),
                  duplicates: DuplicateParams = DuplicateParams(),
                  language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
-                 read_batch: int = 2048, story_neighbours: int = 20,
+                 read_batch: int = 2048, story_neighbours: int = 20, teaser_neighbours: int = 30,
                  progress: Optional[Progress] = None):
         self.encoder = encoder
         self.model = model
@@ -97,6 +97,7 @@ class Clusterer:
         self.batch_size = batch_size
         self.read_batch = read_batch
         self.story_neighbours = story_neighbours
+        self.teaser_neighbours = teaser_neighbours
         self.progress = progress
         self.embedder_: Optional[Embedder] = None
         self.prior_: Optional[Prior] = None
@@ -189,13 +190,20 @@ class Clusterer:
         if features is None:
             features = [TextFeatures.of(embedding_text(it)) for it in items]
         art = np.flatnonzero(is_article)
+        teasers = np.flatnonzero(~is_article)
         xa = centred[art]
         a_days = [days[i] for i in art]
-        # one neighbour search over the articles serves duplicates (the nearest
-        # few) and the story graph (columns are sorted, so a prefix is a smaller k)
+        # one neighbour index over the articles serves duplicates (the nearest
+        # few), the story graph (columns are sorted, so a prefix is a smaller k)
+        # and the teasers' search for their story
         dup_k = max(self.duplicates.neighbours, 1)
-        nbr_idx, nbr_sim = knn(xa, max(dup_k, self.story_neighbours, 1)) if len(art) else (
-            np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32))
+        if len(art):
+            (nbr_idx, nbr_sim), teaser_nearest = knn_with_queries(
+                xa, max(dup_k, self.story_neighbours, 1),
+                centred[teasers], min(self.teaser_neighbours, len(art)))
+        else:
+            nbr_idx, nbr_sim = np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
+            teaser_nearest = None
         step("cluster", 1, 4)
         groups, _ = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
                                     [features[i] for i in art], [langs[i] for i in art],
@@ -213,8 +221,8 @@ class Clusterer:
             if counts[labels[p]] >= self.stories.min_articles:
                 story_of[int(i)] = int(labels[p])
         step("cluster", 3, 4)
-        teasers = np.flatnonzero(~is_article)
-        joined = attach_teasers(centred[teasers], centred[art], labels, kept, self.stories)
+        joined = attach_teasers(centred[teasers], xa, labels, kept, self.stories,
+                                neighbours=self.teaser_neighbours, nearest=teaser_nearest)
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("cluster", 4, 4)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from clusterer.errors import StateError
-from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, NeighbourIndex, knn, knn_between
+from clusterer.neighbours import (EXACT_MAX_ITEMS, HnswParams, NeighbourIndex, knn, knn_between,
+                                  knn_with_queries)
 
 
 def unit(x):
@@ -176,6 +177,30 @@ def test_knn_between_matches_brute_force(blobs5k):
     assert recall(approx, want) >= 0.95
     idx, sims = knn_between(q[:2], b[:3], 5)
     assert (idx[:, 3:] == -1).all() and np.isneginf(sims[:, 3:]).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "hnsw"])
+def test_knn_with_queries_equals_the_two_searches(blobs5k, method):
+    base, queries = blobs5k[:3000], blobs5k[3000:3400]
+    (idx, sims), (q_idx, q_sims) = knn_with_queries(base, 15, queries, 30, method=method)
+    want_idx, want_sims = knn(base, 15, method=method)
+    want_q_idx, want_q_sims = knn_between(queries, base, 30, method=method)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(sims, want_sims)
+    np.testing.assert_array_equal(q_idx, want_q_idx)
+    np.testing.assert_array_equal(q_sims, want_q_sims)
+    (_, _), (none_idx, _) = knn_with_queries(base, 15, queries[:0], 30, method=method)
+    assert none_idx.shape == (0, 30)
+
+
+def test_knn_with_queries_builds_one_graph(blobs5k, monkeypatch):
+    import clusterer.neighbours as nb
+
+    built = []
+    real = nb._ShardedGraph.add
+    monkeypatch.setattr(nb._ShardedGraph, "add", lambda self, *a: built.append(1) or real(self, *a))
+    knn_with_queries(blobs5k[:2000], 10, blobs5k[2000:2100], 30, method="hnsw")
+    assert len(built) == 1
 
 
 # ------------------------------------------------------------------ index
