@@ -210,6 +210,9 @@ def main(argv=None) -> int:
         ratio_s = f"{ratio['512']:.1f}x/{ratio['mixed']:.1f}x"
         print(f"{e:<12} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} {rss:>12,.0f} "
               f"{short_s:>19} {long_s:>18} {ratio_s:>19}")
+    if set(engines) & set(REFERENCES):
+        print("(st-* truncate at 512 tokens, so their 'mixed' figure counts tokens they never read "
+              "and their 'long' cosines are those of the truncated texts)")
     return 0
 
 
