@@ -99,6 +99,35 @@ def test_small_batches_give_the_same_vectors(encoder, monkeypatch):
     assert ((a * b).sum(1)).min() >= 0.9999
 
 
+def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
+    import torch
+
+    if encoder._forward._full_window is None:
+        pytest.skip("this torch build has no oneDNN fused attention")
+    assert not torch.jit.onednn_fusion_enabled()  # the process-wide switch was put back
+    plain = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, fused_attention=False)
+    assert plain._forward._full_window is None
+    texts = TEXTS + [SENTENCE * 30]  # the long texts have full 512-token windows
+    cos = (encoder.encode(texts) * plain.encode(texts)).sum(1)
+    assert cos.min() >= 0.9999, cos
+
+
+def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):
+    import torch
+
+    from clusterer.e5_torch import _fused_attention
+
+    def broken(*a, **kw):
+        raise RuntimeError("no TorchScript here")
+
+    monkeypatch.setattr(torch.jit, "trace", broken)
+    assert _fused_attention(torch, 12, 32, 512, torch.float32) is None
+    assert not torch.jit.onednn_fusion_enabled()
+    # a kernel that computes something else is refused too
+    monkeypatch.setattr(torch.jit, "trace", lambda fn, args: (lambda q, k, v: torch.zeros_like(q)))
+    assert _fused_attention(torch, 12, 32, 512, torch.bfloat16) is None
+
+
 def test_progress_reports_texts_done(encoder):
     seen = []
     encoder.encode(TEXTS, progress=seen.append)
