@@ -18,7 +18,9 @@ texts do not share padding.
 """
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
@@ -100,44 +102,90 @@ def _fused_linear_ops(torch, dtype):
         return None
 
 
-def _fused_attention(torch, heads: int, head_dim: int, window: int, dtype):
-    """Self-attention of one full window (``window`` tokens) as a single oneDNN
-    Graph kernel, or None when this torch build cannot give it or gets it wrong.
+class _FusedAttention:
+    """Self-attention of one window as a single oneDNN Graph kernel, one kernel
+    per window length, built on demand.
 
     TorchScript's oneDNN fusion turns matmul, scale, softmax and matmul into one
-    fused multi-head-attention kernel (scores never leave the cache): on this
-    kind of CPU the whole forward pass gains ~17% in bf16 and in fp32. The fusion switch is
-    a process-wide setting, so it is on only while the function is traced and
-    run until its fused plan is built, then put back as it was; the plan stays.
-    The traced function takes ``(1, heads, window, head_dim)`` views laid out as
-    :class:`_PackedBert` makes them; other shapes run unfused (still correct)."""
-    import math
-    import warnings
+    fused multi-head-attention kernel (the scores never leave the cache): on this
+    kind of CPU attention runs ~1.8x faster and a forward pass of 512-token
+    windows ~17% faster, in bf16 and in fp32. A kernel is specialised to one
+    window length and building one costs ~25 ms, about what three 512-token
+    windows save, and a window of ``t`` tokens saves ``(t / 512) ** 2`` of
+    that. So, as in ski rental, a length gets its kernel once the windows of
+    that length met so far would have paid for it: ``payback * (512 / t) ** 2``
+    windows (3 at 512 tokens, 12 at 256); windows shorter than ``min_tokens``
+    (which spend little on attention) and lengths not yet due run the plain
+    ops. Each kernel is checked on random inputs against the plain ops (no
+    further from fp32 than they are) and refused otherwise, and a torch build
+    without the fusion gives no kernels at all.
 
-    def attend(q, k, v):
-        return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(head_dim), -1), v)
+    The fusion switch is process-wide, so it is on only while a kernel is
+    traced and run until its fused plan exists, then put back as it was; the
+    plan stays with the kernel.
+    """
 
-    try:
-        gen = torch.Generator().manual_seed(0)
-        qkv = torch.randn((window, 3 * heads * head_dim), generator=gen).to(dtype)
-        q, k, v = (t[None] for t in qkv.view(window, 3, heads, head_dim).permute(1, 2, 0, 3))
-        was_on = torch.jit.onednn_fusion_enabled()
-        torch.jit.enable_onednn_fusion(True)
+    def __init__(self, torch, heads: int, head_dim: int, dtype, window: int = 512,
+                 min_tokens: int = 128, payback: float = 3.0):
+        self._torch = torch
+        self.heads, self.head_dim, self.dtype = heads, head_dim, dtype
+        self.window, self.min_tokens, self.payback = window, min_tokens, payback
+        self.available = True
+        self.kernels = {}  # window length -> kernel, or None when refused
+        self._seen = {}
+
+    def _attend(self, q, k, v):
+        torch = self._torch
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        return torch.matmul(torch.softmax(scores, -1), v)
+
+    def _inputs(self, length: int):
+        """Random (1, heads, length, head_dim) q, k, v laid out as _PackedBert's views."""
+        torch, h, d = self._torch, self.heads, self.head_dim
+        gen = torch.Generator().manual_seed(length)
+        qkv = torch.randn((length, 3 * h * d), generator=gen).to(self.dtype)
+        return [t[None] for t in qkv.view(length, 3, h, d).permute(1, 2, 0, 3)]
+
+    def build(self, length: int):
+        """The kernel for windows of ``length`` tokens, or None (refused or unavailable)."""
+        torch = self._torch
         try:
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")  # torch.jit.trace is deprecated; torch 2.13 still has it
-                traced = torch.jit.trace(attend, (q, k, v))
-                for _ in range(3):  # profiled run(s), then the fused plan
-                    got = traced(q, k, v)
-        finally:
-            torch.jit.enable_onednn_fusion(was_on)
-        with torch.no_grad():  # no further from fp32 than the plain bf16 ops are
-            want = attend(q.float(), k.float(), v.float())
-            plain = (attend(q, k, v).float() - want).abs().max()
-            fused = (got.float() - want).abs().max()
-        return traced if bool(fused <= 2 * plain + 1e-3) else None
-    except Exception:  # noqa: BLE001 - any failure means "use the plain ops"
-        return None
+            q, k, v = self._inputs(length)
+            was_on = torch.jit.onednn_fusion_enabled()
+            torch.jit.enable_onednn_fusion(True)
+            try:
+                with warnings.catch_warnings(), torch.no_grad():
+                    warnings.simplefilter("ignore")  # torch.jit.trace is deprecated; torch 2.13 has it
+                    kernel = torch.jit.trace(self._attend, (q, k, v))
+                    for _ in range(3):  # a profiled run, then the fused plan
+                        got = kernel(q, k, v)
+            finally:
+                torch.jit.enable_onednn_fusion(was_on)
+            with torch.no_grad():
+                want = self._attend(q.float(), k.float(), v.float())
+                plain = (self._attend(q, k, v).float() - want).abs().max()
+                fused = (got.float() - want).abs().max()
+            return kernel if bool(fused <= 2 * plain + 1e-3) else None
+        except Exception:  # noqa: BLE001 - any failure means "use the plain ops"
+            self.available = False
+            return None
+
+    def prepare(self, lengths) -> None:
+        """Count the windows of a batch by length; build the kernels now due."""
+        if not self.available:
+            return
+        for length in lengths:
+            if length < self.min_tokens or length in self.kernels:
+                continue
+            self._seen[length] = self._seen.get(length, 0) + 1
+            if self._seen[length] >= self.payback * (self.window / length) ** 2:
+                self.kernels[length] = self.build(length)
+                if not self.available:
+                    return
+
+    def get(self, length: int):
+        """The kernel for ``length``, or None: use the plain ops."""
+        return self.kernels.get(length)
 
 
 class _PackedBert:
@@ -146,9 +194,9 @@ class _PackedBert:
     computed and no attention mask is needed; attention runs one window at a
     time (its scores then stay in cache). Same arithmetic as ``BertModel``,
     with Q/K/V fused into one matmul and the linear layers run by oneDNN fused
-    with their GELU / residual add. A full 512-token window's attention is one
-    fused oneDNN kernel when available (:func:`_fused_attention`); shorter
-    windows use bf16 matmuls in bf16 (faster here than the CPU flash-attention
+    with their GELU / residual add. A window's attention is one fused oneDNN
+    kernel when one is available for its length (:class:`_FusedAttention`);
+    otherwise bf16 matmuls in bf16 (faster here than the CPU flash-attention
     kernel at head size 32) and the flash kernel in fp32."""
 
     def __init__(self, model, torch, fused_attention: bool = True):
@@ -178,10 +226,9 @@ class _PackedBert:
                 (layer.output.LayerNorm.weight, layer.output.LayerNorm.bias)))
         self.bf16 = self.word.dtype == torch.bfloat16
         self._fused = _fused_linear_ops(torch, self.word.dtype)
-        self.window = cfg.max_position_embeddings
-        self._full_window = (_fused_attention(torch, self.heads, cfg.hidden_size // self.heads,
-                                              self.window, self.word.dtype)
-                             if fused_attention else None)
+        self.fused_attention = (_FusedAttention(torch, self.heads, cfg.hidden_size // self.heads,
+                                                self.word.dtype, cfg.max_position_embeddings)
+                                if fused_attention else None)
 
     def _ln(self, x, wb):
         return self._F.layer_norm(x, x.shape[-1:], wb[0], wb[1], self.eps)
@@ -210,8 +257,9 @@ class _PackedBert:
         scale = d ** -0.5
         for a, b in spans:
             q, k, v = qkv[a:b].view(b - a, 3, h, d).permute(1, 2, 0, 3)  # each (heads, T, d)
-            if self._full_window is not None and b - a == self.window:
-                o = self._full_window(q[None], k[None], v[None])[0]
+            kernel = self.fused_attention.get(b - a) if self.fused_attention is not None else None
+            if kernel is not None:
+                o = kernel(q[None], k[None], v[None])[0]
             elif self.bf16:
                 p = torch.softmax(torch.matmul(q * scale, k.transpose(-1, -2)), -1)
                 o = torch.matmul(p, v)
@@ -226,6 +274,8 @@ class _PackedBert:
         ``ids`` and ``positions`` are 1-D over all tokens; ``spans`` lists each
         window's (start, end) rows."""
         F = self._F
+        if self.fused_attention is not None:
+            self.fused_attention.prepare([b - a for a, b in spans])
         x = F.embedding(ids, self.word) + self.type0
         x = self._ln(x + F.embedding(positions, self.pos), self.emb_ln)
         for wqkv, bqkv, wo, bo, ln1, wi, bi, wd, bd, ln2 in self.layers:
@@ -243,9 +293,9 @@ class E5TorchEncoder:
     ``"bf16"`` or ``"fp32"``. ``batch_tokens`` bounds the tokens per
     forward pass. ``num_threads`` defaults to the number of usable cores and is
     applied with ``torch.set_num_threads`` (a process-wide setting).
-    ``fused_attention`` lets full 512-token windows use oneDNN's fused
-    attention kernel when this torch build has it (checked at load; False:
-    plain ops).
+    ``fused_attention`` lets windows of 128 tokens or more use oneDNN's fused
+    attention kernels when this torch build has them (each checked when built;
+    False: plain ops).
 
     After construction, ``converted`` tells whether this instance had to
     convert the weights (False when it loaded them from the cache).

@@ -102,30 +102,50 @@ def test_small_batches_give_the_same_vectors(encoder, monkeypatch):
 def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
     import torch
 
-    if encoder._forward._full_window is None:
-        pytest.skip("this torch build has no oneDNN fused attention")
-    assert not torch.jit.onednn_fusion_enabled()  # the process-wide switch was put back
     plain = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, fused_attention=False)
-    assert plain._forward._full_window is None
-    texts = TEXTS + [SENTENCE * 30]  # the long texts have full 512-token windows
+    assert plain._forward.fused_attention is None
+    texts = TEXTS + [SENTENCE * 30, SENTENCE * 31, SENTENCE * 12, SENTENCE * 12 + "Ja."]
     cos = (encoder.encode(texts) * plain.encode(texts)).sum(1)
     assert cos.min() >= 0.9999, cos
+    fused = encoder._forward.fused_attention
+    if not fused.available:
+        pytest.skip("this torch build has no oneDNN fused attention")
+    assert fused.get(512) is not None  # the long texts' full windows, met many times
+    assert not torch.jit.onednn_fusion_enabled()  # the process-wide switch was put back
+
+
+def test_fused_kernels_are_built_for_lengths_met_often_enough():
+    import torch
+
+    from clusterer.e5_torch import _FusedAttention
+
+    fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0)
+    fused.prepare([100] * 100 + [512, 512, 256] + [256] * 10)
+    assert fused.kernels == {}  # 100 is too short; 512 is due at 3 windows, 256 at 12
+    fused.prepare([512, 256])
+    if not fused.available:
+        pytest.skip("this torch build has no oneDNN fused attention")
+    assert set(fused.kernels) == {512, 256}
+    assert fused.get(512) is not None and fused.get(256) is not None and fused.get(100) is None
 
 
 def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):
     import torch
 
-    from clusterer.e5_torch import _fused_attention
+    from clusterer.e5_torch import _FusedAttention
 
     def broken(*a, **kw):
         raise RuntimeError("no TorchScript here")
 
-    monkeypatch.setattr(torch.jit, "trace", broken)
-    assert _fused_attention(torch, 12, 32, 512, torch.float32) is None
-    assert not torch.jit.onednn_fusion_enabled()
-    # a kernel that computes something else is refused too
+    # a kernel that computes something else is refused; the others still get built
     monkeypatch.setattr(torch.jit, "trace", lambda fn, args: (lambda q, k, v: torch.zeros_like(q)))
-    assert _fused_attention(torch, 12, 32, 512, torch.bfloat16) is None
+    fused = _FusedAttention(torch, 12, 32, torch.bfloat16)
+    assert fused.build(512) is None and fused.available
+    # no TorchScript at all: no kernels from then on
+    monkeypatch.setattr(torch.jit, "trace", broken)
+    fused.prepare([512] * 3 + [256] * 12)
+    assert not fused.available and fused.get(512) is None and fused.get(256) is None
+    assert not torch.jit.onednn_fusion_enabled()
 
 
 def test_progress_reports_texts_done(encoder):
