@@ -117,9 +117,12 @@ class _FusedAttention:
     that length met so far would have paid for it: ``payback * (512 / t) ** 2``
     windows (3 at 512 tokens, 12 at 256); windows shorter than ``min_tokens``
     (which spend little on attention) and lengths not yet due run the plain
-    ops. Each kernel is checked on random inputs against the plain ops (no
-    further from fp32 than they are) and refused otherwise, and a torch build
-    without the fusion gives no kernels at all.
+    ops. The first kernel also pays TorchScript's start-up (~0.5 s, what ~60
+    windows of 512 tokens save), so none is built before the windows met add up
+    to ``startup_payback`` 512-token windows: a small corpus never pays it. Each
+    kernel is checked on random inputs against the plain ops (no further from
+    fp32 than they are) and refused otherwise, and a torch build without the
+    fusion gives no kernels at all.
 
     The fusion switch is process-wide, so it is on only while a kernel is
     traced and run until its fused plan exists, then put back as it was; the
@@ -127,13 +130,15 @@ class _FusedAttention:
     """
 
     def __init__(self, torch, heads: int, head_dim: int, dtype, window: int = 512,
-                 min_tokens: int = 128, payback: float = 3.0):
+                 min_tokens: int = 128, payback: float = 3.0, startup_payback: float = 60.0):
         self._torch = torch
         self.heads, self.head_dim, self.dtype = heads, head_dim, dtype
         self.window, self.min_tokens, self.payback = window, min_tokens, payback
+        self.startup_payback = startup_payback
         self.available = True
         self.kernels = {}  # window length -> kernel, or None when refused
         self._seen = {}
+        self._work = 0.0  # windows met, in 512-token windows' worth of attention
 
     def _attend(self, q, k, v):
         torch = self._torch
@@ -179,10 +184,15 @@ class _FusedAttention:
             if length < self.min_tokens or length in self.kernels:
                 continue
             self._seen[length] = self._seen.get(length, 0) + 1
-            if self._seen[length] >= self.payback * (self.window / length) ** 2:
-                self.kernels[length] = self.build(length)
-                if not self.available:
-                    return
+            self._work += (length / self.window) ** 2
+        if not self.kernels and self._work < self.startup_payback:
+            return
+        due = [t for t, n in self._seen.items()
+               if t not in self.kernels and n >= self.payback * (self.window / t) ** 2]
+        for length in sorted(due, reverse=True):
+            self.kernels[length] = self.build(length)
+            if not self.available:
+                return
 
     def get(self, length: int):
         """The kernel for ``length``, or None: use the plain ops."""

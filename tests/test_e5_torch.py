@@ -104,10 +104,12 @@ def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
 
     plain = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, fused_attention=False)
     assert plain._forward.fused_attention is None
+    quick = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype)
+    fused = quick._forward.fused_attention
+    fused.startup_payback = 0  # as in a long run, where the start-up has been paid
     texts = TEXTS + [SENTENCE * 30, SENTENCE * 31, SENTENCE * 12, SENTENCE * 12 + "Ja."]
-    cos = (encoder.encode(texts) * plain.encode(texts)).sum(1)
+    cos = (quick.encode(texts) * plain.encode(texts)).sum(1)
     assert cos.min() >= 0.9999, cos
-    fused = encoder._forward.fused_attention
     if not fused.available:
         pytest.skip("this torch build has no oneDNN fused attention")
     assert fused.get(512) is not None  # the long texts' full windows, met many times
@@ -119,10 +121,13 @@ def test_fused_kernels_are_built_for_lengths_met_often_enough():
 
     from clusterer.e5_torch import _FusedAttention
 
-    fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0)
-    fused.prepare([100] * 100 + [512, 512, 256] + [256] * 10)
-    assert fused.kernels == {}  # 100 is too short; 512 is due at 3 windows, 256 at 12
-    fused.prepare([512, 256])
+    fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0,
+                            startup_payback=5.0)
+    fused.prepare([512] * 4)
+    assert fused.kernels == {}  # 4 windows do not pay the start-up
+    fused.prepare([100] * 100 + [512, 256] + [256] * 10)
+    assert set(fused.kernels) == {512}  # now they do; 100 is too short, 256 is due at 12
+    fused.prepare([256])
     if not fused.available:
         pytest.skip("this torch build has no oneDNN fused attention")
     assert set(fused.kernels) == {512, 256}
@@ -139,7 +144,7 @@ def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):
 
     # a kernel that computes something else is refused; the others still get built
     monkeypatch.setattr(torch.jit, "trace", lambda fn, args: (lambda q, k, v: torch.zeros_like(q)))
-    fused = _FusedAttention(torch, 12, 32, torch.bfloat16)
+    fused = _FusedAttention(torch, 12, 32, torch.bfloat16, startup_payback=0)
     assert fused.build(512) is None and fused.available
     # no TorchScript at all: no kernels from then on
     monkeypatch.setattr(torch.jit, "trace", broken)
