@@ -62,6 +62,7 @@ class ChangeReport:
     new_items: List[ItemChange] = field(default_factory=list)
     changed_items: List[ItemChange] = field(default_factory=list)
     deleted_items: List[ItemChange] = field(default_factory=list)
+    noise_placed: List[ItemChange] = field(default_factory=list)  # stored noise now in a story
     new_duplicates: List[NewDuplicate] = field(default_factory=list)
     duplicate_groups_created: List[GroupInfo] = field(default_factory=list)
     duplicate_groups_merged: List[Merge] = field(default_factory=list)
@@ -100,6 +101,8 @@ class ChangeReport:
                                   f"dup {ch.previous_duplicate_group or '-'})" for ch in self.changed_items])
         section("Deleted items", [f"{ch.id} (was story {ch.previous_story or '-'}, "
                                   f"dup {ch.previous_duplicate_group or '-'})" for ch in self.deleted_items])
+        section("Noise placed in a story", [f"{ch.id} [{ch.lang or '?'}, {ch.kind}]: story {ch.story}"
+                                            for ch in self.noise_placed])
         section("New duplicates", [f"{d.id} -> {d.canonical} ({d.group})" for d in self.new_duplicates])
         section("Duplicate groups created", [f"{g.id}: {', '.join(g.members)} (keep {g.canonical})"
                                              for g in self.duplicate_groups_created])

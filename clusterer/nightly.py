@@ -287,6 +287,11 @@ class Nightly:
                 out.append(ItemChange(i, it.kind, it.lang, assign.story.get(i), assign.dup.get(i),
                                       old_story.get(i) if out is report.changed_items else None,
                                       old_dup.get(i) if out is report.changed_items else None))
+        for it in items:  # stored items that were noise and are in a story now
+            if it.id not in fresh and it.id in old_story and not old_story[it.id] \
+                    and assign.story.get(it.id):
+                report.noise_placed.append(ItemChange(it.id, it.kind, it.lang, assign.story[it.id],
+                                                      assign.dup.get(it.id)))
         report.counts.update(stories=len(s_members), duplicate_groups=len(d_members))
         return changes
 

@@ -288,6 +288,10 @@ class Placer:
                     stories.merge([a, b])
         self._new_stories([g for g in arts if self.ids[g] not in stories.of], nbrs, arts, stories, dups)
         self._teasers([int(g) for g in fresh if not self.article[g]], stories)
+        # stored teasers that were noise, next to tonight's articles: their story may
+        # have formed or grown tonight, so they get the same chance as new teasers
+        self._teasers(sorted({j for row in nbrs for j in row if not self.article[j]
+                              and not self.fresh[j] and self.ids[j] not in stories.of}), stories)
 
     def _new_stories(self, loose: List[int], nbrs, arts, stories: Groups, dups: Groups) -> None:
         """Average linkage among the unplaced new articles and the unassigned stored

@@ -367,3 +367,48 @@ def test_cli_update_writes_report(tmp_path, monkeypatch):
     data = json.loads(out.read_text())
     assert data["kind"] == "batch" and data["counts"]["new"] == 6
     assert [s["id"] for s in data["stories_created"]] == ["S000001", "S000002"]
+
+
+PAGE_WITH_TEASER = """date 2024-01-04
+
+Water level of the river Lenz stays high in Valdoria
+
+The water level of the river Lenz stayed high on Wednesday in Valdoria as rescue teams searched flooded homes in the valley villages.
+
+Dam operators warned of more rain, and the evacuation of the villages will last several days, the regional authorities said.
+
+Read more
+
+Grandmaster Ilse Varga wins the Harrow chess tournament final against champion Tomas Reyes
+"""
+FLOOD = {"id": "flood-en-1", "lang": "en", "date": "2024-01-03", "title": "River Lenz floods villages in Valdoria",
+         "text": "Heavy rain over three days pushed the river Lenz above its banks in Valdoria, and the regional "
+                 "authorities ordered the evacuation of villages in the valley. Rescue teams searched flooded homes."}
+CHESS = [
+    {"id": "chess-en-1", "lang": "en", "date": "2024-01-05", "title": "Ilse Varga wins the Harrow chess tournament",
+     "text": "Grandmaster Ilse Varga won the Harrow chess tournament final on Thursday against champion Tomas "
+             "Reyes, after a long game that the players called the best of the tournament."},
+    {"id": "chess-en-2", "lang": "en", "date": "2024-01-05", "title": "Varga beats Reyes in Harrow chess final",
+     "text": "Ilse Varga beat champion Tomas Reyes in the final game of the Harrow chess tournament on Thursday "
+             "and won the title, the tournament players said."},
+]
+
+
+def test_a_noise_teaser_joins_the_story_that_forms_later(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "page.txt").write_text(PAGE_WITH_TEASER, encoding="utf-8")
+    (corpus / "wire1.jsonl").write_text(json.dumps(FLOOD) + "\n", encoding="utf-8")
+    teaser = "page.txt#teaser-1"
+    first = nightly(tmp_path, FakeEncoder()).update(corpus)
+    assert [ch.story for ch in first.new_items if ch.id == teaser] == [None]  # no chess story yet
+    (corpus / "wire2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in CHESS), encoding="utf-8")
+    second = nightly(tmp_path, FakeEncoder()).update(corpus)
+    chess = assignments(tmp_path / "state.sqlite")["chess-en-1"][0]
+    assert assignments(tmp_path / "state.sqlite")[teaser][0] == chess
+    assert [(ch.id, ch.story) for ch in second.noise_placed] == [(teaser, chess)]
+    assert "Noise placed in a story (1)" in second.summary()
+    # where a batch run over tonight's corpus puts it too
+    batch = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(corpus)
+    story_of = {it.id: it.story for it in batch.items}
+    assert story_of[teaser] is not None and story_of[teaser] == story_of["chess-en-1"]
