@@ -270,6 +270,27 @@ def _merge(labels: np.ndarray, dists: np.ndarray, k: int, self_offset: Optional[
 
 # --------------------------------------------------------------------------- public
 
+def _graph(base: np.ndarray, method: str, params: HnswParams,
+           threads: Optional[int]) -> Optional[_ShardedGraph]:
+    """The HNSW graph over ``base`` that ``method`` calls for, or None where the
+    search is exact (``"exact"``, ``"auto"`` up to :data:`EXACT_MAX_ITEMS` rows,
+    or at most one row)."""
+    n = base.shape[0]
+    if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n <= 1:
+        return None
+    graph = _ShardedGraph(base.shape[1], params)
+    graph.add(base, threads)
+    return graph
+
+
+def _search(graph: Optional[_ShardedGraph], queries: np.ndarray, base: np.ndarray, k: int,
+            self_offset: Optional[int], threads: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` of ``queries`` in ``base``: through ``graph``, or exact without one."""
+    if graph is None or k == 0:
+        return _exact(queries, base, k, self_offset)
+    return graph.search(queries, base, k, self_offset, threads)
+
+
 def knn(vectors: np.ndarray, k: int, method: str = "auto", *,
         params: HnswParams = HnswParams(), threads: Optional[int] = None
         ) -> Tuple[np.ndarray, np.ndarray]:
@@ -283,13 +304,8 @@ def knn(vectors: np.ndarray, k: int, method: str = "auto", *,
     """
     x = _as_matrix(vectors)
     k = _check_k(k)
-    method = _check_method(method)
-    n = x.shape[0]
-    if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n <= 1 or k == 0:
-        return _exact(x, x, k, self_offset=0)
-    graph = _ShardedGraph(x.shape[1], params)
-    graph.add(x, threads)
-    return graph.search(x, x, k, 0, threads)
+    graph = _graph(x, _check_method(method), params, threads) if k else None
+    return _search(graph, x, x, k, 0, threads)
 
 
 def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "auto", *,
@@ -304,13 +320,8 @@ def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "au
     b = _as_matrix(base, "base")
     q = _as_matrix(queries, "queries", dim=b.shape[1])
     k = _check_k(k)
-    method = _check_method(method)
-    n = b.shape[0]
-    if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n == 0 or k == 0:
-        return _exact(q, b, k, self_offset=None)
-    graph = _ShardedGraph(b.shape[1], params)
-    graph.add(b, threads)
-    return graph.search(q, b, k, None, threads)
+    graph = _graph(b, _check_method(method), params, threads) if k else None
+    return _search(graph, q, b, k, None, threads)
 
 
 def knn_with_queries(vectors: np.ndarray, k: int, queries: np.ndarray, k_queries: int,
@@ -324,15 +335,8 @@ def knn_with_queries(vectors: np.ndarray, k: int, queries: np.ndarray, k_queries
     x = _as_matrix(vectors)
     q = _as_matrix(queries, "queries", dim=x.shape[1])
     k, k_queries = _check_k(k), _check_k(k_queries)
-    method = _check_method(method)
-    n = x.shape[0]
-    if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n <= 1:
-        return knn(x, k, "exact"), knn_between(q, x, k_queries, "exact")
-    graph = _ShardedGraph(x.shape[1], params)
-    graph.add(x, threads)
-    own = graph.search(x, x, k, 0, threads) if k else _exact(x, x, k, 0)
-    other = graph.search(q, x, k_queries, None, threads) if k_queries else _exact(q, x, 0, None)
-    return own, other
+    graph = _graph(x, _check_method(method), params, threads) if k or k_queries else None
+    return _search(graph, x, x, k, 0, threads), _search(graph, q, x, k_queries, None, threads)
 
 
 class NeighbourIndex:
