@@ -5,29 +5,38 @@ different French dispatches about one meeting score higher than the French and
 Vietnamese versions of one dispatch), so one threshold on it cannot work.
 Pairs are judged on evidence that fits their kind (see :class:`DuplicateParams`):
 
-- same language: the texts share most of their wording (overlap of word
-  pairs, diacritics folded, estimated from MinHash sketches), which a republication or a revision keeps and a
-  different article about the same event does not;
-- across languages, for article-length texts only (one-sentence summaries of
-  one event written apart in two languages agree on names and numbers as much
-  as translations do): the two are each other's best match in the other's
-  language (mutual nearest neighbours, as in bitext mining), their
-  language-centred cosine is high enough, and they agree on names and numbers
-  (:mod:`clusterer.entities`), which a translation keeps.
+- same language: the two share most of their wording (word pairs, diacritics
+  folded, estimated from MinHash sketches); for article-length texts it is
+  enough that most of the shorter text's wording is found in the other
+  (containment), so that a republication cut short, or wrapped in another
+  site's header lines and captions, still counts, while a different article
+  about the same event shares far less. (Short texts need the overlap of both:
+  two one-line summaries of different events can share a template phrase.)
+- article-length texts in any two languages: their sentences align, in order
+  (:mod:`clusterer.align`): a translation or a trimmed republication carries
+  most of its sentences over, two reports of one event written apart do not.
+  Names and numbers are no test here: across scripts they cannot agree.
+  One-sentence summaries are never called translations: one sentence aligns
+  with any summary of the same event.
 
 Pairs are only looked for among each item's nearest neighbours in the
-language-centred space, so the cost is that of the neighbour search.
+language-centred space, so the cost is that of the neighbour search; sentences
+are embedded only for the items of pairs that reach the alignment test. A group
+is not a chain: two groups join only when most of the pairs across them pass
+the test too (:func:`group_pairs`), so reports of one prize that share every
+name do not join into one group through a chain of near-misses.
 """
 from __future__ import annotations
 
 import re
 import zlib
 from dataclasses import dataclass
-from typing import FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .entities import agreement, fold, signature
+from .align import Aligner, Alignment, pack, split_sentences, unpack
+from .entities import fold
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _PERMUTATIONS = 128
@@ -35,6 +44,7 @@ _PERMUTATIONS = 128
 _SEEDS = np.random.default_rng(20261123).integers(0, np.iinfo(np.uint64).max, size=_PERMUTATIONS,
                                                   dtype=np.uint64)
 _EMPTY = np.full(_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
+GROUP_CHECK_MEMBERS = 16  # members of each side whose pairs are checked before two groups join
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -46,12 +56,16 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DuplicateParams:
-    neighbours: int = 10         # candidate pairs: each item's k nearest (centred cosine)
-    min_overlap: float = 0.50    # same language: share of word pairs in common
-    min_cosine: float = 0.20     # across languages: centred cosine at least
-    min_agreement: float = 0.50  # across languages: name/number overlap at least
-    min_names: int = 6           # across languages: names/numbers each side needs for that test
-    min_chars: int = 400         # across languages: article-length text on both sides
+    neighbours: int = 10          # candidate pairs: each item's k nearest (centred cosine)
+    min_overlap: float = 0.50     # same language: share of word pairs in common (Jaccard), any length
+    min_containment: float = 0.50  # same language, article length: share of the shorter text's word
+                                   # pairs found in the other
+    min_chars: int = 400          # alignment: article-length text on both sides
+    min_cosine: float = 0.10      # alignment: centred cosine at least (a cheap first filter)
+    min_aligned: int = 3          # alignment: sentences aligned, at least
+    min_share: float = 0.50       # alignment: ... and this share of the shorter text's sentences
+    align_margin: float = 0.10    # a sentence match's lead over its nearest few (centred cosine)
+    group_support: float = 0.34   # two groups join when a third of the pairs across them pass
 
 
 def shingles(text: str) -> FrozenSet[int]:
@@ -69,18 +83,28 @@ def overlap(a: FrozenSet[int], b: FrozenSet[int]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def containment(a: FrozenSet[int], b: FrozenSet[int]) -> float:
+    """Share of the smaller shingle set found in the other (0 when either is empty)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def _sketch_of(grams: FrozenSet[int]) -> np.ndarray:
+    if not grams:
+        return _EMPTY.copy()
+    h = np.fromiter(grams, dtype=np.uint64, count=len(grams))
+    with np.errstate(over="ignore"):
+        return _mix(h[None, :] + _SEEDS[:, None]).min(axis=1)
+
+
 def sketch(text: str) -> np.ndarray:
     """MinHash sketch of a text's word pairs: 128 minima of fixed hash permutations.
 
     The share of equal positions in two sketches estimates the Jaccard overlap of
     the two texts' word pairs (standard error about 0.04 near 0.5), in a fixed
     1 KiB per text, so a corpus never has to keep its texts to compare them."""
-    grams = shingles(text)
-    if not grams:
-        return _EMPTY.copy()
-    h = np.fromiter(grams, dtype=np.uint64, count=len(grams))
-    with np.errstate(over="ignore"):
-        return _mix(h[None, :] + _SEEDS[:, None]).min(axis=1)
+    return _sketch_of(shingles(text))
 
 
 def sketch_overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -90,70 +114,79 @@ def sketch_overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
+def containment_from_overlap(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+    """Containment of the smaller set from the Jaccard overlap and the two set sizes:
+    the intersection is J (|A| + |B|) / (1 + J)."""
+    jaccard, size_a, size_b = (np.asarray(x, dtype=np.float64) for x in (jaccard, size_a, size_b))
+    inter = jaccard * (size_a + size_b) / (1.0 + jaccard)
+    return np.clip(inter / np.maximum(np.minimum(size_a, size_b), 1.0), 0.0, 1.0)
+
+
 @dataclass
 class TextFeatures:
     """What duplicate detection needs of a text, computed once while it is read:
-    its names and numbers, its wording sketch and its length."""
+    its wording sketch and number of word pairs, its length and its first
+    sentences (packed, for the alignment test)."""
 
-    signature: FrozenSet[str]
     sketch: np.ndarray
+    grams: int
     chars: int
+    sentences: bytes = b""
 
     @classmethod
-    def of(cls, text: str) -> "TextFeatures":
-        return cls(signature(text), sketch(text), len(text))
+    def of(cls, text: str, lang: Optional[str] = None) -> "TextFeatures":
+        grams = shingles(text)
+        return cls(_sketch_of(grams), len(grams), len(text), pack(split_sentences(text, lang)))
 
 
 @dataclass
 class PairEvidence:
+    """Why two items are, or are not, one article. ``aligned`` and ``share`` are
+    None where the alignment test was not needed (or not reachable)."""
+
     i: int
     j: int
     same_language: bool
     cosine: float        # language-centred cosine
-    overlap: float       # shared wording (same language only, else 0)
-    agreement: float     # names and numbers (across languages only, else 0)
-    names: int           # the smaller signature size
+    overlap: float       # wording in common, Jaccard (same language, else 0)
+    containment: float   # share of the shorter text's wording in the other (same language, else 0)
     chars: int           # the shorter text's length
-    mutual_best: bool    # each is the other's nearest item in its language
+    aligned: Optional[int] = None  # sentences aligned in order
+    share: Optional[float] = None  # ... as a share of the shorter text's sentences
+
+    def contained(self, p: DuplicateParams) -> bool:
+        return self.same_language and (self.overlap >= p.min_overlap or (
+            self.chars >= p.min_chars and self.containment >= p.min_containment))
+
+    def needs_alignment(self, p: DuplicateParams) -> bool:
+        return not self.contained(p) and self.chars >= p.min_chars and self.cosine >= p.min_cosine
 
     def is_duplicate(self, p: DuplicateParams) -> bool:
-        if self.same_language:
-            return self.overlap >= p.min_overlap
-        return (self.mutual_best and self.cosine >= p.min_cosine and self.chars >= p.min_chars
-                and self.names >= p.min_names and self.agreement >= p.min_agreement)
+        if self.contained(p):
+            return True
+        return (self.needs_alignment(p) and self.aligned is not None and self.share is not None
+                and self.aligned >= p.min_aligned and self.share >= p.min_share)
+
+    def strength(self) -> float:
+        """How clearly the pair is one article: its best test's score."""
+        return max(self.containment, self.share or 0.0)
+
+    def to_dict(self, ids: Sequence[str]) -> dict:
+        a, b = sorted((ids[self.i], ids[self.j]))  # not the input order
+        out = {"a": a, "b": b, "same_language": self.same_language,
+               "cosine": round(float(self.cosine), 4), "overlap": round(float(self.overlap), 4),
+               "containment": round(float(self.containment), 4)}
+        if self.aligned is not None:
+            out.update(aligned_sentences=self.aligned, aligned_share=round(float(self.share or 0.0), 4))
+        return out
 
 
 def _language_codes(langs: Sequence[Optional[str]]) -> Tuple[np.ndarray, int]:
-    """One integer per distinct language (None included, as a language of its
-    own for the best-match lookup); also the code of None (-1 if absent)."""
-    codes = {}
+    """One integer per distinct language (None included); also the code of None (-1 if absent)."""
+    codes: Dict[Optional[str], int] = {}
     out = np.fromiter((codes.setdefault(lang, len(codes)) for lang in langs), dtype=np.int64,
                       count=len(langs))
     return out, codes.get(None, -1)
-
-
-def _best_in_language(nbr_idx: np.ndarray, code: np.ndarray, eligible: np.ndarray
-                      ) -> Tuple[np.ndarray, np.ndarray]:
-    """For each item and language, its first eligible neighbour of that language:
-    sorted keys ``i * width + language`` and the neighbours, for a searchsorted look-up."""
-    n, k = nbr_idx.shape
-    width = int(code.max(initial=0)) + 1
-    j = nbr_idx.ravel()
-    ok = j >= 0
-    ok[ok] = eligible[j[ok]]
-    pos = np.flatnonzero(ok)  # row-major: a row's columns in order
-    j = j[pos]
-    keys = (pos // max(k, 1)) * width + code[j]
-    keys, first = np.unique(keys, return_index=True)  # first occurrence of each key
-    return keys, j[first]
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """``values`` at ``want`` in sorted ``keys``; -1 where absent."""
-    if not len(keys):
-        return np.full(len(want), -1, dtype=np.int64)
-    at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-    return np.where(keys[at] == want, values[at], -1)
 
 
 def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndarray,
@@ -174,92 +207,113 @@ def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndar
     return out
 
 
-class _Pairs:
-    """The candidate pairs as arrays (sorted by ``(a, b)``), all evidence but the
-    name agreement, which is Python work per pair and is computed on demand."""
+class PairJudge:
+    """Evidence for any pairs of items, and the verdict: one place for the rule.
 
-    def __init__(self, nbr_idx, nbr_sim, features: Sequence[TextFeatures],
-                 langs: Sequence[Optional[str]], eligible: Sequence[bool]):
-        idx = np.asarray(nbr_idx, dtype=np.int64)
-        sim = np.asarray(nbr_sim)
+    ``vectors`` (language-centred, one row per item) give the cosine of pairs the
+    neighbour lists do not hold; without them such pairs have cosine 0 and can
+    only pass on wording. ``aligner`` embeds sentences for the alignment test;
+    without it only the wording test runs."""
+
+    def __init__(self, features: Sequence[TextFeatures], langs: Sequence[Optional[str]],
+                 params: DuplicateParams, vectors: Optional[np.ndarray] = None,
+                 aligner: Optional[Aligner] = None):
         self.features = features
-        n_items = len(langs)
-        if idx.size == 0 or n_items == 0:
-            idx = np.zeros((0, 1), dtype=np.int64)
-            sim = np.zeros((0, 1), dtype=sim.dtype)
-        code, none = _language_codes(langs)
-        elig = np.fromiter((bool(e) for e in eligible), dtype=bool, count=len(eligible))
-        best_keys, best_vals = _best_in_language(idx, code, elig)
-        width = int(code.max(initial=0)) + 1
+        self.params = params
+        self.vectors = vectors
+        self.aligner = aligner
+        self.langs = list(langs)
+        self.code, self.none = _language_codes(langs)
+        self.grams = np.fromiter((f.grams for f in features), dtype=np.int64, count=len(features))
+        self.chars = np.fromiter((f.chars for f in features), dtype=np.int64, count=len(features))
 
-        rows = np.repeat(np.arange(idx.shape[0], dtype=np.int64), idx.shape[1])
-        cols = idx.ravel()
-        sims = sim.ravel()
-        keep = cols >= 0
-        keep[keep] = elig[cols[keep]]
-        keep &= (cols != rows)
-        keep[keep] = elig[rows[keep]]
-        rows, cols, sims = rows[keep], cols[keep], sims[keep]
-        a, b = np.minimum(rows, cols), np.maximum(rows, cols)
-        size = max(n_items, int(b.max(initial=-1)) + 1)
-        _, first = np.unique(a * size + b, return_index=True)  # sorted by (a, b), first seen kept
-        self.a, self.b, self.sims = a[first], b[first], sims[first]
-        a, b = self.a, self.b
-        self.same = (code[a] == code[b]) & (code[a] != none)
-        self.overlaps = np.zeros(len(a), dtype=np.float64)
-        self.overlaps[self.same] = _sketch_overlaps(features, a[self.same], b[self.same])
-        names = np.fromiter((len(f.signature) for f in features), dtype=np.int64,
-                            count=len(features))
-        chars = np.fromiter((f.chars for f in features), dtype=np.int64, count=len(features))
-        self.names = np.minimum(names[a], names[b]) if len(a) else np.zeros(0, dtype=np.int64)
-        self.chars = np.minimum(chars[a], chars[b]) if len(a) else np.zeros(0, dtype=np.int64)
-        self._chars = chars
-        self.mutual = ((_lookup(best_keys, best_vals, a * width + code[b]) == b)
-                       & (_lookup(best_keys, best_vals, b * width + code[a]) == a))
+    def cosines(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self.vectors is None or not len(a):
+            return np.zeros(len(a), dtype=np.float64)
+        return np.einsum("ij,ij->i", self.vectors[a], self.vectors[b]).astype(np.float64)
 
-    def agreements(self, which: np.ndarray) -> np.ndarray:
-        """Name agreement of the pairs at positions ``which`` (all across languages)."""
-        f = self.features
-        return np.array([agreement(f[i].signature, f[j].signature) for i, j in
-                         zip(self.a[which].tolist(), self.b[which].tolist())], dtype=np.float64)
+    def evidence(self, a: np.ndarray, b: np.ndarray, sims: Optional[np.ndarray] = None
+                 ) -> List[PairEvidence]:
+        """Evidence for the pairs ``(a[p], b[p])``; ``sims`` their cosines where known."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        sims = self.cosines(a, b) if sims is None else np.asarray(sims, dtype=np.float64)
+        same = (self.code[a] == self.code[b]) & (self.code[a] != self.none)
+        jac = np.zeros(len(a), dtype=np.float64)
+        cont = np.zeros(len(a), dtype=np.float64)
+        if same.any():
+            jac[same] = _sketch_overlaps(self.features, a[same], b[same])
+            cont[same] = containment_from_overlap(jac[same], self.grams[a[same]], self.grams[b[same]])
+        chars = np.minimum(self.chars[a], self.chars[b]) if len(a) else np.zeros(0, dtype=np.int64)
+        out = [PairEvidence(*fields) for fields in zip(
+            a.tolist(), b.tolist(), same.tolist(), sims.tolist(), jac.tolist(), cont.tolist(),
+            chars.tolist())]
+        self._align([e for e in out if e.needs_alignment(self.params)])
+        return out
 
-    def evidence(self) -> List[PairEvidence]:
-        agreements = np.zeros(len(self.a), dtype=np.float64)
-        across = np.flatnonzero(~self.same)
-        agreements[across] = self.agreements(across)
-        # zeros and lengths as shared objects, not one new Python number per pair
-        overlaps = [x if x else 0.0 for x in self.overlaps.tolist()]
-        agreements = [x if x else 0.0 for x in agreements.tolist()]
-        chars = [f.chars for f in self.features]
-        chars = [chars[i] for i in np.where(self.chars == self._chars[self.a],
-                                            self.a, self.b).tolist()]
-        return [PairEvidence(*fields) for fields in zip(
-            self.a.tolist(), self.b.tolist(), self.same.tolist(), self.sims.tolist(),
-            overlaps, agreements, self.names.tolist(), chars, self.mutual.tolist())]
+    def _align(self, todo: List[PairEvidence]) -> None:
+        if self.aligner is None or not todo:
+            return
+        found: List[Alignment] = self.aligner.pairs([(e.i, e.j) for e in todo], self.sentences,
+                                                   self.langs)
+        for e, al in zip(todo, found):
+            e.aligned, e.share = al.aligned, al.share
 
-    def accepted(self, p: DuplicateParams) -> List[Tuple[int, int]]:
-        """The pairs :meth:`PairEvidence.is_duplicate` accepts, same comparisons
-        in float64; the agreement is only computed for pairs passing the rest."""
-        ok = self.same & (self.overlaps >= p.min_overlap)
-        maybe = np.flatnonzero(~self.same & self.mutual
-                               & (self.sims.astype(np.float64) >= p.min_cosine)
-                               & (self.chars >= p.min_chars) & (self.names >= p.min_names))
-        ok[maybe] = self.agreements(maybe) >= p.min_agreement
-        return list(zip(self.a[ok].tolist(), self.b[ok].tolist()))
+    def sentences(self, i: int) -> List[str]:
+        return unpack(self.features[i].sentences)
+
+    def verdicts(self, pairs: Sequence[Tuple[int, int]]) -> List[bool]:
+        if not pairs:
+            return []
+        a, b = zip(*pairs)
+        return [e.is_duplicate(self.params) for e in self.evidence(np.array(a), np.array(b))]
+
+
+def candidates(nbr_idx, nbr_sim, n_items: int, eligible: Sequence[bool]
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The neighbour pairs (i < j) between eligible items, sorted by ``(i, j)``,
+    with their cosines: a pair listed by both items takes the cosine of the
+    lower row that lists it (rows are read in order)."""
+    idx = np.asarray(nbr_idx, dtype=np.int64)
+    sim = np.asarray(nbr_sim)
+    if idx.size == 0 or n_items == 0:
+        idx = np.zeros((0, 1), dtype=np.int64)
+        sim = np.zeros((0, 1), dtype=np.float32)
+    elig = np.fromiter((bool(e) for e in eligible), dtype=bool, count=len(eligible))
+    rows = np.repeat(np.arange(idx.shape[0], dtype=np.int64), idx.shape[1])
+    cols = idx.ravel()
+    sims = sim.ravel()
+    keep = cols >= 0
+    keep[keep] = elig[cols[keep]]
+    keep &= (cols != rows)
+    keep[keep] = elig[rows[keep]]
+    rows, cols, sims = rows[keep], cols[keep], sims[keep]
+    a, b = np.minimum(rows, cols), np.maximum(rows, cols)
+    size = max(n_items, int(b.max(initial=-1)) + 1)
+    _, first = np.unique(a * size + b, return_index=True)  # sorted by (a, b), first seen kept
+    return a[first], b[first], sims[first]
 
 
 def candidate_pairs(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
-                    langs: Sequence[Optional[str]], eligible: Sequence[bool]) -> List[PairEvidence]:
-    """Evidence for every neighbour pair (i < j) between eligible items, sorted by
-    ``(i, j)``. A pair listed by both items takes the cosine of the lower row that
-    lists it (rows are read in order). Array code: the only per-pair Python work
-    is the name agreement of pairs across languages."""
-    return _Pairs(nbr_idx, nbr_sim, features, langs, eligible).evidence()
+                    langs: Sequence[Optional[str]], eligible: Sequence[bool],
+                    params: DuplicateParams = DuplicateParams(),
+                    aligner: Optional[Aligner] = None) -> List[PairEvidence]:
+    """Evidence for every neighbour pair (i < j) between eligible items, sorted by ``(i, j)``."""
+    a, b, sims = candidates(nbr_idx, nbr_sim, len(langs), eligible)
+    return PairJudge(features, langs, params, aligner=aligner).evidence(a, b, sims)
 
 
-def group_pairs(n: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:
-    """Connected components (of size >= 2) of the accepted pairs, each sorted."""
+def group_pairs(n: int, pairs: Sequence[Tuple[int, int]],
+                check: Optional[Callable[[List[Tuple[int, int]]], List[bool]]] = None,
+                support: float = 0.5) -> List[List[int]]:
+    """Groups (of size >= 2, each sorted) from accepted pairs, given strongest first.
+
+    Without ``check`` these are the connected components. With it, two groups
+    join only when at least ``support`` of the pairs across them (among the first
+    members of each side) pass ``check``: average linkage on the verdicts, so a
+    chain of pairs does not make one group of items that are not duplicates."""
     parent = list(range(n))
+    members: Dict[int, List[int]] = {}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -269,9 +323,20 @@ def group_pairs(n: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:
 
     for a, b in pairs:
         ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    groups = {}
+        if ra == rb:
+            continue
+        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
+        if check is not None and len(ga) + len(gb) > 2:
+            across = [(min(x, y), max(x, y)) for x in ga[:GROUP_CHECK_MEMBERS]
+                      for y in gb[:GROUP_CHECK_MEMBERS]]
+            verdicts = check(across)
+            if sum(verdicts) < support * len(across):
+                continue
+        root, other = min(ra, rb), max(ra, rb)
+        parent[other] = root
+        members[root] = sorted(ga + gb)
+        members.pop(other, None)
+    groups: Dict[int, List[int]] = {}
     for x in range(n):
         groups.setdefault(find(x), []).append(x)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
@@ -279,15 +344,30 @@ def group_pairs(n: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:
 
 def find_duplicates(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
                     langs: Sequence[Optional[str]], eligible: Sequence[bool],
-                    params: DuplicateParams = DuplicateParams(), with_evidence: bool = True
+                    params: DuplicateParams = DuplicateParams(), with_evidence: bool = True,
+                    vectors: Optional[np.ndarray] = None, aligner: Optional[Aligner] = None,
+                    founding: Optional[Callable[[int, int], bool]] = None
                     ) -> Tuple[List[List[int]], List[PairEvidence]]:
-    """Duplicate groups (lists of item indices) and the evidence of every candidate
-    pair. ``with_evidence=False`` gives the same groups and no evidence (an empty
-    list), without building a record per pair: faster for callers that only need
-    the groups."""
-    pairs = _Pairs(nbr_idx, nbr_sim, features, langs, eligible)
-    if not with_evidence:
-        return group_pairs(len(features), pairs.accepted(params)), []
-    evidence = pairs.evidence()
-    accepted = [(e.i, e.j) for e in evidence if e.is_duplicate(params)]
-    return group_pairs(len(features), accepted), evidence
+    """Duplicate groups (lists of item indices) and pair evidence: of every
+    candidate pair, or (``with_evidence=False``) of the accepted pairs only.
+
+    ``vectors`` are the items' language-centred vectors (for pairs outside the
+    neighbour lists, met when two groups are checked before they join);
+    ``aligner`` runs the sentence alignment (without it only the wording test
+    runs); ``founding(i, j)``, when given, says which accepted pairs may form
+    groups (the nightly job: pairs that bring a new item in)."""
+    judge = PairJudge(features, langs, params, vectors=vectors, aligner=aligner)
+    a, b, sims = candidates(nbr_idx, nbr_sim, len(langs), eligible)
+    evidence = judge.evidence(a, b, sims)
+    accepted = [e for e in evidence if e.is_duplicate(params)
+                and (founding is None or founding(e.i, e.j))]
+    ranked = sorted(accepted, key=lambda e: (-e.strength(), -e.cosine, e.i, e.j))
+    verdict: Dict[Tuple[int, int], bool] = {(e.i, e.j): e.is_duplicate(params) for e in evidence}
+
+    def check(pairs: List[Tuple[int, int]]) -> List[bool]:
+        todo = [p for p in pairs if p not in verdict]
+        verdict.update(zip(todo, judge.verdicts(todo)))
+        return [verdict[p] for p in pairs]
+
+    groups = group_pairs(len(langs), [(e.i, e.j) for e in ranked], check, params.group_support)
+    return groups, (evidence if with_evidence else accepted)

@@ -154,7 +154,8 @@ class Nightly:
                 story={i: old_story[i] for i in live if i not in fresh and old_story.get(i)},
                 dup={i: old_dup[i] for i in live if i not in fresh and old_dup.get(i)})
             placer = Placer([by_id[i] for i in live], centred, [i in fresh for i in live],
-                            clusterer.duplicates, clusterer.stories, self.candidates)
+                            clusterer.duplicates, clusterer.stories, self.candidates,
+                            aligner=clusterer.aligner())
             s_groups = Groups(assign.story, story_id, next_story)
             d_groups = Groups(assign.dup, dup_id, next_dup)
             placer.place(s_groups, d_groups)

@@ -15,9 +15,10 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .align import Aligner
 from .cache import DEFAULT_CACHE_DIR, Embedder
 from .debias import Prior, center_by_language, reference_texts
-from .duplicates import DuplicateParams, TextFeatures, find_duplicates
+from .duplicates import DuplicateParams, PairEvidence, TextFeatures, find_duplicates
 from .encoders import Encoder, get_encoder
 from .errors import CorpusError
 from .language import LanguageIdentifier
@@ -68,6 +69,7 @@ class Analysis:
     story_of: List[Optional[int]]  # story label per item, None = noise
     dup_groups: List[List[int]]  # item indices
     days: List[Optional[float]] = field(default_factory=list)
+    dup_evidence: List[PairEvidence] = field(default_factory=list)  # the accepted pairs'
 
 
 class Clusterer:
@@ -159,6 +161,12 @@ class Clusterer:
             self.prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
         return self.prior_
 
+    def aligner(self) -> Aligner:
+        """Sentence alignment for the duplicate test, with this clusterer's model
+        and cache (sentences are embedded only when a pair needs them)."""
+        return Aligner(lambda texts: self._embedder().embed(texts), self.duplicates.align_margin,
+                       prior=self.prior(), shrink=self.language_shrink)
+
     def centre(self, vectors: np.ndarray, langs: Sequence[Optional[str]]) -> np.ndarray:
         """Language-centred vectors (see :mod:`clusterer.debias`)."""
         return center_by_language(vectors, langs, shrink=self.language_shrink, prior=self.prior())
@@ -188,7 +196,7 @@ class Clusterer:
         days = [day_number(it.date) for it in items]
 
         if features is None:
-            features = [TextFeatures.of(embedding_text(it)) for it in items]
+            features = [TextFeatures.of(embedding_text(it), it.lang) for it in items]
         art = np.flatnonzero(is_article)
         teasers = np.flatnonzero(~is_article)
         xa = centred[art]
@@ -205,10 +213,13 @@ class Clusterer:
             nbr_idx, nbr_sim = np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
             teaser_nearest = None
         step("cluster", 1, 4)
-        groups, _ = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
+        groups, evidence = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
                                     [features[i] for i in art], [langs[i] for i in art],
-                                    [True] * len(art), self.duplicates, with_evidence=False)
+                                    [True] * len(art), self.duplicates, with_evidence=False,
+                                    vectors=xa, aligner=self.aligner())
         dup_groups = [[int(art[p]) for p in g] for g in groups]
+        for e in evidence:  # positions among the articles -> item indices
+            e.i, e.j = int(art[e.i]), int(art[e.j])
         step("cluster", 2, 4)
         graph = knn_graph(nbr_idx, nbr_sim, a_days, self.stories)
         labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,
@@ -226,7 +237,7 @@ class Clusterer:
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("cluster", 4, 4)
-        return Analysis(items, vectors, centred, story_of, dup_groups, days)
+        return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence)
 
     # -- the whole run ----------------------------------------------------
     def run(self, source: Source) -> ClusterResult:
@@ -253,7 +264,7 @@ class Clusterer:
             chunks.append(self.embed(batch_items))
             timings["embed"] += time.perf_counter() - t
             for it in batch_items:
-                features.append(TextFeatures.of(embedding_text(it)))
+                features.append(TextFeatures.of(embedding_text(it), it.lang))
                 it.meta["snippet"] = snippet(it.text)
                 it.text = ""  # not kept: memory stays bounded by the batch
             items.extend(batch_items)
@@ -316,16 +327,23 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
     groups = sorted((sorted(g, key=lambda i: items[i].id) for g in analysis.dup_groups),
                     key=lambda g: items[g[0]].id)
     dup_id = {}
+    for k, g in enumerate(groups, start=1):
+        for i in g:
+            dup_id[i] = f"d{k}"
+    ids = [it.id for it in items]
+    pairs_of: dict = {}
+    for e in analysis.dup_evidence:
+        if dup_id.get(e.i) is not None and dup_id.get(e.i) == dup_id.get(e.j):
+            pairs_of.setdefault(dup_id[e.i], []).append(e.to_dict(ids))
     dup_groups: List[DuplicateGroup] = []
     for k, g in enumerate(groups, start=1):
         gid = f"d{k}"
-        for i in g:
-            dup_id[i] = gid
         dup_groups.append(DuplicateGroup(
             id=gid, members=[items[i].id for i in g],
             canonical=items[canonical_member(items, g)].id,
             languages=sorted({items[i].lang or "?" for i in g}),
-            story=story_id.get(g[0])))
+            story=story_id.get(g[0]),
+            evidence=sorted(pairs_of.get(gid, []), key=lambda d: (d["a"], d["b"]))))
     results = [ItemResult(id=it.id, doc=it.doc, kind=it.kind, lang=it.lang, title=it.title,
                           date=it.date, url=it.url, story=story_id.get(i),
                           duplicate_group=dup_id.get(i))

@@ -24,7 +24,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .changes import Merge, Split
-from .duplicates import DuplicateParams, TextFeatures, find_duplicates, group_pairs
+from .align import Aligner
+from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .neighbours import NeighbourIndex, knn
 from .pipeline import embedding_text
 from .records import ARTICLE, Item
@@ -170,8 +171,10 @@ class Placer:
     """
 
     def __init__(self, items: Sequence[Item], centred: np.ndarray, fresh: Sequence[bool],
-                 dparams: DuplicateParams, sparams: StoryParams, candidates: int):
+                 dparams: DuplicateParams, sparams: StoryParams, candidates: int,
+                 aligner: Optional[Aligner] = None):
         self.items = list(items)
+        self.aligner = aligner
         self.ids = [it.id for it in self.items]
         self.pos = {i: k for k, i in enumerate(self.ids)}
         self.x = centred
@@ -230,14 +233,14 @@ class Placer:
             for c, (v, j) in enumerate(rows[g]):
                 nbr_idx[p, c] = at[j]
                 nbr_sim[p, c] = v
-        features = [TextFeatures.of(embedding_text(self.items[g])) for g in local]
+        features = [TextFeatures.of(embedding_text(self.items[g]), self.items[g].lang) for g in local]
         langs = [self.items[g].lang for g in local]
-        _, evidence = find_duplicates(nbr_idx, nbr_sim, features, langs,
-                                      [bool(self.article[g]) for g in local], self.dp)
-        # pairs that bring a new item in; stored pairs were judged on their night
-        accepted = [(e.i, e.j) for e in evidence
-                    if (self.fresh[local[e.i]] or self.fresh[local[e.j]]) and e.is_duplicate(self.dp)]
-        comps = [[self.ids[local[p]] for p in g] for g in group_pairs(len(local), accepted)]
+        # pairs that bring a new item in found groups; stored pairs were judged on their night
+        groups, _ = find_duplicates(nbr_idx, nbr_sim, features, langs,
+                                    [bool(self.article[g]) for g in local], self.dp, with_evidence=False,
+                                    vectors=self.x[local], aligner=self.aligner,
+                                    founding=lambda i, j: bool(self.fresh[local[i]] or self.fresh[local[j]]))
+        comps = [[self.ids[local[p]] for p in g] for g in groups]
         for comp in sorted(comps, key=min):
             olds = {dups.of[i] for i in comp if i in dups.of}
             gid = dups.merge(olds) if olds else dups.new([])

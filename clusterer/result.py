@@ -41,6 +41,11 @@ class DuplicateGroup:
     canonical: str
     languages: List[str]
     story: Optional[str] = None
+    # the pairs that made the group, each with its evidence: ids ``a`` and ``b``,
+    # ``cosine`` (language-centred), ``overlap`` and ``containment`` (same language:
+    # word pairs in common, and the share of the shorter text's found in the other) and, where the sentence alignment
+    # ran, ``aligned_sentences`` and ``aligned_share``
+    evidence: List[dict] = field(default_factory=list)
 
 
 @dataclass

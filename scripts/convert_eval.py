@@ -30,6 +30,14 @@ Writes (the output folder is git-ignored; the data never enters the repo):
   texts, so ``clusterer.evaluate.distinct_texts`` deduplicates by text, which
   lets a pairs evaluation embed each distinct text once.
 
+- ``wmt.jsonl``: the WMT news articles and their human translations from
+  ``wmt_news_translations/docs.jsonl`` as records gold, in the source order:
+  ``id, text`` and ``dup`` (the source ``dup``: an article and its
+  translations). ``lang`` is left out on purpose, as real users' records come
+  without it, so language identification is part of what is measured; WMT
+  gives no dates and no story labels, so ``story`` is null everywhere and only
+  the duplicate figures of this set mean anything.
+
 - ``seeds.jsonl``: the five raw pages of ``seeds/`` as records (id = file
   name, text = the page as saved, teasers and all), labelled as
   ``seeds/README.md`` says a correct run must come out: one story of the five,
@@ -49,6 +57,7 @@ from pathlib import Path
 
 DUP_RATIO = 0.8
 ITN_SOURCE = Path("eval/itn_wikipedia_blurbs/docs.jsonl")
+WMT_SOURCE = Path("eval/wmt_news_translations/docs.jsonl")
 PAIR_SOURCES = {
     "semeval_en.jsonl": Path("eval/semeval2022_task8_en_en/pairs.jsonl"),
     "semeval_ml.jsonl": Path("eval/semeval2022_task8_multilingual_mtnoisy/pairs.jsonl"),
@@ -182,6 +191,27 @@ def convert_pairs(source: Path, target: Path) -> dict:
     }
 
 
+def convert_wmt(source: Path, target: Path) -> dict:
+    """Write the WMT translations gold (duplicates only, no language given); return its counts."""
+    rows = _read_jsonl(source)
+    seen: set[str] = set()
+    out = []
+    for number, row in enumerate(rows, start=1):
+        for key in ("id", "text", "dup"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise ConvertError(f"{source}: record {number}: '{key}' missing or empty")
+        if row["id"] in seen:
+            raise ConvertError(f"{source}: record {number}: id {row['id']!r} repeats")
+        seen.add(row["id"])
+        out.append({"id": row["id"], "text": row["text"], "story": None, "dup": row["dup"]})
+    _write_jsonl(target, out)
+    return {
+        "items": len(out),
+        "dup_groups": len({row["dup"] for row in out}),
+        "languages": len({row.get("lang") for row in rows}),
+    }
+
+
 SEEDS_DUPLICATES = ("000_", "003_")  # seeds/README.md: the one duplicate group
 
 
@@ -202,6 +232,7 @@ def convert_seeds(seeds: Path, dest: Path) -> dict:
 def convert_all(shared: Path, out: Path) -> dict[str, dict]:
     """Convert every set; return counts per output file name."""
     counts = {"itn.jsonl": convert_itn(shared / ITN_SOURCE, out / "itn.jsonl"),
+              "wmt.jsonl": convert_wmt(shared / WMT_SOURCE, out / "wmt.jsonl"),
               "seeds.jsonl": convert_seeds(shared / "seeds", out / "seeds.jsonl")}
     for name, source in PAIR_SOURCES.items():
         counts[name] = convert_pairs(shared / source, out / name)
