@@ -120,14 +120,17 @@ class Aligner:
     ``embed``, which is expected to cache) and only for the items asked about.
 
     Sentence vectors are centred by language with means estimated from the
-    sentences of the first call (shrunk toward ``prior`` as documents are),
-    kept for later calls so that a verdict never depends on the order of calls."""
+    sentences of the first call, shrunk toward the language directions of
+    reference sentences (``prior``, a callable asked on first need, so that a
+    run with nothing to align embeds nothing): a few pages on one topic do not
+    make their topic a language. The means are kept for later calls so that a
+    verdict never depends on the order of calls."""
 
-    def __init__(self, embed: SentenceEmbed, min_margin: float, prior: Optional[Prior] = None,
-                 shrink: float = 5.0):
+    def __init__(self, embed: SentenceEmbed, min_margin: float,
+                 prior: Optional[Callable[[], Optional[Prior]]] = None, shrink: float = 50.0):
         self.embed = embed
         self.min_margin = min_margin
-        self.prior = prior
+        self._prior = prior
         self.shrink = shrink
         self._means: Optional[dict] = None
         self._vectors: Dict[int, np.ndarray] = {}
@@ -140,9 +143,10 @@ class Aligner:
             return
         vecs = np.asarray(self.embed(flat), dtype=np.float32)
         flat_langs = [langs[i] for i in todo for _ in wanted[i]]
+        prior = self._prior() if self._prior is not None else None
         if self._means is None:
-            self._means = language_means(vecs, flat_langs, self.shrink, self.prior)
-        vecs = center_by_language(vecs, flat_langs, means=self._means, prior=self.prior)
+            self._means = language_means(vecs, flat_langs, self.shrink, prior)
+        vecs = center_by_language(vecs, flat_langs, means=self._means, prior=prior)
         at = 0
         for i in todo:
             n = len(wanted[i])

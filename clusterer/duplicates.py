@@ -36,7 +36,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .align import Aligner, Alignment, pack, split_sentences, unpack
-from .entities import fold
+from .entities import fold, number_agreement, numbers
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _PERMUTATIONS = 128
@@ -63,8 +63,10 @@ class DuplicateParams:
     min_chars: int = 400          # alignment: article-length text on both sides
     min_cosine: float = 0.10      # alignment: centred cosine at least (a cheap first filter)
     min_aligned: int = 3          # alignment: sentences aligned, at least
-    min_share: float = 0.50       # alignment: ... and this share of the shorter text's sentences
+    min_share: float = 0.60       # alignment: ... and this share of the shorter text's sentences
     align_margin: float = 0.10    # a sentence match's lead over its nearest few (centred cosine)
+    min_numbers: float = 0.34     # alignment: share of figures in common, where both give 2 or more
+    align_shrink: float = 10.0    # sentences' language means: corpus weight n / (n + this)
     group_support: float = 0.34   # two groups join when a third of the pairs across them pass
 
 
@@ -132,11 +134,13 @@ class TextFeatures:
     grams: int
     chars: int
     sentences: bytes = b""
+    figures: FrozenSet[str] = frozenset()
 
     @classmethod
     def of(cls, text: str, lang: Optional[str] = None) -> "TextFeatures":
         grams = shingles(text)
-        return cls(_sketch_of(grams), len(grams), len(text), pack(split_sentences(text, lang)))
+        return cls(_sketch_of(grams), len(grams), len(text), pack(split_sentences(text, lang)),
+                   numbers(text))
 
 
 @dataclass
@@ -153,6 +157,7 @@ class PairEvidence:
     chars: int           # the shorter text's length
     aligned: Optional[int] = None  # sentences aligned in order
     share: Optional[float] = None  # ... as a share of the shorter text's sentences
+    figures: Optional[float] = None  # figures in common (None: too few to tell)
 
     def contained(self, p: DuplicateParams) -> bool:
         return self.same_language and (self.overlap >= p.min_overlap or (
@@ -165,7 +170,8 @@ class PairEvidence:
         if self.contained(p):
             return True
         return (self.needs_alignment(p) and self.aligned is not None and self.share is not None
-                and self.aligned >= p.min_aligned and self.share >= p.min_share)
+                and self.aligned >= p.min_aligned and self.share >= p.min_share
+                and (self.figures is None or self.figures >= p.min_numbers))
 
     def strength(self) -> float:
         """How clearly the pair is one article: its best test's score."""
@@ -178,6 +184,8 @@ class PairEvidence:
                "containment": round(float(self.containment), 4)}
         if self.aligned is not None:
             out.update(aligned_sentences=self.aligned, aligned_share=round(float(self.share or 0.0), 4))
+        if self.figures is not None:
+            out["figures_in_common"] = round(float(self.figures), 4)
         return out
 
 
@@ -258,6 +266,7 @@ class PairJudge:
                                                    self.langs)
         for e, al in zip(todo, found):
             e.aligned, e.share = al.aligned, al.share
+            e.figures = number_agreement(self.features[e.i].figures, self.features[e.j].figures)
 
     def sentences(self, i: int) -> List[str]:
         return unpack(self.features[i].sentences)

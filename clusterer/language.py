@@ -9,6 +9,8 @@ from .records import Item
 MIN_LETTERS = 3
 MIN_CONFIDENCE = 0.5
 MAX_CHARS = 4000  # enough for a reliable guess; keeps long pages cheap
+PROSE_MIN_LETTERS = 40  # a line with fewer letters (menu, share row, byline) is not used while
+                        # the text has lines of prose
 # py3langid labels that are dialects or varieties of an ISO 639-1 language.
 _MACRO = {"arz": "ar", "ary": "ar", "yue": "zh", "wuu": "zh", "uzs": "uz",
           "gug": "gn", "hbo": "he", "grc": "el", "fuv": "ff"}
@@ -61,7 +63,7 @@ class LanguageIdentifier:
         """(code or None, confidence) for ``text``."""
         if not text or sum(ch.isalpha() for ch in text) < self.min_letters:
             return None, 0.0
-        code, confidence = self._identifier().classify(text[:MAX_CHARS])
+        code, confidence = self._identifier().classify(prose(text)[:MAX_CHARS])
         if confidence < self.min_confidence:
             return None, confidence
         return normalise_code(code), confidence
@@ -76,6 +78,15 @@ class LanguageIdentifier:
             if item.lang is None:
                 text = item.text if item.text.strip() else (item.title or "")
                 item.lang = self.detect(text)
+
+
+def prose(text: str) -> str:
+    """The lines of ``text`` that read as prose (``PROSE_MIN_LETTERS`` letters or
+    more), or the whole text where none does: a language selector or a row of
+    English share buttons at the top of a German page does not decide its language."""
+    lines = [line for line in text.splitlines()
+             if sum(ch.isalpha() for ch in line) >= PROSE_MIN_LETTERS]
+    return "\n".join(lines) if lines else text
 
 
 def normalise_code(code: Optional[str]) -> Optional[str]:

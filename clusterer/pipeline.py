@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .align import Aligner
+from .align import Aligner, split_sentences
 from .cache import DEFAULT_CACHE_DIR, Embedder
 from .debias import Prior, center_by_language, reference_texts
 from .duplicates import DuplicateParams, PairEvidence, TextFeatures, find_duplicates
@@ -103,6 +103,7 @@ class Clusterer:
         self.progress = progress
         self.embedder_: Optional[Embedder] = None
         self.prior_: Optional[Prior] = None
+        self.sentence_prior_: Optional[Prior] = None
         self.language_id_: Optional[LanguageIdentifier] = None
 
     # -- steps -----------------------------------------------------------
@@ -165,7 +166,18 @@ class Clusterer:
         """Sentence alignment for the duplicate test, with this clusterer's model
         and cache (sentences are embedded only when a pair needs them)."""
         return Aligner(lambda texts: self._embedder().embed(texts), self.duplicates.align_margin,
-                       prior=self.prior(), shrink=self.language_shrink)
+                       prior=self.sentence_prior, shrink=self.duplicates.align_shrink)
+
+    def sentence_prior(self) -> Optional[Prior]:
+        """The language directions of single sentences: the reference texts split
+        into sentences (embedded once per model, then read from the cache)."""
+        if not self.use_prior:
+            return None
+        if self.sentence_prior_ is None:
+            ref = [(lang, s) for lang, text in reference_texts() for s in split_sentences(text, lang)]
+            vectors = self._embedder().embed([s for _, s in ref])
+            self.sentence_prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
+        return self.sentence_prior_
 
     def centre(self, vectors: np.ndarray, langs: Sequence[Optional[str]]) -> np.ndarray:
         """Language-centred vectors (see :mod:`clusterer.debias`)."""

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .chrome import is_byline, is_chrome, is_date_line, parse_date
 from .records import ARTICLE, TEASER, Item, Record
 
 # Lines that open a block of teasers (compared lower-cased, without a final colon).
@@ -81,7 +82,8 @@ def segment(record: Record) -> list[Item]:
     body = lines if marker is None else lines[:marker]
     furniture = [] if marker is None else lines[marker + 1:]
 
-    body, url = _clean_body(body)
+    body, url, dated = _clean_body(body)
+    date = date or dated
     found_title = _leading_headline(body)
     article = Item(
         id=record.id,
@@ -209,27 +211,40 @@ def _source_url(line: str) -> tuple[bool, Optional[str]]:
     return False, None
 
 
-def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str]]:
-    """Drop captions, inline related links, stray markers, source and trailing reporter lines."""
+LEADING_LINES = 8  # bylines are looked for among the first lines and at the end
+
+
+def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str], Optional[str]]:
+    """Drop captions, inline related links, stray markers, source lines, page
+    chrome (date and time lines, share and copyright lines, breadcrumbs) and
+    leading or trailing bylines; return the lines left, the source URL and the
+    first date a date line gives."""
     url = None
+    date = None
     kept = []
+    seen = 0
     for line in lines:
         if not line:
             kept.append(line)
             continue
+        seen += 1
         is_source, found = _source_url(line)
         if is_source:
             url = url or found
             continue
-        if is_caption(line) or _is_inline_related(line) or is_marker(line):
+        if is_date_line(line):
+            date = date or parse_date(line)
+            continue
+        if (is_caption(line) or _is_inline_related(line) or is_marker(line) or is_chrome(line)
+                or (seen <= LEADING_LINES and is_byline(line))):
             continue
         kept.append(line)
     # trailing bylines: "QUẾ ANH", "Phóng viên Báo Nhân Dân thường trú tại LB Nga"
-    while kept and (not kept[-1] or _is_reporter(kept[-1])):
+    while kept and (not kept[-1] or _is_reporter(kept[-1]) or is_byline(kept[-1])):
         kept.pop()
     while kept and not kept[0]:
         kept.pop(0)
-    return kept, url
+    return kept, url, date
 
 
 def _leading_headline(lines: list[str]) -> Optional[str]:

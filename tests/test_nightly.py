@@ -380,7 +380,7 @@ Dam operators warned of more rain, and the evacuation of the villages will last 
 Read more
 
 Grandmaster Ilse Varga wins the Harrow chess tournament final against champion Tomas Reyes
-"""
+"""  # noqa: E501 (page text, one paragraph a line)
 FLOOD = {"id": "flood-en-1", "lang": "en", "date": "2024-01-03", "title": "River Lenz floods villages in Valdoria",
          "text": "Heavy rain over three days pushed the river Lenz above its banks in Valdoria, and the regional "
                  "authorities ordered the evacuation of villages in the valley. Rescue teams searched flooded homes."}

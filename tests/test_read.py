@@ -140,7 +140,8 @@ def test_duplicate_id_between_file_and_jsonl(tmp_path):
 
 def test_html_without_text_is_skipped(tmp_path):
     (tmp_path / "a.txt").write_text("page text")
-    (tmp_path / "b.html").write_text("<html><head><title>t</title></head><body><script>var a = 1;</script></body></html>")
+    (tmp_path / "b.html").write_text("<html><head><title>t</title></head>"
+                                     "<body><script>var a = 1;</script></body></html>")
     _, skipped = read_corpus(tmp_path)
     assert [s.path for s in skipped] == ["b.html"] and "no main text" in skipped[0].reason
 
