@@ -124,12 +124,36 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
                 click.echo(report.format_table_row())
                 click.echo(f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
                            f"story pairwise P/R/F1 {report.story_pairwise}")
+                if any("-" in key and len(set(key.split("-"))) > 1 for key in report.dup_recall_by_languages):
+                    click.echo("\nduplicate pairs found, by languages:\n" + report.format_recall_by_languages())
                 data = {"metrics": report.to_dict(), "result": result.to_dict()}
     except ClustererError as exc:
         raise click.ClickException(str(exc)) from None
     if out:
         write_json_atomic(data, out)
         click.echo(f"Wrote {out}")
+
+
+@main.command("explain")
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.argument("first")
+@click.argument("second")
+def explain_cmd(result, first, second):
+    """Say why items FIRST and SECOND of RESULT (the JSON written by --out) are, or
+    are not, one duplicate group: the evidence of the pair (cosine, shared wording,
+    aligned sentences, figures in common)."""
+    import json
+
+    from .report import explain_pair
+
+    try:
+        with open(result, encoding="utf-8") as fh:
+            data = json.load(fh)
+        click.echo(explain_pair(data, first, second))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {result}: {exc}") from None
+    except KeyError as exc:
+        raise click.ClickException(f"no item {exc.args[0]!r} in {result}") from None
 
 
 @main.command("update")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Hashable, Iterable, Mapping, Optional, Sequence
 
@@ -378,9 +378,19 @@ class EvalReport:
     n_extra: int = 0
     wall_seconds: Optional[float] = None
     command: str = ""
+    # gold duplicate pairs found, by the two items' languages (as the run found
+    # them, "?" where none): {"en-ru": [found, total], ...}
+    dup_recall_by_languages: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def format_recall_by_languages(self) -> str:
+        """The per-language-pair recall of gold duplicate pairs as a Markdown table."""
+        rows = ["| languages | gold pairs | found | recall |", "|---|---:|---:|---:|"]
+        for key, (found, total) in sorted(self.dup_recall_by_languages.items(), key=lambda kv: (-kv[1][1], kv[0])):
+            rows.append(f"| {key} | {total} | {found} | {found / total:.3f} |")
+        return "\n".join(rows)
 
     @staticmethod
     def table_header() -> str:
@@ -423,6 +433,7 @@ def evaluate(
     """
     pred_story: dict[str, Label] = {}
     pred_dup: dict[str, Label] = {}
+    langs: dict[str, str] = {}
     n_extra = 0
     for item in result_items:
         item_id = item.id
@@ -434,6 +445,7 @@ def evaluate(
         if item_id in pred_story and (pred_story[item_id], pred_dup[item_id]) != labels:
             raise ValueError(f"result item {item_id!r} appears twice with different labels")
         pred_story[item_id], pred_dup[item_id] = labels
+        langs[item_id] = getattr(item, "lang", None) or "?"
     dup = _prf(pairwise(gold_dup, pred_dup)) if gold_dup else None
     gold_stories = {label for label in gold_story.values() if label is not None}
     pred_stories = {label for label in pred_story.values() if label is not None}
@@ -450,5 +462,27 @@ def evaluate(
         n_extra=n_extra,
         wall_seconds=wall_seconds,
         command=command,
+        dup_recall_by_languages=recall_by_languages(gold_dup or {}, pred_dup, langs),
     )
+
+
+def recall_by_languages(gold_dup: Mapping[str, Optional[str]], pred_dup: Mapping[str, Label],
+                        langs: Mapping[str, str]) -> dict:
+    """Gold duplicate pairs and how many the prediction groups too, by the pair's
+    languages (sorted, "en-ru"): where recall is lost, script by script."""
+    members: dict[str, list[str]] = {}
+    for item, group in gold_dup.items():
+        if group is not None:
+            members.setdefault(group, []).append(item)
+    out: dict[str, list[int]] = {}
+    for ids in members.values():
+        ids = sorted(ids)
+        for k, a in enumerate(ids):
+            for b in ids[k + 1:]:
+                key = "-".join(sorted((langs.get(a, "?"), langs.get(b, "?"))))
+                found = pred_dup.get(a) is not None and pred_dup.get(a) == pred_dup.get(b)
+                cell = out.setdefault(key, [0, 0])
+                cell[0] += int(found)
+                cell[1] += 1
+    return out
 

@@ -61,3 +61,48 @@ def write_json_atomic(data: dict, path: str | Path) -> None:
 
 def write_json(result: ClusterResult, path: str | Path) -> None:
     write_json_atomic(result.to_dict(), path)
+
+
+_EVIDENCE_LABELS = [
+    ("cosine", "language-centred cosine"),
+    ("overlap", "word pairs in common (Jaccard)"),
+    ("containment", "share of the shorter text's word pairs found in the other"),
+    ("aligned_sentences", "sentences aligned, in order"),
+    ("aligned_share", "share of the shorter text's sentences aligned"),
+    ("figures_in_common", "share of figures in common"),
+]
+
+
+def explain_pair(data: dict, a: str, b: str) -> str:
+    """Why two items of a result (the JSON ``--out`` writes, or ``cluster eval``'s)
+    are, or are not, one duplicate group, from the evidence the result keeps."""
+    data = data.get("result", data)
+    items = {it["id"]: it for it in data.get("items", [])}
+    for item_id in (a, b):
+        if item_id not in items:
+            raise KeyError(item_id)
+    lines = []
+    for item_id in (a, b):
+        it = items[item_id]
+        lines.append(f"{item_id}: {it['kind']}, language {it.get('lang') or '?'}, story {it.get('story') or '-'}, "
+                     f"duplicate group {it.get('duplicate_group') or '-'}")
+    group_a, group_b = items[a].get("duplicate_group"), items[b].get("duplicate_group")
+    if group_a is None or group_a != group_b:
+        lines.append("Not one duplicate group: no test passed for this pair, or it was not among the "
+                     "pairs compared (each item's nearest neighbours).")
+        return "\n".join(lines)
+    [group] = [g for g in data.get("duplicate_groups", []) if g["id"] == group_a]
+    pair = tuple(sorted((a, b)))
+    found = [e for e in group.get("evidence", []) if (e["a"], e["b"]) == pair]
+    if not found:
+        lines.append(f"One duplicate group ({group_a}), joined through other members; the pairs that made it:")
+        for e in group.get("evidence", []):
+            lines.append(f"  {e['a']} ~ {e['b']}")
+        return "\n".join(lines)
+    lines.append(f"One duplicate group ({group_a}); the evidence for this pair:")
+    e = found[0]
+    lines.append(f"  {'same language' if e['same_language'] else 'different languages'}")
+    for key, label in _EVIDENCE_LABELS:
+        if key in e:
+            lines.append(f"  {label}: {e[key]}")
+    return "\n".join(lines)
