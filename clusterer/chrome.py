@@ -108,15 +108,12 @@ def parse_date(line: str) -> Optional[str]:
         if len(m.group(1)) == 4:
             return _iso(a, b, c)
         if len(m.group(3)) == 4:
-            day, month = (b, a) if b > 12 >= a else (a, b)
-            return _iso(c, month, day)
+            first, second = (b, a) if b > 12 >= a else (a, b)  # (day, month)
+            return _iso(c, second, first)
         return None
-    m = _WORD_DATE.search(line)
-    if m:
-        if m.group(1):
-            day, name, year = m.group(1), m.group(2), m.group(3)
-        else:
-            name, day, year = m.group(4), m.group(5), m.group(6)
+    w = _WORD_DATE.search(line)
+    if w:
+        day, name, year = w.group(1, 2, 3) if w.group(1) else (w.group(5), w.group(4), w.group(6))
         month = _MONTHS.get(name.lower().rstrip("."))
         if month:
             return _iso(int(year), month, int(day))

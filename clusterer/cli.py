@@ -124,7 +124,7 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
                 click.echo(report.format_table_row())
                 click.echo(f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
                            f"story pairwise P/R/F1 {report.story_pairwise}")
-                if any("-" in key and len(set(key.split("-"))) > 1 for key in report.dup_recall_by_languages):
+                if any(len(set(key.split("/"))) > 1 for key in report.dup_recall_by_languages):
                     click.echo("\nduplicate pairs found, by languages:\n" + report.format_recall_by_languages())
                 data = {"metrics": report.to_dict(), "result": result.to_dict()}
     except ClustererError as exc:

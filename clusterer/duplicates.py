@@ -38,7 +38,11 @@ import numpy as np
 from .align import Aligner, Alignment, pack, split_sentences, unpack
 from .entities import fold, number_agreement, numbers
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# a word, or one character of a script written without spaces between words
+# (Han, kana, Thai, Lao, Khmer, Myanmar), so that "word pairs" are character
+# bigrams there
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+", re.UNICODE)
 _PERMUTATIONS = 128
 # fixed (not random per run) seeds of the hash functions, so sketches are comparable across runs
 _SEEDS = np.random.default_rng(20261123).integers(0, np.iinfo(np.uint64).max, size=_PERMUTATIONS,

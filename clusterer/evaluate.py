@@ -379,7 +379,7 @@ class EvalReport:
     wall_seconds: Optional[float] = None
     command: str = ""
     # gold duplicate pairs found, by the two items' languages (as the run found
-    # them, "?" where none): {"en-ru": [found, total], ...}
+    # them, "?" where none): {"en/ru": [found, total], ...}
     dup_recall_by_languages: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -469,7 +469,7 @@ def evaluate(
 def recall_by_languages(gold_dup: Mapping[str, Optional[str]], pred_dup: Mapping[str, Label],
                         langs: Mapping[str, str]) -> dict:
     """Gold duplicate pairs and how many the prediction groups too, by the pair's
-    languages (sorted, "en-ru"): where recall is lost, script by script."""
+    languages (sorted, "en/ru"): where recall is lost, script by script."""
     members: dict[str, list[str]] = {}
     for item, group in gold_dup.items():
         if group is not None:
@@ -479,7 +479,7 @@ def recall_by_languages(gold_dup: Mapping[str, Optional[str]], pred_dup: Mapping
         ids = sorted(ids)
         for k, a in enumerate(ids):
             for b in ids[k + 1:]:
-                key = "-".join(sorted((langs.get(a, "?"), langs.get(b, "?"))))
+                key = "/".join(sorted((langs.get(a, "?"), langs.get(b, "?"))))
                 found = pred_dup.get(a) is not None and pred_dup.get(a) == pred_dup.get(b)
                 cell = out.setdefault(key, [0, 0])
                 cell[0] += int(found)

@@ -28,7 +28,7 @@ from .records import ARTICLE, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
 from .graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage
-from .stories import StoryParams, attach_teasers, day_number, merge_groups
+from .stories import StoryParams, attach_teasers, day_number, length_scale, merge_groups
 
 Source = Union[str, Path, Iterable[Union[Record, dict]]]
 Progress = Callable[[str, int, int], None]
@@ -233,9 +233,11 @@ class Clusterer:
         for e in evidence:  # positions among the articles -> item indices
             e.i, e.j = int(art[e.i]), int(art[e.j])
         step("cluster", 2, 4)
-        graph = knn_graph(nbr_idx, nbr_sim, a_days, self.stories)
+        scale = length_scale([features[i].chars for i in art], self.stories)
+        story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
+        graph = knn_graph(nbr_idx, story_sim, a_days, self.stories)
         labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,
-                                        exact=VectorSimilarity(xa, a_days, self.stories))
+                                        exact=VectorSimilarity(xa * scale[:, None], a_days, self.stories))
         labels = merge_groups(labels, groups)
         counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=int)
         kept = [lab for lab in range(len(counts)) if counts[lab] >= self.stories.min_articles]

@@ -29,8 +29,8 @@ from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .neighbours import NeighbourIndex, knn
 from .pipeline import embedding_text
 from .records import ARTICLE, Item
-from .stories import (StoryParams, attach_teasers, average_linkage, day_number, merge_groups,
-                      similarity_matrix, time_weights)
+from .stories import (StoryParams, attach_teasers, average_linkage, day_number, length_scale,
+                      merge_groups, similarity_matrix, time_weights)
 
 STORY_PREFIX, DUP_PREFIX = "S", "D"
 
@@ -178,6 +178,8 @@ class Placer:
         self.ids = [it.id for it in self.items]
         self.pos = {i: k for k, i in enumerate(self.ids)}
         self.x = centred
+        # the vectors story similarities are taken from (length-scaled, see length_scale)
+        self.xs = centred * length_scale([len(embedding_text(it)) for it in self.items], sparams)[:, None]
         self.fresh = np.array(fresh, dtype=bool)
         self.article = np.array([it.kind == ARTICLE for it in self.items], dtype=bool)
         self.days = [day_number(it.date) for it in self.items]
@@ -248,8 +250,8 @@ class Placer:
 
     # -- stories ---------------------------------------------------------------
     def _mean_sims(self, rows: Sequence[int], members: Sequence[int]) -> np.ndarray:
-        sims = cross_similarity(self.x[list(rows)], [self.days[r] for r in rows],
-                                self.x[list(members)], [self.days[m] for m in members], self.sp)
+        sims = cross_similarity(self.xs[list(rows)], [self.days[r] for r in rows],
+                                self.xs[list(members)], [self.days[m] for m in members], self.sp)
         return sims.mean(axis=1)
 
     def _articles(self, stories: Groups, gid: str) -> List[int]:
@@ -311,7 +313,7 @@ class Placer:
                 pool.update(self.pos[i] for i in dups.members[gid] if i not in stories.of)
         pool = sorted(pool)
         at = {g: p for p, g in enumerate(pool)}
-        sims = similarity_matrix(self.x[pool], [self.days[g] for g in pool], self.sp)
+        sims = similarity_matrix(self.xs[pool], [self.days[g] for g in pool], self.sp)
         labels = average_linkage(sims, self.sp.threshold)
         groups = {}
         for g in pool:

@@ -4,6 +4,11 @@ Similarity between two articles is the cosine of their language-centred
 vectors, damped by a Gaussian on the gap between their dates when both have
 one (Miranda et al. 2018 use the same shape of time feature). Clusters are cut
 where the average similarity between two groups falls below ``threshold``.
+Full articles cover more ground than one-sentence summaries, and two reports
+of one story written days apart share less of it: between two texts of
+``long_chars`` or more the cut is ``long_threshold`` instead (between
+``short_chars`` and ``long_chars`` it moves in proportion; see
+:func:`length_scale`).
 Stories are founded by articles only: a teaser joins the story it is clearly
 closest to, or is noise. A group smaller than ``min_articles`` is noise too.
 """
@@ -26,6 +31,9 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 @dataclass(frozen=True)
 class StoryParams:
     threshold: float = 0.30        # average centred cosine that keeps a story together
+    long_threshold: Optional[float] = 0.25  # ... between two full articles (None: as short texts)
+    short_chars: int = 400         # texts this short or shorter: ``threshold``
+    long_chars: int = 1500         # texts this long or longer: ``long_threshold``
     time_scale_days: Optional[float] = 30.0  # sigma of the date-gap Gaussian; None: ignore dates
     time_floor: float = 0.0        # the damping never goes below this factor
     min_articles: int = 2          # fewer articles than this: noise, not a story
@@ -58,6 +66,20 @@ def day_number(date: Optional[str]) -> Optional[float]:
         return (_dt.date(year, month, day) - _dt.date(1970, 1, 1)).days + 0.0
     except ValueError:
         return None
+
+
+def length_scale(chars: Sequence[int], params: StoryParams) -> np.ndarray:
+    """A factor per article: story similarities are ``cos * s_i * s_j``, cut at
+    ``threshold``, which cuts a pair at the geometric mean of the two texts' own
+    thresholds (``threshold`` up to ``short_chars``, ``long_threshold`` from
+    ``long_chars``, linear in between). All ones where ``long_threshold`` is None."""
+    length = np.asarray(chars, dtype=np.float64)
+    if params.long_threshold is None or not len(length):
+        return np.ones(len(length), dtype=np.float32)
+    span = max(params.long_chars - params.short_chars, 1)
+    f = np.clip((length - params.short_chars) / span, 0.0, 1.0)
+    own = params.threshold + f * (params.long_threshold - params.threshold)
+    return np.sqrt(params.threshold / own).astype(np.float32)
 
 
 def time_weights(days: Sequence[Optional[float]], params: StoryParams) -> Optional[np.ndarray]:

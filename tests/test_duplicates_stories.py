@@ -123,3 +123,15 @@ def test_sketch_estimates_wording_overlap():
     assert (sketch(base) == sketch(base)).all()  # stable: no per-run randomness
     f = TextFeatures.of(edited, "en")
     assert f.chars == len(edited) and f.grams == len(shingles(edited))
+
+
+def test_length_scale_lowers_the_cut_between_full_articles_only():
+    from clusterer.stories import length_scale
+    p = StoryParams()
+    s = length_scale([100, 400, 950, 1500, 5000], p)
+    assert s[0] == s[1] == 1.0  # short texts: the cut stays at p.threshold
+    assert 1.0 < s[2] < s[3] == s[4]
+    # two full articles are cut at long_threshold, a full article and a blurb in between
+    assert abs(p.threshold / (s[3] * s[4]) - p.long_threshold) < 1e-6
+    assert p.long_threshold < p.threshold / (s[0] * s[3]) < p.threshold
+    assert (length_scale([5000], StoryParams(long_threshold=None)) == 1.0).all()

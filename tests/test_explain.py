@@ -48,4 +48,4 @@ def test_recall_by_languages_counts_gold_pairs_found():
     gold = {"a": "g", "b": "g", "c": "g", "d": None}
     pred = {"a": "d1", "b": "d1", "c": None, "d": None}
     langs = {"a": "en", "b": "ru", "c": "ja", "d": "fr"}
-    assert recall_by_languages(gold, pred, langs) == {"en-ru": [1, 1], "en-ja": [0, 1], "ja-ru": [0, 1]}
+    assert recall_by_languages(gold, pred, langs) == {"en/ru": [1, 1], "en/ja": [0, 1], "ja/ru": [0, 1]}
