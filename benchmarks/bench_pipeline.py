@@ -8,6 +8,8 @@ repeat runs in a fresh child process with a fresh, empty embeddings cache
 (cold: conversion of the default model included in the first stage that needs
 it), then once more on the warm cache; prints per-stage seconds (median over
 repeats), items/s, tokens/s of the embedding stage and the child's peak RSS.
+"align" is the part of "analyse" spent embedding sentences for the duplicates'
+alignment test (only items of cross-language or long candidate pairs).
 """
 from __future__ import annotations
 
@@ -78,16 +80,17 @@ def main(argv=None) -> int:
     first = cold[0]
     print(f"corpus: {args.corpus}: {first['items']} items, {first['stories']} stories, "
           f"{first['dups']} duplicate groups; {args.repeat} repeats, medians")
-    print(f"{'run':5} {'read+split s':>12} {'embed s':>8} {'analyse s':>9} {'total s':>8} "
+    print(f"{'run':5} {'read+split s':>12} {'embed s':>8} {'analyse s':>9} {'(align s)':>9} {'total s':>8} "
           f"{'items/s':>8} {'embed tok/s':>11} {'peak RSS MB':>11}")
     for name, runs in (("cold", cold), ("warm", warm)):
-        med = {k: statistics.median(r["timings"][k] for r in runs) for k in ("read", "embed", "analyse")}
+        med = {k: statistics.median(r["timings"].get(k, 0.0) for r in runs)
+               for k in ("read", "embed", "analyse", "align")}
         total = statistics.median(r["wall"] for r in runs)
         toks = [r["tokens"] / r["timings"]["embed"] for r in runs if r["tokens"] and r["encoded"]]
         tok_s = f"{statistics.median(toks):,.0f}" if toks else "-"
         rss = statistics.median(r["peak_rss_mb"] for r in runs)
-        print(f"{name:5} {med['read']:12.2f} {med['embed']:8.2f} {med['analyse']:9.2f} {total:8.2f} "
-              f"{first['items'] / total:8.1f} {tok_s:>11} {rss:11.0f}")
+        print(f"{name:5} {med['read']:12.2f} {med['embed']:8.2f} {med['analyse']:9.2f} {med['align']:9.2f} "
+              f"{total:8.2f} {first['items'] / total:8.1f} {tok_s:>11} {rss:11.0f}")
     return 0
 
 

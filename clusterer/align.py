@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import time
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -28,7 +29,7 @@ import numpy as np
 
 from .debias import Prior, center_by_language, language_means
 
-MAX_SENTENCES = 48      # a text's first sentences are enough to tell a version from a report
+MAX_SENTENCES = 32      # a text's first sentences are enough to tell a version from a report
 MIN_SENTENCE_LETTERS = 12  # shorter pieces ("AP", "Photo", a number) align with anything
 MAX_SENTENCE_CHARS = 600
 MARGIN_NEIGHBOURS = 4   # the ratio margin's "nearest few"
@@ -134,6 +135,8 @@ class Aligner:
         self.shrink = shrink
         self._means: Optional[dict] = None
         self._vectors: Dict[int, np.ndarray] = {}
+        self.seconds = 0.0   # spent embedding sentences (the reference sentences included)
+        self.sentences = 0   # sentences embedded (or read from the cache)
 
     def _load(self, wanted: Dict[int, List[str]], langs: Sequence[Optional[str]]) -> None:
         todo = [i for i in wanted if i not in self._vectors]
@@ -141,9 +144,12 @@ class Aligner:
         if not flat:
             self._vectors.update((i, np.zeros((0, 1), dtype=np.float32)) for i in todo)
             return
+        start = time.perf_counter()
         vecs = np.asarray(self.embed(flat), dtype=np.float32)
+        prior = self._prior() if self._prior is not None else None  # embeds the reference once
+        self.seconds += time.perf_counter() - start
+        self.sentences += len(flat)
         flat_langs = [langs[i] for i in todo for _ in wanted[i]]
-        prior = self._prior() if self._prior is not None else None
         if self._means is None:
             self._means = language_means(vecs, flat_langs, self.shrink, prior)
         vecs = center_by_language(vecs, flat_langs, means=self._means, prior=prior)

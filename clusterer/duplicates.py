@@ -65,7 +65,7 @@ class DuplicateParams:
     min_containment: float = 0.50  # same language, article length: share of the shorter text's word
                                    # pairs found in the other
     min_chars: int = 400          # alignment: article-length text on both sides
-    min_cosine: float = 0.10      # alignment: centred cosine at least (a cheap first filter)
+    min_cosine: float = 0.20      # alignment: centred cosine at least (a cheap first filter)
     min_aligned: int = 3          # alignment: sentences aligned, at least
     min_share: float = 0.60       # alignment: ... and this share of the shorter text's sentences
     align_margin: float = 0.10    # a sentence match's lead over its nearest few (centred cosine)

@@ -70,6 +70,7 @@ class Analysis:
     dup_groups: List[List[int]]  # item indices
     days: List[Optional[float]] = field(default_factory=list)
     dup_evidence: List[PairEvidence] = field(default_factory=list)  # the accepted pairs'
+    align_seconds: float = 0.0   # of which: embedding sentences for the alignment test
 
 
 class Clusterer:
@@ -225,10 +226,11 @@ class Clusterer:
             nbr_idx, nbr_sim = np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
             teaser_nearest = None
         step("cluster", 1, 4)
+        aligner = self.aligner()
         groups, evidence = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
                                     [features[i] for i in art], [langs[i] for i in art],
                                     [True] * len(art), self.duplicates, with_evidence=False,
-                                    vectors=xa, aligner=self.aligner())
+                                    vectors=xa, aligner=aligner)
         dup_groups = [[int(art[p]) for p in g] for g in groups]
         for e in evidence:  # positions among the articles -> item indices
             e.i, e.j = int(art[e.i]), int(art[e.j])
@@ -251,7 +253,7 @@ class Clusterer:
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("cluster", 4, 4)
-        return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence)
+        return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence, aligner.seconds)
 
     # -- the whole run ----------------------------------------------------
     def run(self, source: Source) -> ClusterResult:
@@ -288,6 +290,7 @@ class Clusterer:
         t1 = time.perf_counter()
         analysis = self.analyse(items, vectors=np.concatenate(chunks), features=features)
         timings["analyse"] = time.perf_counter() - t1
+        timings["align"] = analysis.align_seconds  # part of "analyse"
         result = build_result(analysis, skipped, self._embedder().encoder.name)
         timings["total"] = time.perf_counter() - t0
         result.timings = timings
