@@ -141,10 +141,13 @@ class TextFeatures:
     figures: FrozenSet[str] = frozenset()
 
     @classmethod
-    def of(cls, text: str, lang: Optional[str] = None) -> "TextFeatures":
+    def of(cls, text: str, lang: Optional[str] = None,
+           params: DuplicateParams = DuplicateParams()) -> "TextFeatures":
+        """Features of ``text``; its sentences only where it is long enough for the
+        alignment test (``params.min_chars``)."""
         grams = shingles(text)
-        return cls(_sketch_of(grams), len(grams), len(text), pack(split_sentences(text, lang)),
-                   numbers(text))
+        sentences = pack(split_sentences(text, lang)) if len(text) >= params.min_chars else b""
+        return cls(_sketch_of(grams), len(grams), len(text), sentences, numbers(text))
 
 
 @dataclass

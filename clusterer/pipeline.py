@@ -209,7 +209,7 @@ class Clusterer:
         days = [day_number(it.date) for it in items]
 
         if features is None:
-            features = [TextFeatures.of(embedding_text(it), it.lang) for it in items]
+            features = [TextFeatures.of(embedding_text(it), it.lang, self.duplicates) for it in items]
         art = np.flatnonzero(is_article)
         teasers = np.flatnonzero(~is_article)
         xa = centred[art]
@@ -280,7 +280,7 @@ class Clusterer:
             chunks.append(self.embed(batch_items))
             timings["embed"] += time.perf_counter() - t
             for it in batch_items:
-                features.append(TextFeatures.of(embedding_text(it), it.lang))
+                features.append(TextFeatures.of(embedding_text(it), it.lang, self.duplicates))
                 it.meta["snippet"] = snippet(it.text)
                 it.text = ""  # not kept: memory stays bounded by the batch
             items.extend(batch_items)

@@ -235,7 +235,8 @@ class Placer:
             for c, (v, j) in enumerate(rows[g]):
                 nbr_idx[p, c] = at[j]
                 nbr_sim[p, c] = v
-        features = [TextFeatures.of(embedding_text(self.items[g]), self.items[g].lang) for g in local]
+        features = [TextFeatures.of(embedding_text(self.items[g]), self.items[g].lang, self.dp)
+                    for g in local]
         langs = [self.items[g].lang for g in local]
         # pairs that bring a new item in found groups; stored pairs were judged on their night
         groups, _ = find_duplicates(nbr_idx, nbr_sim, features, langs,
