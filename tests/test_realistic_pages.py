@@ -78,3 +78,30 @@ def test_titles_and_dates_come_from_the_article_not_the_chrome(realistic):
     assert items["football_de.txt"]["date"] == "2025-05-18"
     for story in data["stories"]:
         assert not any(ch.isdigit() for ch in story["title"][:10]), story["title"]
+
+
+def test_nightly_places_a_translation_that_arrives_later(tmp_path, model_cache):
+    """Night 1 holds the dispatch and its republications; night 2 brings the Russian
+    translation, which the nightly job aligns against the stored pages and puts in
+    their duplicate group, as a batch run over the same corpus does."""
+    import shutil
+
+    from clusterer.nightly import Nightly
+    from clusterer.pipeline import Clusterer
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for page in DISPATCH + ["grid_fr.txt", "football_de.txt"]:
+        if page != "grid_ru.txt":
+            shutil.copy(DATA / page, corpus / page)
+    state = tmp_path / "state.sqlite"
+    with Clusterer(cache_dir=model_cache) as clusterer:
+        Nightly(state, clusterer).update(corpus)
+        shutil.copy(DATA / "grid_ru.txt", corpus / "grid_ru.txt")
+        report = Nightly(state, clusterer).update(corpus).to_dict()
+        batch = clusterer.run(corpus)
+    joined = {d["id"]: d for d in report["new_duplicates"]}
+    assert joined["grid_ru.txt"]["canonical"] in DISPATCH  # joined the stored dispatch's group
+    assert not report["duplicate_groups_created"]
+    stored = {it.id: it.duplicate_group for it in batch.items}
+    assert stored["grid_ru.txt"] == stored["grid_wire.txt"] is not None
