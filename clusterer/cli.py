@@ -85,7 +85,11 @@ def main():
 @model_options
 def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet):
     """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
+    from .read import check_output_path
+
     try:
+        if out:
+            check_output_path(path, out)
         with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
             result = clusterer.run(path)
     except ClustererError as exc:
@@ -169,9 +173,13 @@ def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no
     changed items, keep story (S000001) and duplicate group (D000001) ids stable,
     and report what changed. The first run on a new state is a full batch run."""
     from .nightly import Nightly
+    from .read import check_output_path
     from .report import write_json_atomic
 
     try:
+        check_output_path(corpus, state_path, "state")
+        if report:
+            check_output_path(corpus, report, "report")
         with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
             changes = Nightly(state_path, clusterer).update(corpus, rebuild=rebuild)
     except ClustererError as exc:

@@ -37,6 +37,23 @@ class _Unusable(Exception):
     """Internal: a whole file cannot be used; the message is the reason."""
 
 
+def check_output_path(corpus: PathLike, out: PathLike, what: str = "output") -> None:
+    """Refuse, before any work, an output file that is one of the corpus's inputs
+    (the corpus file itself, or a file the reader would read under the corpus
+    folder: writing there destroys or changes the data), or whose folder does not
+    exist. Raises CorpusError naming the path."""
+    root = Path(corpus).resolve()
+    target = Path(out).resolve()
+    if target == root or (root.is_dir() and root in target.parents
+                          and target.suffix.lower() in SUPPORTED_SUFFIXES):
+        raise CorpusError(f"the {what} path {out} is an input of the corpus {corpus}: "
+                          "writing it would overwrite or change the corpus; choose a path outside it")
+    if target.is_dir():
+        raise CorpusError(f"the {what} path {out} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise CorpusError(f"the {what} path {out}: folder {target.parent} does not exist")
+
+
 def read_corpus(
     path: PathLike, on_skip: Optional[SkipCallback] = None
 ) -> tuple[list[Record], list[Skipped]]:
@@ -90,7 +107,7 @@ def _iter(
             on_skip(entry)
 
     if files is None:
-        files = _list_files(root)
+        files = _list_files(root, skip)
     seen: dict[str, str] = {}  # record id -> where it was first seen
     count = 0
     for rel, file in files:
@@ -110,8 +127,10 @@ def _iter(
         raise CorpusError(f"no usable document found in {root}{detail}")
 
 
-def _list_files(root: Path) -> list[tuple[str, Path]]:
-    """Supported, non-hidden files under ``root`` as (relative posix path, path)."""
+def _list_files(root: Path, skip: SkipCallback) -> list[tuple[str, Path]]:
+    """Supported, non-hidden files under ``root`` as (relative posix path, path).
+    A file whose path is not valid UTF-8 is reported (its id could not be written
+    to a result, a report or the nightly state) and left out."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -121,7 +140,14 @@ def _list_files(root: Path) -> list[tuple[str, Path]]:
             if Path(name).stem.lower() == "readme":
                 continue  # a folder's README documents the corpus, it is not a page
             full = Path(dirpath) / name
-            found.append((full.relative_to(root).as_posix(), full))
+            rel = full.relative_to(root).as_posix()
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+                skip(Skipped(shown, "file name is not valid UTF-8 (rename the file to read it)"))
+                continue
+            found.append((rel, full))
     found.sort(key=lambda pair: pair[0])
     return found
 

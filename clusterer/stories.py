@@ -52,7 +52,10 @@ def day_number(date: Optional[str]) -> Optional[float]:
     try:
         when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         if when.tzinfo is not None:
-            when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            try:
+                when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # the year 1 or 9999 shifted out of range: keep the local time
+                when = when.replace(tzinfo=None)
         return (when - _dt.datetime(1970, 1, 1)).total_seconds() / 86400.0
     except ValueError:
         pass
