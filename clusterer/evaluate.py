@@ -29,7 +29,7 @@ from typing import Hashable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from .errors import CorpusError
-from .records import Record
+from .records import TEASER_MARK, Record
 
 __all__ = [
     "PRF",
@@ -50,7 +50,7 @@ Label = Optional[Hashable]
 
 _RECORD_FIELDS = ("title", "lang", "date", "url")
 _MAX_PROBLEMS = 5
-_TEASER_MARK = "#teaser-"
+_TEASER_MARK = TEASER_MARK
 
 
 # --------------------------------------------------------------------- loaders

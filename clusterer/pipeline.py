@@ -24,7 +24,7 @@ from .errors import CorpusError
 from .language import LanguageIdentifier
 from .neighbours import knn_with_queries
 from .read import iter_records, read_corpus
-from .records import ARTICLE, Item, Record, Skipped
+from .records import ARTICLE, TEASER_MARK, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
 from .graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage
@@ -139,6 +139,9 @@ class Clusterer:
             record = to_record(obj)
             if record.id in seen:
                 raise CorpusError(f"duplicate record id {record.id!r}")
+            if TEASER_MARK in record.id:
+                raise CorpusError(f"record id {record.id!r} contains {TEASER_MARK!r}, which names the "
+                                  "teasers split off a page")
             seen.add(record.id)
             yield record
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
 from .errors import CorpusError
-from .records import Record, Skipped
+from .records import TEASER_MARK, Record, Skipped
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
@@ -113,6 +113,10 @@ def _iter(
     for rel, file in files:
         for line_no, record in _read_file(rel, file, skip):
             where = rel if line_no is None else f"{rel}:{line_no}"
+            if TEASER_MARK in record.id:
+                skip(Skipped(rel, f"id {record.id!r} contains {TEASER_MARK!r}, which names the teasers "
+                             "split off a page", line=line_no))
+                continue
             first = seen.get(record.id)
             if first is not None:
                 skip(Skipped(rel, f"duplicate id {record.id!r} (first seen in {first}); "

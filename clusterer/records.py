@@ -6,6 +6,12 @@ from typing import Optional
 
 ARTICLE = "article"
 TEASER = "teaser"
+TEASER_MARK = "#teaser-"  # teaser ids are <doc>#teaser-<k>; record ids may not contain it
+
+
+def teaser_id(doc: str, k: int) -> str:
+    """The id of the k-th teaser (from 1) split off record ``doc``."""
+    return f"{doc}{TEASER_MARK}{k}"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .chrome import is_byline, is_chrome, is_date_line, parse_date
-from .records import ARTICLE, TEASER, Item, Record
+from .records import ARTICLE, TEASER, Item, Record, teaser_id
 
 # Lines that open a block of teasers (compared lower-cased, without a final colon).
 TEASER_MARKERS = frozenset({
@@ -98,7 +98,7 @@ def segment(record: Record) -> list[Item]:
     items = [article]
     for k, teaser in enumerate(_split_teasers(furniture), start=1):
         items.append(Item(
-            id=f"{record.id}#teaser-{k}",
+            id=teaser_id(record.id, k),
             doc=record.id,
             kind=TEASER,
             text=teaser.text(),

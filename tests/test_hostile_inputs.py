@@ -43,3 +43,17 @@ def test_out_path_inside_the_corpus_is_refused_before_any_work(tmp_path):
     assert result.exit_code == 1 and "is an input of the corpus" in result.output
     assert (corpus / "records.jsonl").read_text(encoding="utf-8") == data  # nothing overwritten
     assert not (tmp_path / "c").exists()  # refused before any work
+
+
+def test_a_record_id_shaped_like_a_teaser_id_is_refused(tmp_path):
+    from clusterer.errors import CorpusError
+    from clusterer.pipeline import Clusterer
+
+    (tmp_path / "metro_vi.txt").write_text("Tàu điện chạy.\n\nXem thêm\n\nTin khác về giao thông", encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text('{"id": "metro_vi.txt#teaser-1", "text": "Another text."}\n'
+                                      '{"id": "b", "text": "Storm hits."}\n', encoding="utf-8")
+    records, skipped = read_corpus(tmp_path)
+    assert [r.id for r in records] == ["metro_vi.txt", "b"]
+    assert skipped[0].line == 1 and "#teaser-" in skipped[0].reason
+    with pytest.raises(CorpusError, match="teaser"):
+        list(Clusterer.stream([{"id": "x#teaser-2", "text": "t"}], []))
