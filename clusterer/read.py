@@ -145,10 +145,11 @@ def _list_files(root: Path, skip: SkipCallback) -> list[tuple[str, Path]]:
                 continue  # a folder's README documents the corpus, it is not a page
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+            shown = os.fsencode(rel).decode("utf-8", "backslashreplace")  # printable, storable
+            if not full.is_file():  # a named pipe, a socket or a device would block or never end
+                skip(Skipped(shown, "not a regular file"))
+                continue
+            if shown != rel:
                 skip(Skipped(shown, "file name is not valid UTF-8 (rename the file to read it)"))
                 continue
             found.append((rel, full))

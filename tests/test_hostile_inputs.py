@@ -57,3 +57,11 @@ def test_a_record_id_shaped_like_a_teaser_id_is_refused(tmp_path):
     assert skipped[0].line == 1 and "#teaser-" in skipped[0].reason
     with pytest.raises(CorpusError, match="teaser"):
         list(Clusterer.stream([{"id": "x#teaser-2", "text": "t"}], []))
+
+
+def test_a_named_pipe_in_the_corpus_is_skipped_not_read(tmp_path):
+    (tmp_path / "good.txt").write_text("Flood in Valdoria after heavy rain.", encoding="utf-8")
+    os.mkfifo(tmp_path / "p.txt")  # reading it would block forever
+    records, skipped = read_corpus(tmp_path)
+    assert [r.id for r in records] == ["good.txt"]
+    assert [(s.path, s.reason) for s in skipped] == [("p.txt", "not a regular file")]
