@@ -2,15 +2,19 @@
 
 One database file per model under the cache folder. Each batch is written in
 one transaction, so a run killed mid-way keeps every batch it finished and
-the file stays usable (SQLite's journal makes each commit atomic).
+the file stays usable (SQLite's journal makes each commit atomic). The cache is
+derived data: a file SQLite finds damaged is moved aside (``*.corrupt-<time>``,
+with a warning) and a new one started, and the run goes on.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import sqlite3
+import time
+import warnings
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -24,6 +28,12 @@ def text_key(model_name: str, text: str) -> str:
     h.update(b"\0")
     h.update(text.encode("utf-8"))
     return h.hexdigest()
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """True for SQLite's words for a damaged file (not for a lock or a full disk)."""
+    text = str(exc).lower()
+    return any(word in text for word in ("malformed", "not a database", "corrupt"))
 
 
 def _slug(model_name: str) -> str:
@@ -40,30 +50,70 @@ class EmbeddingCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.model_name = model_name
         self.path = self.dir / f"{_slug(model_name)}.sqlite"
-        self._db = sqlite3.connect(str(self.path), timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (model_name,))
-        self._db.commit()
+        self._db: Optional[sqlite3.Connection] = None
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._db = self._start_over(exc)
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=60)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (self.model_name,))
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _start_over(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection:
+        """Move a damaged cache file aside and open a new, empty one."""
+        if self._db is not None:
+            self._db.close()
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(self.path) + suffix)
+            if part.exists():
+                part.replace(Path(str(aside) + suffix))
+        warnings.warn(f"embeddings cache {self.path} is damaged ({exc}); moved it to {aside} and "
+                      "started a new one (embeddings are computed again)", RuntimeWarning, stacklevel=3)
+        return self._open()
 
     def get_many(self, keys: Sequence[str]) -> Dict[str, np.ndarray]:
         found: Dict[str, np.ndarray] = {}
         keys = list(dict.fromkeys(keys))
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self._db.execute(
-                    f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, blob in self._db.execute(
+                        f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        except sqlite3.DatabaseError as exc:  # damage met while reading: nothing is cached
+            if not _damaged(exc):
+                raise
+            self._db = self._start_over(exc)
+            return {}
         return found
 
     def put_many(self, keys: Iterable[str], vectors: np.ndarray) -> None:
         rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
                 for k, v in zip(keys, vectors)]
-        with self._db:  # one transaction per batch
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        try:
+            with self._db:  # one transaction per batch
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._db = self._start_over(exc)
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]

@@ -77,6 +77,10 @@ def main():
 
     cluster PATH reads a folder of raw pages (.txt, .md, .html) and JSONL records and
     prints its stories, duplicate groups and noise."""
+    import warnings
+
+    # the CLI owns its process: a library warning is one line on stderr, not a source excerpt
+    warnings.showwarning = lambda message, category, *rest, **kw: click.echo(f"Warning: {message}", err=True)
 
 
 @main.command("run")

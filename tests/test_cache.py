@@ -64,3 +64,29 @@ def test_progress_reports_to_total(tmp_path):
     Embedder(FakeEncoder(), cache_dir=tmp_path, batch_size=2,
              progress=lambda done, total: seen.append((done, total))).embed(["a", "b", "c"])
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_damaged_cache_is_moved_aside_and_rebuilt(tmp_path, damage):
+    enc = FakeEncoder()
+    texts = [f"text number {i} " * 40 for i in range(300)]
+    embedder = Embedder(enc, cache_dir=tmp_path)
+    first = embedder.embed(texts)
+    embedder.close()
+    [path] = list(tmp_path.glob("*.sqlite"))
+    if damage == "truncate":
+        with open(path, "r+b") as fh:
+            fh.truncate(5000)
+    else:
+        data = bytearray(path.read_bytes())
+        data[0:16] = b"not a database!!"
+        path.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="damaged"):
+        again = Embedder(enc, cache_dir=tmp_path)
+        second = again.embed(texts)
+    np.testing.assert_allclose(first, second)
+    assert again.encoded == len(texts)  # computed again, not lost
+    assert list(tmp_path.glob("*.corrupt-*"))  # the damaged file is kept aside
+    third = Embedder(enc, cache_dir=tmp_path)
+    third.embed(texts)
+    assert third.encoded == 0  # the new cache works
