@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from .cache import DEFAULT_CACHE_DIR
-from .errors import ClustererError
+from .errors import ClustererError, StateLocked
 from .pipeline import Clusterer
 from .report import summary, write_json
 
@@ -20,6 +20,21 @@ class _DefaultGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["run"] + list(args)
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C: the shell's convention, 128 + SIGINT
+            click.echo("Interrupted.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+EXIT_TEMPFAIL = 75      # sysexits' EX_TEMPFAIL: locked by another run, try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+
+class _TryLater(click.ClickException):
+    exit_code = EXIT_TEMPFAIL
 
 
 class Progress:
@@ -64,6 +79,14 @@ def model_options(f):
     return f
 
 
+def _written(write, path) -> None:
+    """Run ``write``; a file that cannot be written is one line, not a traceback."""
+    try:
+        write()
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def make_clusterer(model: Optional[str], prefix: Optional[str], cache_dir: str,
                    no_cache: bool, quiet: bool) -> Clusterer:
     return Clusterer(model=model, prefix=prefix, cache_dir=cache_dir, cache_embeddings=not no_cache,
@@ -100,7 +123,7 @@ def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet):
         raise click.ClickException(str(exc)) from None
     click.echo(summary(result))
     if out:
-        write_json(result, out)
+        _written(lambda: write_json(result, out), out)
         click.echo(f"\nWrote {out}")
 
 
@@ -138,7 +161,7 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
     except ClustererError as exc:
         raise click.ClickException(str(exc)) from None
     if out:
-        write_json_atomic(data, out)
+        _written(lambda: write_json_atomic(data, out), out)
         click.echo(f"Wrote {out}")
 
 
@@ -186,9 +209,11 @@ def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no
             check_output_path(corpus, report, "report")
         with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
             changes = Nightly(state_path, clusterer).update(corpus, rebuild=rebuild)
+    except StateLocked as exc:
+        raise _TryLater(str(exc)) from None
     except ClustererError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(changes.summary())
     if report:
-        write_json_atomic(changes.to_dict(), report)
+        _written(lambda: write_json_atomic(changes.to_dict(), report), report)
         click.echo(f"\nWrote {report}")

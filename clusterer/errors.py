@@ -15,3 +15,7 @@ class ModelError(ClustererError):
 
 class StateError(ClustererError):
     """The nightly state database is locked, corrupt or from another model."""
+
+
+class StateLocked(StateError):
+    """Another run holds the state's lock: try again later (exit code 75, EX_TEMPFAIL)."""

@@ -1,6 +1,7 @@
 """Language identification of items, with py3langid (model bundled in the package)."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional
 
 from .errors import ModelError
@@ -15,6 +16,7 @@ PROSE_MIN_LETTERS = 40  # a line with fewer letters (menu, share row, byline) is
 _MACRO = {"arz": "ar", "ary": "ar", "yue": "zh", "wuu": "zh", "uzs": "uz",
           "gug": "gn", "hbo": "he", "grc": "el", "fuv": "ff"}
 _NO_LANGUAGE = {"und", "zxx", "mis", "mul"}
+_CODE = re.compile(r"[a-z]{2,3}")  # an ISO 639-1 or 639-3 code after normalise_code
 
 
 class LanguageIdentifier:
@@ -73,8 +75,13 @@ class LanguageIdentifier:
         return self.classify(text)[0]
 
     def fill(self, items: Iterable[Item]) -> None:
-        """Set ``item.lang`` where it is None; given values are kept as they are."""
+        """Set ``item.lang`` where it is None; a given value is normalised ("fr-FR",
+        "FR" -> "fr"), and one that is no language code ("FRENCH", "??") is
+        identified from the text like a missing one."""
         for item in items:
+            if item.lang is not None:
+                code = normalise_code(item.lang)
+                item.lang = code if code is not None and _CODE.fullmatch(code) else None
             if item.lang is None:
                 text = item.text if item.text.strip() else (item.title or "")
                 item.lang = self.detect(text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
@@ -52,6 +53,11 @@ def check_output_path(corpus: PathLike, out: PathLike, what: str = "output") -> 
         raise CorpusError(f"the {what} path {out} is a folder; give a file name")
     if not target.parent.is_dir():
         raise CorpusError(f"the {what} path {out}: folder {target.parent} does not exist")
+    try:  # a folder one cannot write in (read-only, /proc) fails now, not after the work
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as exc:
+        raise CorpusError(f"the {what} path {out}: cannot write in {target.parent} ({exc.strerror})") from None
 
 
 def read_corpus(
@@ -185,6 +191,11 @@ def _read_bytes(file: Path) -> bytes:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise _Unusable("not valid UTF-16 despite its byte-order mark") from None
     if b"\x00" in data:
         raise _Unusable("binary file (contains NUL bytes)")
     try:

@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import StateError
+from .errors import StateError, StateLocked
 
 SCHEMA_VERSION = 1
 OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of language means without a reference prior)
@@ -137,7 +137,8 @@ class StateLock:
     """
 
     def __init__(self, state_path: str | Path):
-        self.path = Path(str(state_path) + ".lock")
+        # the file the path resolves to, so two runs through a symlink share one lock
+        self.path = Path(str(Path(state_path).resolve()) + ".lock")
         self._fh = None
 
     def acquire(self) -> "StateLock":
@@ -147,7 +148,7 @@ class StateLock:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            raise StateError(f"another update is running on this state ({self.path} is locked); "
+            raise StateLocked(f"another update is running on this state ({self.path} is locked); "
                              "try again when it has finished") from None
         fh.seek(0)
         fh.truncate()

@@ -65,3 +65,54 @@ def test_a_named_pipe_in_the_corpus_is_skipped_not_read(tmp_path):
     records, skipped = read_corpus(tmp_path)
     assert [r.id for r in records] == ["good.txt"]
     assert [(s.path, s.reason) for s in skipped] == [("p.txt", "not a regular file")]
+
+
+def test_unwritable_output_is_one_line_before_any_work(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Storm hits Brittany.", encoding="utf-8")
+    result = CliRunner().invoke(main, [str(corpus), "--out", "/proc/x.json", "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 1 and "cannot write in /proc" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "c").exists()
+
+
+def test_result_files_get_the_usual_mode(tmp_path):
+    from clusterer.atomic import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "r.json", lambda fh: fh.write("{}"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_ctrl_c_exits_130(monkeypatch, tmp_path):
+    import clusterer.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "make_clusterer", interrupted)
+    (tmp_path / "a.txt").write_text("Storm hits Brittany.", encoding="utf-8")
+    result = CliRunner().invoke(main, [str(tmp_path)])
+    assert result.exit_code == 130 and "Interrupted" in result.output
+
+
+def test_utf16_with_a_bom_is_read(tmp_path):
+    text = "Bão Elin đổ bộ vào Bretagne, hàng nghìn người sơ tán."
+    (tmp_path / "le.txt").write_bytes(text.encode("utf-16"))  # little-endian with a BOM
+    (tmp_path / "be.txt").write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    records, skipped = read_corpus(tmp_path)
+    assert skipped == [] and [r.text for r in records] == [text, text]
+
+
+def test_given_languages_are_normalised_and_nonsense_reidentified():
+    from clusterer.language import LanguageIdentifier
+    from clusterer.records import ARTICLE, Item
+
+    text = "Le gouvernement a présenté mercredi un nouveau plan pour le climat."
+    items = [Item(id=str(k), doc=str(k), kind=ARTICLE, text=text, lang=lang)
+             for k, lang in enumerate(["fr-FR", "FR", "fr", "FRENCH", "??", None])]
+    LanguageIdentifier().fill(items)
+    assert [it.lang for it in items] == ["fr"] * 6

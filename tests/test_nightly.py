@@ -348,8 +348,14 @@ def test_second_run_fails_at_once_while_one_holds_the_lock(tmp_path):
         result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state),
                                                "--no-cache", "-q"])
         assert time.monotonic() - started < 20
-        assert result.exit_code != 0
+        assert result.exit_code == 75  # EX_TEMPFAIL: try again later, not corruption
         assert "another update is running" in result.output
+        # the same state through a symlink is the same state: locked too
+        link = tmp_path / "link.sqlite"
+        link.symlink_to(state)
+        result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(link),
+                                               "--no-cache", "-q"])
+        assert result.exit_code == 75 and "another update is running" in result.output
         assert "Traceback" not in result.output
     finally:
         kill(proc)
