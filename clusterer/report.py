@@ -9,6 +9,11 @@ from .atomic import atomic_write
 from .result import ClusterResult
 
 
+def _shown(text: str) -> str:
+    """``text`` with control characters escaped (a newline in a file name stays on one line)."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def summary(result: ClusterResult, max_members: int = 12) -> str:
     """A readable summary: stories with titles, languages and members; duplicate
     groups; noise; skipped inputs."""
@@ -23,21 +28,21 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         lines.append("")
         lines.append("Stories")
     for story in result.stories:
-        lines.append(f"  [{story.id}] {story.title or '(untitled)'}")
+        lines.append(f"  [{story.id}] {_shown(story.title or '(untitled)')}")
         lines.append(f"      {story.articles} articles, {story.teasers} teasers; "
                      f"languages: {', '.join(story.languages)}")
         for member in story.members[:max_members]:
             it = by_id[member]
             dup = f"  (duplicate group {it.duplicate_group})" if it.duplicate_group else ""
-            lines.append(f"      - {member} [{it.lang or '?'}]{dup}")
+            lines.append(f"      - {_shown(member)} [{it.lang or '?'}]{dup}")
         if len(story.members) > max_members:
             lines.append(f"      … and {len(story.members) - max_members} more")
     if result.duplicate_groups:
         lines.append("")
         lines.append("Duplicate groups")
     for group in result.duplicate_groups:
-        lines.append(f"  [{group.id}] {', '.join(group.members)}  "
-                     f"(languages: {', '.join(group.languages)}; keep {group.canonical})")
+        lines.append(f"  [{group.id}] {', '.join(_shown(m) for m in group.members)}  "
+                     f"(languages: {', '.join(group.languages)}; keep {_shown(group.canonical)})")
     noise = result.noise
     if noise:
         lines.append("")
@@ -47,7 +52,7 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         lines.append("")
         lines.append(f"Skipped {len(result.skipped)} inputs")
         for s in result.skipped:
-            lines.append(f"  {s}")
+            lines.append(f"  {_shown(str(s))}")
     return "\n".join(lines)
 
 

@@ -116,3 +116,18 @@ def test_given_languages_are_normalised_and_nonsense_reidentified():
              for k, lang in enumerate(["fr-FR", "FR", "fr", "FRENCH", "??", None])]
     LanguageIdentifier().fill(items)
     assert [it.lang for it in items] == ["fr"] * 6
+
+
+def test_a_newline_in_a_file_name_stays_on_one_summary_line():
+    from clusterer.report import summary
+    from clusterer.result import ClusterResult, DuplicateGroup, ItemResult, Story
+
+    bad, good = "bad\nname.txt", "good.txt"
+    items = [ItemResult(id=i, doc=i, kind="article", lang="en", title=None, story="s1", duplicate_group="d1")
+             for i in (bad, good)]
+    result = ClusterResult(items=items, stories=[Story("s1", "A\ntitle", [bad, good], ["en"], 2)],
+                           duplicate_groups=[DuplicateGroup("d1", [bad, good], bad, ["en"], "s1")])
+    lines = summary(result).splitlines()
+    assert "      - bad\\nname.txt [en]  (duplicate group d1)" in lines
+    assert "  [s1] A\\ntitle" in lines
+    assert not any(line.startswith("name.txt") or line == "title" for line in lines)
