@@ -76,6 +76,9 @@ def model_options(f):
                      help="do not read or write cached embeddings (the default model's converted "
                           "weights are still kept in --cache-dir).")(f)
     f = click.option("--quiet", "-q", is_flag=True, help="no progress on stderr.")(f)
+    f = click.option("--max-chars", default=100_000, show_default=True, type=click.IntRange(min=1),
+                     help="read at most this many characters of one page or record; longer ones are "
+                          "cut and listed in the result.")(f)
     return f
 
 
@@ -88,9 +91,9 @@ def _written(write, path) -> None:
 
 
 def make_clusterer(model: Optional[str], prefix: Optional[str], cache_dir: str,
-                   no_cache: bool, quiet: bool) -> Clusterer:
+                   no_cache: bool, quiet: bool, max_chars: int = 100_000) -> Clusterer:
     return Clusterer(model=model, prefix=prefix, cache_dir=cache_dir, cache_embeddings=not no_cache,
-                     progress=Progress(quiet))
+                     max_chars=max_chars, progress=Progress(quiet))
 
 
 @click.group(cls=_DefaultGroup)
@@ -110,14 +113,14 @@ def main():
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="write the result as JSON here.")
 @model_options
-def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet):
+def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet, max_chars):
     """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
     from .read import check_output_path
 
     try:
         if out:
             check_output_path(path, out)
-        with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
+        with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
             result = clusterer.run(path)
     except ClustererError as exc:
         raise click.ClickException(str(exc)) from None
@@ -133,7 +136,7 @@ def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet):
               help="write the metrics (and, for a labelled corpus, the result) as JSON here.")
 @click.option("--name", default=None, help="dataset name in the report (default: the file name).")
 @model_options
-def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
+def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet, max_chars):
     """Run the pipeline on a labelled set GOLD (JSONL) and print its scores.
 
     A labelled corpus (records with `story` and optional `dup`) gets B-cubed P/R/F1 for
@@ -145,7 +148,7 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet):
 
     command = "cluster eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cluster eval"
     try:
-        with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
+        with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
             if gold_kind(gold) == "pairs":
                 data = evaluate_pairs(clusterer, gold)
                 click.echo(format_pairs(data))
@@ -195,7 +198,7 @@ def explain_cmd(result, first, second):
 @click.option("--rebuild", is_flag=True,
               help="re-cluster everything from the stored vectors, keeping ids by maximum overlap.")
 @model_options
-def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no_cache, quiet):
+def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no_cache, quiet, max_chars):
     """Bring the nightly STATE up to date with CORPUS: embed and place only new or
     changed items, keep story (S000001) and duplicate group (D000001) ids stable,
     and report what changed. The first run on a new state is a full batch run."""
@@ -207,7 +210,7 @@ def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no
         check_output_path(corpus, state_path, "state")
         if report:
             check_output_path(corpus, report, "report")
-        with make_clusterer(model, prefix, cache_dir, no_cache, quiet) as clusterer:
+        with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
             changes = Nightly(state_path, clusterer).update(corpus, rebuild=rebuild)
     except StateLocked as exc:
         raise _TryLater(str(exc)) from None

@@ -8,7 +8,7 @@ same code.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from itertools import islice
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
@@ -87,7 +87,9 @@ class Clusterer:
                  duplicates: DuplicateParams = DuplicateParams(),
                  language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
                  read_batch: int = 2048, story_neighbours: int = 20, teaser_neighbours: int = 30,
-                 progress: Optional[Progress] = None):
+                 max_chars: int = 100_000, progress: Optional[Progress] = None):
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be at least 1, got {max_chars!r}")
         self.encoder = encoder
         self.model = model
         self.prefix = prefix
@@ -101,6 +103,7 @@ class Clusterer:
         self.read_batch = read_batch
         self.story_neighbours = story_neighbours
         self.teaser_neighbours = teaser_neighbours
+        self.max_chars = max_chars
         self.progress = progress
         self.embedder_: Optional[Embedder] = None
         self.prior_: Optional[Prior] = None
@@ -146,12 +149,21 @@ class Clusterer:
             yield record
 
     def split(self, records: Sequence[Record]) -> List[Item]:
-        """Articles and teasers of ``records``, with their languages."""
+        """Articles and teasers of ``records``, with their languages. A page longer
+        than ``max_chars`` is cut there first (its article says so in
+        ``meta["truncated_from"]``): what is embedded, and the time it takes, stays
+        bounded whatever one record's size."""
         items: List[Item] = []
         if self.language_id_ is None:
             self.language_id_ = LanguageIdentifier()
         for record in records:
-            items.extend(segment(record))
+            size = len(record.text)
+            if size > self.max_chars:
+                record = replace(record, text=record.text[:self.max_chars])
+            parts = segment(record)
+            if size > self.max_chars:
+                parts[0].meta["truncated_from"] = size
+            items.extend(parts)
         self.language_id_.fill(items)
         return items
 
@@ -368,8 +380,10 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
                           date=it.date, url=it.url, story=story_id.get(i),
                           duplicate_group=dup_id.get(i))
                for i, it in enumerate(items)]
+    truncated = [{"id": it.id, "chars": it.meta["truncated_from"]} for it in items
+                 if "truncated_from" in it.meta]
     return ClusterResult(items=results, stories=stories, duplicate_groups=dup_groups,
-                         skipped=list(skipped), model=model_name)
+                         skipped=list(skipped), model=model_name, truncated=truncated)
 
 
 def story_title(items: Sequence[Item], members: Sequence[int]) -> str:

@@ -48,6 +48,11 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         lines.append("")
         lines.append(f"Noise: {len(noise)} items "
                      f"({sum(1 for i in noise if by_id[i].kind == 'teaser')} teasers)")
+    if result.truncated:
+        lines.append("")
+        lines.append(f"Cut short {len(result.truncated)} pages (only their beginning was read; see --max-chars)")
+        for t in result.truncated[:max_members]:
+            lines.append(f"  {_shown(t['id'])}: {t['chars']:,} characters")
     if result.skipped:
         lines.append("")
         lines.append(f"Skipped {len(result.skipped)} inputs")

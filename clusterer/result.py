@@ -55,6 +55,7 @@ class ClusterResult:
     duplicate_groups: List[DuplicateGroup]
     skipped: List[Skipped] = field(default_factory=list)
     model: str = ""
+    truncated: List[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
     timings: Dict[str, float] = field(default_factory=dict)
 
     @property
@@ -76,5 +77,6 @@ class ClusterResult:
             "duplicate_groups": [asdict(g) for g in self.duplicate_groups],
             "noise": self.noise,
             "skipped": [asdict(s) for s in self.skipped],
+            "truncated": list(self.truncated),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }

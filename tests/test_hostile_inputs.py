@@ -131,3 +131,27 @@ def test_a_newline_in_a_file_name_stays_on_one_summary_line():
     assert "      - bad\\nname.txt [en]  (duplicate group d1)" in lines
     assert "  [s1] A\\ntitle" in lines
     assert not any(line.startswith("name.txt") or line == "title" for line in lines)
+
+
+def test_a_huge_record_is_cut_at_max_chars_and_reported():
+    from conftest import FakeEncoder
+
+    from clusterer.pipeline import Clusterer
+    from clusterer.report import summary
+
+    class Longest(FakeEncoder):
+        longest = 0
+
+        def encode(self, texts):
+            self.longest = max([self.longest] + [len(t) for t in texts])
+            return super().encode(texts)
+
+    enc = Longest()
+    huge = "Storm Elin hits the coast of Brittany again. " * 20_000  # 920,000 characters
+    with Clusterer(encoder=enc, cache_dir=None, use_prior=False, max_chars=5_000) as clusterer:
+        result = clusterer.run([{"id": "huge", "text": huge}, {"id": "b", "text": "Storm hits Brittany."}])
+    assert result.truncated == [{"id": "huge", "chars": len(huge)}]
+    assert enc.longest <= 5_000  # what is embedded stays bounded
+    assert "Cut short 1 pages" in summary(result) and result.to_dict()["truncated"] == result.truncated
+    with pytest.raises(ValueError, match="max_chars"):
+        Clusterer(max_chars=0)
