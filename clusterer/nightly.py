@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -26,6 +27,7 @@ import numpy as np
 from .cache import text_key
 from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .debias import Prior, center_by_language, language_means
+from .errors import StateError
 from .pipeline import Clusterer, build_result, canonical_member, embedding_text, story_title
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
 from .records import Item
@@ -68,7 +70,10 @@ class Nightly:
         run holds the state, or the state was built with another model."""
         with StateLock(self.state_path):
             with State(self.state_path) as state:
-                return self._run(state, corpus, rebuild)
+                try:
+                    return self._run(state, corpus, rebuild)
+                except sqlite3.DatabaseError as exc:  # the run's one transaction is rolled back
+                    raise StateError(_state_failure(self.state_path, exc)) from None
 
     def rebuild(self, corpus: Union[str, Path]) -> ChangeReport:
         """Re-cluster everything (stored vectors, new items embedded), keeping ids by overlap."""
@@ -317,3 +322,15 @@ def _retired(rows: Dict[str, GroupRow], live, merges: Sequence[Merge], dissolved
 def _means_by_lang(means: Dict[str, Tuple[int, np.ndarray]]) -> dict:
     return {json.loads(k): v for k, (_, v) in means.items() if k != OVERALL}
 
+
+
+def _state_failure(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """One line for a state that could not be read or written, and what to do."""
+    text = str(exc)
+    if "full" in text.lower():
+        return (f"no room left to write the state {path} ({text}); nothing of tonight's run was written: "
+                "free some space and run again")
+    if any(word in text.lower() for word in ("malformed", "not a database", "corrupt")):
+        return (f"the state {path} is damaged ({text}); restore it from a backup, or move it away "
+                "to start again from an empty state")
+    return f"the state {path} could not be read or written ({text}); nothing of tonight's run was written"

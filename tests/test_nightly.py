@@ -418,3 +418,22 @@ def test_a_noise_teaser_joins_the_story_that_forms_later(tmp_path):
     batch = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(corpus)
     story_of = {it.id: it.story for it in batch.items}
     assert story_of[teaser] is not None and story_of[teaser] == story_of["chess-en-1"]
+
+
+def test_damage_inside_the_state_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    import clusterer.cli as cli
+    monkeypatch.setattr(cli, "make_clusterer", lambda *a, **kw: Clusterer(
+        encoder=FakeEncoder(), cache_dir=tmp_path / "cache"))
+    corpus = corpus_for(2, tmp_path)
+    nightly(tmp_path, FakeEncoder()).update(corpus_for(1, tmp_path))
+    state = tmp_path / "state.sqlite"
+    data = bytearray(state.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    for at in range(len(data) // 2 // page * page, len(data), page):  # the later pages: stored rows
+        data[at:at + 64] = b"\xff" * 64
+    state.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state), "--no-cache", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "is damaged (database disk image is malformed)" in result.output
+    assert result.output.count("\n") <= 2
