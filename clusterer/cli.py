@@ -146,8 +146,12 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet, max_cha
     from .evalrun import evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
     from .report import write_json_atomic
 
+    from .read import check_output_path
+
     command = "cluster eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cluster eval"
     try:
+        if out:
+            check_output_path(gold, out)
         with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
             if gold_kind(gold) == "pairs":
                 data = evaluate_pairs(clusterer, gold)

@@ -155,3 +155,12 @@ def test_a_huge_record_is_cut_at_max_chars_and_reported():
     assert "Cut short 1 pages" in summary(result) and result.to_dict()["truncated"] == result.truncated
     with pytest.raises(ValueError, match="max_chars"):
         Clusterer(max_chars=0)
+
+
+def test_eval_out_cannot_overwrite_its_gold(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    data = '{"id": "a", "text": "Storm hits.", "story": null}\n'
+    gold.write_text(data, encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(gold), "--out", str(gold)])
+    assert result.exit_code == 1 and "is an input of the corpus" in result.output
+    assert gold.read_text(encoding="utf-8") == data
