@@ -136,7 +136,6 @@ class Aligner:
         self._means: Optional[dict] = None
         self._vectors: Dict[int, np.ndarray] = {}
         self.seconds = 0.0   # spent embedding sentences (the reference sentences included)
-        self.sentences = 0   # sentences embedded (or read from the cache)
 
     def _load(self, wanted: Dict[int, List[str]], langs: Sequence[Optional[str]]) -> None:
         todo = [i for i in wanted if i not in self._vectors]
@@ -148,7 +147,6 @@ class Aligner:
         vecs = np.asarray(self.embed(flat), dtype=np.float32)
         prior = self._prior() if self._prior is not None else None  # embeds the reference once
         self.seconds += time.perf_counter() - start
-        self.sentences += len(flat)
         flat_langs = [langs[i] for i in todo for _ in wanted[i]]
         if self._means is None:
             self._means = language_means(vecs, flat_langs, self.shrink, prior)

@@ -18,6 +18,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from .errors import is_damaged_database
+
 DEFAULT_CACHE_DIR = "embeddings_cache"
 
 
@@ -28,12 +30,6 @@ def text_key(model_name: str, text: str) -> str:
     h.update(b"\0")
     h.update(text.encode("utf-8"))
     return h.hexdigest()
-
-
-def _damaged(exc: sqlite3.DatabaseError) -> bool:
-    """True for SQLite's words for a damaged file (not for a lock or a full disk)."""
-    text = str(exc).lower()
-    return any(word in text for word in ("malformed", "not a database", "corrupt"))
 
 
 def _slug(model_name: str) -> str:
@@ -54,7 +50,7 @@ class EmbeddingCache:
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
-            if not _damaged(exc):
+            if not is_damaged_database(exc):
                 raise
             self._db = self._start_over(exc)
 
@@ -96,7 +92,7 @@ class EmbeddingCache:
                         f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         except sqlite3.DatabaseError as exc:  # damage met while reading: nothing is cached
-            if not _damaged(exc):
+            if not is_damaged_database(exc):
                 raise
             self._db = self._start_over(exc)
             return {}
@@ -109,7 +105,7 @@ class EmbeddingCache:
             with self._db:  # one transaction per batch
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         except sqlite3.DatabaseError as exc:
-            if not _damaged(exc):
+            if not is_damaged_database(exc):
                 raise
             self._db = self._start_over(exc)
             with self._db:

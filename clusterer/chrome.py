@@ -140,6 +140,25 @@ def is_byline(line: str) -> bool:
         w[0].isupper() or w.lower() in _NAME_JOINERS for w in names)
 
 
+REPORTER_MAX_CHARS = 80
+_REPORTER_LINE = re.compile(
+    r"^\s*(?:phóng viên|pv|nhóm pv|reporter|correspondent|correspondant|envoyé spécial|"
+    r"by|par|von|por|de notre correspondant)\b", re.IGNORECASE)
+
+
+def is_closing_byline(line: str) -> bool:
+    """A byline as pages end with one: :func:`is_byline`, a name in capitals
+    ("QUẾ ANH"), or a reporter line ("Phóng viên Báo Nhân Dân thường trú tại LB Nga")."""
+    if is_byline(line):
+        return True
+    if len(line) > REPORTER_MAX_CHARS or line[-1] in ".;:,":
+        return False
+    letters = [ch for ch in line if ch.isalpha()]
+    if letters and line.isupper() and len(line.split()) <= 5 and len(letters) >= 2:
+        return True
+    return bool(_REPORTER_LINE.match(line)) and len(line.split()) <= 12
+
+
 def is_chrome(line: str) -> bool:
     """Share, subscribe, advertising, copyright lines, a row of share buttons,
     a breadcrumb ("Home > World > Asia")."""

@@ -22,8 +22,8 @@ Pairs are judged on evidence that fits their kind (see :class:`DuplicateParams`)
 Pairs are only looked for among each item's nearest neighbours in the
 language-centred space, so the cost is that of the neighbour search; sentences
 are embedded only for the items of pairs that reach the alignment test. A group
-is not a chain: two groups join only when most of the pairs across them pass
-the test too (:func:`group_pairs`), so reports of one prize that share every
+is not a chain: two groups join only when a share of the pairs across them
+(``group_support``, a third) pass the test too (:func:`group_pairs`), so reports of one prize that share every
 name do not join into one group through a chain of near-misses.
 """
 from __future__ import annotations
@@ -375,10 +375,9 @@ def find_duplicates(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence
     judge = PairJudge(features, langs, params, vectors=vectors, aligner=aligner)
     a, b, sims = candidates(nbr_idx, nbr_sim, len(langs), eligible)
     evidence = judge.evidence(a, b, sims)
-    accepted = [e for e in evidence if e.is_duplicate(params)
-                and (founding is None or founding(e.i, e.j))]
-    ranked = sorted(accepted, key=lambda e: (-e.strength(), -e.cosine, e.i, e.j))
     verdict: Dict[Tuple[int, int], bool] = {(e.i, e.j): e.is_duplicate(params) for e in evidence}
+    accepted = [e for e in evidence if verdict[(e.i, e.j)] and (founding is None or founding(e.i, e.j))]
+    ranked = sorted(accepted, key=lambda e: (-e.strength(), -e.cosine, e.i, e.j))
 
     def check(pairs: List[Tuple[int, int]]) -> List[bool]:
         todo = [p for p in pairs if p not in verdict]

@@ -19,3 +19,9 @@ class StateError(ClustererError):
 
 class StateLocked(StateError):
     """Another run holds the state's lock: try again later (exit code 75, EX_TEMPFAIL)."""
+
+
+def is_damaged_database(exc: Exception) -> bool:
+    """True for SQLite's words for a damaged file (not for a lock or a full disk)."""
+    text = str(exc).lower()
+    return any(word in text for word in ("malformed", "not a database", "corrupt"))

@@ -50,7 +50,6 @@ Label = Optional[Hashable]
 
 _RECORD_FIELDS = ("title", "lang", "date", "url")
 _MAX_PROBLEMS = 5
-_TEASER_MARK = TEASER_MARK
 
 
 # --------------------------------------------------------------------- loaders
@@ -438,7 +437,7 @@ def evaluate(
     for item in result_items:
         item_id = item.id
         if item_id not in gold_story:
-            if _TEASER_MARK not in item_id:
+            if TEASER_MARK not in item_id:
                 n_extra += 1
             continue
         labels = (item.story, item.duplicate_group)

@@ -27,7 +27,7 @@ import numpy as np
 from .cache import text_key
 from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .debias import Prior, center_by_language, language_means
-from .errors import StateError
+from .errors import StateError, is_damaged_database
 from .pipeline import Clusterer, build_result, canonical_member, embedding_text, story_title
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
 from .records import Item
@@ -330,7 +330,7 @@ def _state_failure(path: Path, exc: sqlite3.DatabaseError) -> str:
     if "full" in text.lower():
         return (f"no room left to write the state {path} ({text}); nothing of tonight's run was written: "
                 "free some space and run again")
-    if any(word in text.lower() for word in ("malformed", "not a database", "corrupt")):
+    if is_damaged_database(exc):
         return (f"the state {path} is damaged ({text}); restore it from a backup, or move it away "
                 "to start again from an empty state")
     return f"the state {path} could not be read or written ({text}); nothing of tonight's run was written"

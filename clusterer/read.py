@@ -41,8 +41,8 @@ class _Unusable(Exception):
 def check_output_path(corpus: PathLike, out: PathLike, what: str = "output") -> None:
     """Refuse, before any work, an output file that is one of the corpus's inputs
     (the corpus file itself, or a file the reader would read under the corpus
-    folder: writing there destroys or changes the data), or whose folder does not
-    exist. Raises CorpusError naming the path."""
+    folder: writing there destroys or changes the data), a folder, or a path whose
+    folder does not exist or cannot be written in. Raises CorpusError naming the path."""
     root = Path(corpus).resolve()
     target = Path(out).resolve()
     if target == root or (root.is_dir() and root in target.parents

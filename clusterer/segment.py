@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .chrome import is_byline, is_chrome, is_date_line, parse_date
+from .chrome import is_byline, is_chrome, is_closing_byline, is_date_line, parse_date
 from .records import ARTICLE, TEASER, Item, Record, teaser_id
 
 # Lines that open a block of teasers (compared lower-cased, without a final colon).
@@ -43,7 +43,6 @@ HEADLINE_MAX_WORDS = 30
 CAPTION_MAX_CHARS = 400
 CAPTION_START_MAX_CHARS = 150  # "Photo: X" glued to a long paragraph is kept
 SOURCE_NO_URL_MAX_CHARS = 80
-REPORTER_MAX_CHARS = 80
 
 _DATE_LINE = re.compile(
     r"^\s*date\s*:?\s+(\d{4}(?:-\d{2}(?:-\d{2})?)?)\b\s*(.*)$", re.IGNORECASE)
@@ -61,9 +60,6 @@ _CAPTION_CREDIT = re.compile(
     re.IGNORECASE)
 _CAPTION_START = re.compile(r"^\s*[(\[]?(?:photo|ảnh|foto|image|фото)\s*[:：]", re.IGNORECASE)
 _CAPTION_SOURCE_TAIL = re.compile(r"\((?:source|nguồn)\s*[:：][^()]{0,60}\)\s*$", re.IGNORECASE)
-_REPORTER_LINE = re.compile(
-    r"^\s*(?:phóng viên|pv|nhóm pv|reporter|correspondent|correspondant|envoyé spécial|"
-    r"by|par|von|por|de notre correspondant)\b", re.IGNORECASE)
 _INLINE_RELATED = re.compile(r"^\s*([^:：]{2,30})\s*[:：]\s*\S")
 _BULLET = re.compile(r"^\s*(?:[-–—•*·▪►>»]|\d{1,2}[.)])\s+")
 _FINAL_PUNCT = ".,;:…"
@@ -187,15 +183,6 @@ def _is_inline_related(line: str) -> bool:
     return bool(match) and len(line) <= 250 and match.group(1).strip().lower() in TEASER_MARKERS
 
 
-def _is_reporter(line: str) -> bool:
-    if len(line) > REPORTER_MAX_CHARS or line[-1] in ".;:,":
-        return False
-    letters = [ch for ch in line if ch.isalpha()]
-    if letters and line.isupper() and len(line.split()) <= 5 and len(letters) >= 2:
-        return True  # "QUẾ ANH"
-    return bool(_REPORTER_LINE.match(line)) and len(line.split()) <= 12
-
-
 def _source_url(line: str) -> tuple[bool, Optional[str]]:
     """(is a source line, URL it gives) for "Nguồn ...: http://..." or a bare URL."""
     bare = _BARE_URL_LINE.match(line)
@@ -240,7 +227,7 @@ def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str], Optional[st
             continue
         kept.append(line)
     # trailing bylines: "QUẾ ANH", "Phóng viên Báo Nhân Dân thường trú tại LB Nga"
-    while kept and (not kept[-1] or _is_reporter(kept[-1]) or is_byline(kept[-1])):
+    while kept and (not kept[-1] or is_closing_byline(kept[-1])):
         kept.pop()
     while kept and not kept[0]:
         kept.pop(0)
