@@ -4,7 +4,8 @@ One database file per model under the cache folder. Each batch is written in
 one transaction, so a run killed mid-way keeps every batch it finished and
 the file stays usable (SQLite's journal makes each commit atomic). The cache is
 derived data: a file SQLite finds damaged is moved aside (``*.corrupt-<time>``,
-with a warning) and a new one started, and the run goes on.
+with a warning) and a new one started, and the run goes on; on a full disk it
+stops storing (with a warning) and the run goes on with its vectors in memory.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .errors import is_damaged_database
+from .errors import CacheError, is_damaged_database, is_disk_full
 
 DEFAULT_CACHE_DIR = "embeddings_cache"
 
@@ -38,21 +39,37 @@ def _slug(model_name: str) -> str:
     return f"{base}-{digest}"
 
 
+def _cannot_write(exc: sqlite3.DatabaseError) -> bool:
+    """A full disk, or the I/O error SQLite gives when a full disk keeps it from
+    creating its journal files: the cache stops storing, the run goes on."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return is_disk_full(exc) or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) \
+        or "disk i/o error" in str(exc).lower()
+
+
 class EmbeddingCache:
     """Persistent map from text key to vector for one model."""
 
     def __init__(self, cache_dir: str | Path, model_name: str):
         self.dir = Path(cache_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the embeddings cache folder {self.dir} "
+                             f"({exc.strerror or exc}); choose another --cache-dir, or --no-cache") from None
         self.model_name = model_name
         self.path = self.dir / f"{_slug(model_name)}.sqlite"
         self._db: Optional[sqlite3.Connection] = None
+        self.full = False  # the disk was full: nothing more is stored this run
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
-            if not is_damaged_database(exc):
+            if _cannot_write(exc):
+                self._stop_storing(exc)
+            elif is_damaged_database(exc):
+                self._db = self._start_over(exc)
+            else:
                 raise
-            self._db = self._start_over(exc)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), timeout=60)
@@ -81,9 +98,17 @@ class EmbeddingCache:
                       "started a new one (embeddings are computed again)", RuntimeWarning, stacklevel=3)
         return self._open()
 
+    def _stop_storing(self, exc: Exception) -> None:
+        self.full = True
+        warnings.warn(f"cannot write the embeddings cache {self.path} ({exc}); going on without "
+                      "storing new vectors (free some space to cache them again)", RuntimeWarning,
+                      stacklevel=3)
+
     def get_many(self, keys: Sequence[str]) -> Dict[str, np.ndarray]:
         found: Dict[str, np.ndarray] = {}
         keys = list(dict.fromkeys(keys))
+        if self._db is None:
+            return found
         try:
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
@@ -99,23 +124,33 @@ class EmbeddingCache:
         return found
 
     def put_many(self, keys: Iterable[str], vectors: np.ndarray) -> None:
+        if self.full or self._db is None:
+            return
         rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
                 for k, v in zip(keys, vectors)]
         try:
-            with self._db:  # one transaction per batch
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            try:
+                with self._db:  # one transaction per batch
+                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            except sqlite3.DatabaseError as exc:
+                if not is_damaged_database(exc):
+                    raise
+                self._db = self._start_over(exc)
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         except sqlite3.DatabaseError as exc:
-            if not is_damaged_database(exc):
+            if not _cannot_write(exc):
                 raise
-            self._db = self._start_over(exc)
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            self._stop_storing(exc)
 
     def __len__(self) -> int:
+        if self._db is None:
+            return 0
         return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self):
         return self

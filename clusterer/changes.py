@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
+from .report import printable
+
 
 @dataclass
 class ItemChange:
@@ -73,6 +75,9 @@ class ChangeReport:
     stories_split: List[Split] = field(default_factory=list)
     stories_dissolved: List[str] = field(default_factory=list)
     skipped: List[dict] = field(default_factory=list)
+    kept_unread: List[str] = field(default_factory=list)  # missing, but their file was not fully read
+    truncated: List[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
+    unrecognised_lang: List[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
     timings: Dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -90,7 +95,7 @@ class ChangeReport:
         def section(title, rows):
             if rows:
                 lines.append(f"{title} ({len(rows)})")
-                lines.extend("  " + r for r in rows[:50])
+                lines.extend("  " + printable(r) for r in rows[:50])
                 if len(rows) > 50:
                     lines.append(f"  … and {len(rows) - 50} more")
 
@@ -116,6 +121,12 @@ class ChangeReport:
         section("Stories merged", [f"{', '.join(m.merged)} -> {m.into}" for m in self.stories_merged])
         section("Stories split", [f"{s.source} -> {', '.join(s.into)}" for s in self.stories_split])
         section("Stories dissolved", list(self.stories_dissolved))
+        section("Kept, not deleted: missing, but their file could not be fully read tonight",
+                list(self.kept_unread))
+        section("Cut short (only their beginning was read; see --max-chars)",
+                [f"{t['id']}: {t['chars']:,} characters" for t in self.truncated])
+        section("Language not recognised (identified from the text instead)",
+                [f"{u['id']}: lang {u['given']!r} -> {u['lang'] or '?'}" for u in self.unrecognised_lang])
         section("Skipped", [f"{s['path']}{':' + str(s['line']) if s.get('line') else ''}: {s['reason']}"
                             for s in self.skipped])
         return "\n".join(lines)

@@ -13,12 +13,25 @@ class ModelError(ClustererError):
     """An embedding model cannot be found or loaded."""
 
 
+class CacheError(ClustererError):
+    """The embeddings cache folder cannot be created or used."""
+
+
 class StateError(ClustererError):
     """The nightly state database is locked, corrupt or from another model."""
 
 
 class StateLocked(StateError):
     """Another run holds the state's lock: try again later (exit code 75, EX_TEMPFAIL)."""
+
+
+def is_disk_full(exc: Exception) -> bool:
+    """True for SQLite's (or the OS's) report that the disk or the quota is full."""
+    import errno
+    import sqlite3
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
 
 
 def is_damaged_database(exc: Exception) -> bool:

@@ -1,8 +1,10 @@
 """Language identification of items, with py3langid (model bundled in the package)."""
 from __future__ import annotations
 
-import re
+from functools import lru_cache
 from typing import Iterable, Optional
+
+import langcodes
 
 from .errors import ModelError
 from .records import Item
@@ -16,7 +18,6 @@ PROSE_MIN_LETTERS = 40  # a line with fewer letters (menu, share row, byline) is
 _MACRO = {"arz": "ar", "ary": "ar", "yue": "zh", "wuu": "zh", "uzs": "uz",
           "gug": "gn", "hbo": "he", "grc": "el", "fuv": "ff"}
 _NO_LANGUAGE = {"und", "zxx", "mis", "mul"}
-_CODE = re.compile(r"[a-z]{2,3}")  # an ISO 639-1 or 639-3 code after normalise_code
 
 
 class LanguageIdentifier:
@@ -76,12 +77,15 @@ class LanguageIdentifier:
 
     def fill(self, items: Iterable[Item]) -> None:
         """Set ``item.lang`` where it is None; a given value is normalised ("fr-FR",
-        "FR" -> "fr"), and one that is no language code ("FRENCH", "??") is
-        identified from the text like a missing one."""
+        "FR" -> "fr"), and one that is no language tag ("xx", "FRENCH", "??") is
+        identified from the text like a missing one, the given value kept in
+        ``item.meta["lang_given"]`` so that the result can report it."""
         for item in items:
             if item.lang is not None:
                 code = normalise_code(item.lang)
-                item.lang = code if code is not None and _CODE.fullmatch(code) else None
+                if code is None and item.lang.strip().lower() not in _NO_LANGUAGE:
+                    item.meta["lang_given"] = item.lang
+                item.lang = code
             if item.lang is None:
                 text = item.text if item.text.strip() else (item.title or "")
                 item.lang = self.detect(text)
@@ -96,15 +100,21 @@ def prose(text: str) -> str:
     return "\n".join(lines) if lines else text
 
 
+@lru_cache(maxsize=4096)
 def normalise_code(code: Optional[str]) -> Optional[str]:
-    """Lower-case primary subtag, varieties folded ("PT-br" -> "pt", "yue" -> "zh").
+    """The language subtag of a BCP 47 tag, varieties folded ("PT_br" -> "pt",
+    "yue" -> "zh", "cmn" -> "zh", "iw" -> "he").
 
-    Codes without an ISO 639-1 equivalent are kept as given (lower-cased);
-    "und"/"zxx" (no linguistic content) give None.
+    Validity is langcodes' reading of the IANA registry: a value that is no
+    language tag ("xx", "FRENCH", "??") gives None, as do "und"/"zxx" (no
+    linguistic content). Codes without an ISO 639-1 equivalent are kept.
     """
     if not code:
         return None
-    primary = code.strip().replace("_", "-").split("-")[0].lower()
+    tag = code.strip().replace("_", "-")
+    if not tag or not langcodes.tag_is_valid(tag):
+        return None
+    primary = langcodes.Language.get(langcodes.standardize_tag(tag, macro=True)).language
     if not primary or primary in _NO_LANGUAGE:
         return None
     return _MACRO.get(primary, primary)

@@ -27,10 +27,11 @@ import numpy as np
 from .cache import text_key
 from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .debias import Prior, center_by_language, language_means
-from .errors import StateError, is_damaged_database
-from .pipeline import Clusterer, build_result, canonical_member, embedding_text, story_title
+from .errors import StateError, is_damaged_database, is_disk_full
+from .pipeline import (Clusterer, build_result, canonical_member, embedding_text, story_title,
+                       truncated_pages, unrecognised_languages)
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
-from .records import Item
+from .records import Item, Skipped
 from .state import OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key
 
 __all__ = ["Nightly", "ChangeReport"]
@@ -97,17 +98,18 @@ class Nightly:
         records, skipped = clusterer.read(corpus)
         items = clusterer.split(records)
         report.skipped = [asdict(s) for s in skipped]
-        protected = {s.path for s in skipped if s.line is None}  # unreadable tonight: not deleted
+        report.truncated = truncated_pages(items)
+        report.unrecognised_lang = unrecognised_languages(items)
         rows = state.items()
         hashes = {it.id: text_key(model, embedding_text(it)) for it in items}
         by_id = {it.id: it for it in items}
         new = [it.id for it in items if it.id not in rows or rows[it.id].deleted]
         changed = [it.id for it in items if it.id in rows and not rows[it.id].deleted
                    and rows[it.id].hash != hashes[it.id]]
-        deleted = sorted(r.id for r in rows.values() if not r.deleted and r.id not in by_id
-                         and r.doc not in protected)
-        kept_rows = [r.id for r in rows.values() if not r.deleted and r.id not in by_id
-                     and r.doc in protected]
+        missing = [r for r in rows.values() if not r.deleted and r.id not in by_id]
+        unsure = _unsure_of_deletion(skipped)
+        deleted = sorted(r.id for r in missing if not unsure(r))
+        kept_rows = sorted(r.id for r in missing if unsure(r))
         fresh = set(new) | set(changed)
         report.timings["read"] = time.perf_counter() - t0
 
@@ -180,7 +182,8 @@ class Nightly:
                                 report, old_story, old_dup, new, changed, kept_rows)
         report.counts.update(items=len(items), new=len(new), changed=len(changed),
                              deleted=len(deleted), unchanged=len(items) - len(fresh),
-                             embedded=embedded, skipped=len(skipped))
+                             embedded=embedded, skipped=len(skipped), kept_unread=len(kept_rows))
+        report.kept_unread = kept_rows
         report.timings["total"] = time.perf_counter() - t0
         report.finished = _now()
         changes.run.finished = report.finished
@@ -239,7 +242,7 @@ class Nightly:
             changes.items.append(StoredItem(
                 id=it.id, doc=it.doc, kind=it.kind, lang=it.lang, title=it.title, date=it.date,
                 url=it.url, hash=hashes[it.id], first_seen=first, last_seen=run_id, deleted=False,
-                story=assign.story.get(it.id), dup=assign.dup.get(it.id)))
+                story=assign.story.get(it.id), dup=assign.dup.get(it.id), source=it.source))
             if it.id in fresh or prev is None or prev.hash != hashes[it.id]:
                 changes.vectors[it.id] = raw[it.id]
         for i in kept_rows:
@@ -302,6 +305,21 @@ class Nightly:
         return changes
 
 
+def _unsure_of_deletion(skipped: Sequence[Skipped]):
+    """Whether a stored row missing tonight may be in an input that could not be
+    read (a damaged file, a half-written JSONL line): such a row is kept, not
+    deleted. A row from before schema 2 does not know its file: it is kept when
+    its page's file was unreadable, or when any JSONL line was."""
+    files = {s.path for s in skipped if s.unread}
+    any_line = any(s.unread and s.line is not None for s in skipped)
+
+    def unsure(row: StoredItem) -> bool:
+        if row.source is not None:
+            return row.source in files
+        return row.doc in files or any_line
+    return unsure
+
+
 def _retired(rows: Dict[str, GroupRow], live, merges: Sequence[Merge], dissolved: List[str]) -> List[GroupRow]:
     """Rows of the ids that were live and hold no member now: merged into another id
     (per ``merges``), or dissolved (their ids appended to ``dissolved``)."""
@@ -327,7 +345,7 @@ def _means_by_lang(means: Dict[str, Tuple[int, np.ndarray]]) -> dict:
 def _state_failure(path: Path, exc: sqlite3.DatabaseError) -> str:
     """One line for a state that could not be read or written, and what to do."""
     text = str(exc)
-    if "full" in text.lower():
+    if is_disk_full(exc):
         return (f"no room left to write the state {path} ({text}); nothing of tonight's run was written: "
                 "free some space and run again")
     if is_damaged_database(exc):

@@ -380,10 +380,22 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
                           date=it.date, url=it.url, story=story_id.get(i),
                           duplicate_group=dup_id.get(i))
                for i, it in enumerate(items)]
-    truncated = [{"id": it.id, "chars": it.meta["truncated_from"]} for it in items
-                 if "truncated_from" in it.meta]
     return ClusterResult(items=results, stories=stories, duplicate_groups=dup_groups,
-                         skipped=list(skipped), model=model_name, truncated=truncated)
+                         skipped=list(skipped), model=model_name, truncated=truncated_pages(items),
+                         unrecognised_lang=unrecognised_languages(items))
+
+
+def truncated_pages(items: Sequence[Item]) -> List[dict]:
+    """The pages cut at ``max_chars``: id and original length in characters."""
+    return [{"id": it.id, "chars": it.meta["truncated_from"]} for it in items
+            if "truncated_from" in it.meta]
+
+
+def unrecognised_languages(items: Sequence[Item]) -> List[dict]:
+    """Records whose given ``lang`` is no language tag: id, the value given, and
+    the language identified from the text instead (one row a record)."""
+    return [{"id": it.doc, "given": it.meta["lang_given"], "lang": it.lang} for it in items
+            if "lang_given" in it.meta and it.id == it.doc]
 
 
 def story_title(items: Sequence[Item], members: Sequence[int]) -> str:

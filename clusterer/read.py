@@ -121,14 +121,15 @@ def _iter(
             where = rel if line_no is None else f"{rel}:{line_no}"
             if TEASER_MARK in record.id:
                 skip(Skipped(rel, f"id {record.id!r} contains {TEASER_MARK!r}, which names the teasers "
-                             "split off a page", line=line_no))
+                             "split off a page", line=line_no, unread=False))
                 continue
             first = seen.get(record.id)
             if first is not None:
                 skip(Skipped(rel, f"duplicate id {record.id!r} (first seen in {first}); "
-                             "kept the first", line=line_no))
+                             "kept the first", line=line_no, unread=False))
                 continue
             seen[record.id] = where
+            record.source = rel
             count += 1
             yield record
     if count == 0:

@@ -19,7 +19,8 @@ class Record:
     """One input document as read from the corpus, before segmentation.
 
     ``id`` is the record's own id (JSONL) or the file's path relative to the
-    corpus folder (``.txt``/``.md``/``.html``).
+    corpus folder (``.txt``/``.md``/``.html``). ``source`` is the corpus file
+    it was read from (relative path; None for records given in memory).
     """
 
     id: str
@@ -28,6 +29,7 @@ class Record:
     lang: Optional[str] = None
     date: Optional[str] = None  # ISO 8601 date or datetime, as given or found
     url: Optional[str] = None
+    source: Optional[str] = None
 
 
 @dataclass
@@ -35,7 +37,8 @@ class Item:
     """One unit that is embedded and clustered: an article or a teaser.
 
     ``doc`` is the id of the record the item came from; for an article it is
-    the same as ``id``, for a teaser ``id`` is ``<doc>#teaser-<k>``.
+    the same as ``id``, for a teaser ``id`` is ``<doc>#teaser-<k>``. ``source``
+    is the record's corpus file.
     """
 
     id: str
@@ -47,15 +50,23 @@ class Item:
     date: Optional[str] = None
     url: Optional[str] = None
     meta: dict = field(default_factory=dict)
+    source: Optional[str] = None
 
 
 @dataclass
 class Skipped:
-    """An input that could not be used, with the reason (and line, for JSONL)."""
+    """An input that could not be used, with the reason (and line, for JSONL).
+
+    ``unread`` is True when what the input holds could not be read (a damaged
+    file or line): the nightly job then cannot tell whether a record of it was
+    deleted, and keeps the stored ones. It is False for a record that was read
+    and refused (a repeated id, a reserved id).
+    """
 
     path: str
     reason: str
     line: Optional[int] = None
+    unread: bool = True
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path

@@ -9,7 +9,7 @@ from .atomic import atomic_write
 from .result import ClusterResult
 
 
-def _shown(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with control characters escaped (a newline in a file name stays on one line)."""
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
@@ -28,21 +28,21 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         lines.append("")
         lines.append("Stories")
     for story in result.stories:
-        lines.append(f"  [{story.id}] {_shown(story.title or '(untitled)')}")
+        lines.append(f"  [{story.id}] {printable(story.title or '(untitled)')}")
         lines.append(f"      {story.articles} articles, {story.teasers} teasers; "
                      f"languages: {', '.join(story.languages)}")
         for member in story.members[:max_members]:
             it = by_id[member]
             dup = f"  (duplicate group {it.duplicate_group})" if it.duplicate_group else ""
-            lines.append(f"      - {_shown(member)} [{it.lang or '?'}]{dup}")
+            lines.append(f"      - {printable(member)} [{it.lang or '?'}]{dup}")
         if len(story.members) > max_members:
             lines.append(f"      … and {len(story.members) - max_members} more")
     if result.duplicate_groups:
         lines.append("")
         lines.append("Duplicate groups")
     for group in result.duplicate_groups:
-        lines.append(f"  [{group.id}] {', '.join(_shown(m) for m in group.members)}  "
-                     f"(languages: {', '.join(group.languages)}; keep {_shown(group.canonical)})")
+        lines.append(f"  [{group.id}] {', '.join(printable(m) for m in group.members)}  "
+                     f"(languages: {', '.join(group.languages)}; keep {printable(group.canonical)})")
     noise = result.noise
     if noise:
         lines.append("")
@@ -52,12 +52,18 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         lines.append("")
         lines.append(f"Cut short {len(result.truncated)} pages (only their beginning was read; see --max-chars)")
         for t in result.truncated[:max_members]:
-            lines.append(f"  {_shown(t['id'])}: {t['chars']:,} characters")
+            lines.append(f"  {printable(t['id'])}: {t['chars']:,} characters")
+    if result.unrecognised_lang:
+        lines.append("")
+        lines.append(f"Language not recognised in {len(result.unrecognised_lang)} records "
+                     "(identified from the text instead)")
+        for u in result.unrecognised_lang[:max_members]:
+            lines.append(f"  {printable(u['id'])}: lang {printable(repr(u['given']))} -> {u['lang'] or '?'}")
     if result.skipped:
         lines.append("")
         lines.append(f"Skipped {len(result.skipped)} inputs")
         for s in result.skipped:
-            lines.append(f"  {_shown(str(s))}")
+            lines.append(f"  {printable(str(s))}")
     return "\n".join(lines)
 
 

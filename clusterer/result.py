@@ -56,6 +56,7 @@ class ClusterResult:
     skipped: List[Skipped] = field(default_factory=list)
     model: str = ""
     truncated: List[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
+    unrecognised_lang: List[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
     timings: Dict[str, float] = field(default_factory=dict)
 
     @property
@@ -78,5 +79,6 @@ class ClusterResult:
             "noise": self.noise,
             "skipped": [asdict(s) for s in self.skipped],
             "truncated": list(self.truncated),
+            "unrecognised_lang": list(self.unrecognised_lang),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -90,6 +90,7 @@ def segment(record: Record) -> list[Item]:
         lang=record.lang,
         date=record.date or date,
         url=record.url or url,
+        source=record.source,
     )
     items = [article]
     for k, teaser in enumerate(_split_teasers(furniture), start=1):
@@ -100,6 +101,7 @@ def segment(record: Record) -> list[Item]:
             text=teaser.text(),
             title=teaser.headline,
             lang=record.lang,
+            source=record.source,
         ))
     return items
 

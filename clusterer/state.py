@@ -6,7 +6,8 @@ What it holds (schema version :data:`SCHEMA_VERSION`):
   the id counters (``next_story``, ``next_dup``); ids are never reused.
 - ``items``: every item ever seen (id, doc, kind, lang, title, date, url, the
   content hash of its embedded text, first and last run it was seen in, a
-  deleted flag, its story and duplicate group) and its **raw** embedding as a
+  deleted flag, its story and duplicate group, the corpus file it was last read
+  from) and its **raw** embedding as a
   float32 BLOB. Vectors live here, not only in the embeddings cache, so the
   state is self-contained: a rebuild needs neither the cache nor the model.
   Centred vectors are not stored; they are the raw vectors minus the stored
@@ -40,7 +41,7 @@ import numpy as np
 
 from .errors import StateError, StateLocked
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added items.source; a version-1 file is upgraded in place when opened
 OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of language means without a reference prior)
 
 _SCHEMA = """
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY, doc TEXT NOT NULL, kind TEXT NOT NULL, lang TEXT, title TEXT,
     date TEXT, url TEXT, hash TEXT NOT NULL, first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
-    story TEXT, dup TEXT, vec BLOB NOT NULL);
+    story TEXT, dup TEXT, vec BLOB NOT NULL, source TEXT);
 CREATE INDEX IF NOT EXISTS items_story ON items(story);
 CREATE INDEX IF NOT EXISTS items_dup ON items(dup);
 CREATE TABLE IF NOT EXISTS lang_means (key TEXT PRIMARY KEY, n INTEGER NOT NULL, vec BLOB NOT NULL);
@@ -82,10 +83,11 @@ class StoredItem:
     deleted: bool = False
     story: Optional[str] = None
     dup: Optional[str] = None
+    source: Optional[str] = None  # the corpus file (None in rows written before schema 2)
 
 
 _ITEM_COLS = ("id", "doc", "kind", "lang", "title", "date", "url", "hash", "first_seen",
-              "last_seen", "deleted", "story", "dup")
+              "last_seen", "deleted", "story", "dup", "source")
 
 
 @dataclass
@@ -194,10 +196,16 @@ class State:
                 if statement.strip():
                     self._db.execute(statement)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            version = self._meta("schema")
+            if version == "1":
+                _upgrade_from_1(self._db)
+                version = str(SCHEMA_VERSION)
             self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
+            db = getattr(self, "_db", None)
+            if db is not None and db.in_transaction:
+                db.execute("ROLLBACK")
             raise StateError(f"{self.path}: not a usable state database ({exc})") from None
-        version = self._meta("schema")
         if version != str(SCHEMA_VERSION):
             raise StateError(f"{self.path}: state schema {version}, this version reads {SCHEMA_VERSION}")
 
@@ -333,6 +341,13 @@ class State:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _upgrade_from_1(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2, inside the caller's transaction: ``items.source`` added, empty
+    until each row's next run (the nightly job treats an unknown file cautiously)."""
+    db.execute("ALTER TABLE items ADD COLUMN source TEXT")
+    db.execute("UPDATE meta SET v = '2' WHERE k = 'schema'")
 
 
 def _row(it: StoredItem) -> tuple:

@@ -41,16 +41,23 @@ class StoryParams:
     teaser_margin: float = 0.10    # ... and its lead over the next story
 
 
+NO_DATE_YEARS = (1, 9999)
+
+
 def day_number(date: Optional[str]) -> Optional[float]:
     """Days since 1970 for an ISO date (``2018``, ``2018-12``, ``2018-12-11``, or a datetime).
 
-    A month alone is read as its 15th day, a year alone as 1 July.
+    A month alone is read as its 15th day, a year alone as 1 July. The years 1
+    and 9999 are the ends of the calendar that software writes for "no date"
+    (.NET's ``DateTime.MinValue`` and ``MaxValue``): they give None, as no date.
     """
     if not date:
         return None
     text = date.strip()
     try:
         when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if when.year in NO_DATE_YEARS:
+            return None
         if when.tzinfo is not None:
             try:
                 when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
@@ -63,6 +70,8 @@ def day_number(date: Optional[str]) -> Optional[float]:
     if not m:
         return None
     year = int(m.group(1))
+    if year in NO_DATE_YEARS:
+        return None
     month = int(m.group(2)) if m.group(2) else 7
     day = int(m.group(3)) if m.group(3) else (15 if m.group(2) else 1)
     try:

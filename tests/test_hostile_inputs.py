@@ -22,9 +22,11 @@ def test_file_name_not_utf8_is_skipped_with_its_reason(tmp_path):
     str(skipped[0]).encode("utf-8")  # printable and storable
 
 
-@pytest.mark.parametrize("date", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"])
-def test_extreme_dates_with_an_offset_are_read_not_fatal(date):
-    assert day_number(date) is not None
+@pytest.mark.parametrize("date", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00",
+                                  "0001-01-01", "9999-12-31T23:59:59Z", "0001"])
+def test_the_ends_of_the_calendar_mean_no_date_and_are_not_fatal(date):
+    assert day_number(date) is None  # what .NET and others write for "no date"
+    assert day_number("0002-01-01T00:00:00+01:00") is not None  # an early date still reads
 
 
 def test_out_path_inside_the_corpus_is_refused_before_any_work(tmp_path):
@@ -164,3 +166,143 @@ def test_eval_out_cannot_overwrite_its_gold(tmp_path):
     result = CliRunner().invoke(main, ["eval", str(gold), "--out", str(gold)])
     assert result.exit_code == 1 and "is an input of the corpus" in result.output
     assert gold.read_text(encoding="utf-8") == data
+
+
+# --- the nightly job and inputs it cannot read tonight (defect 8) -------------
+
+def _nightly(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from nightly_fake import FakeEncoder
+
+    from clusterer.nightly import Nightly
+    from clusterer.pipeline import Clusterer
+    return Nightly(tmp_path / "state.sqlite", Clusterer(encoder=FakeEncoder(), cache_dir=None))
+
+
+_FEED = [
+    {"id": "flood-1", "lang": "en", "text": "Heavy rain pushed the river Lenz above its banks in Valdoria; "
+     "the authorities ordered the evacuation of eleven villages and moved 4200 people to schools."},
+    {"id": "flood-2", "lang": "fr", "text": "Des pluies abondantes ont fait monter le fleuve Lenz; les autorites "
+     "ont ordonne l'evacuation de onze villages et 4200 personnes sont dans des ecoles."},
+    {"id": "strike-1", "lang": "en", "text": "Workers at the Brenport factory went on strike on Monday over "
+     "wages; the union said the strike would last three days."},
+]
+
+
+def _write_feed(path, records, tail=""):
+    import json
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) + tail,
+                    encoding="utf-8")
+
+
+def _rows(tmp_path):
+    from clusterer.state import State
+    with State(tmp_path / "state.sqlite") as st:
+        return st.items()
+
+
+def test_a_half_written_jsonl_line_is_not_a_deletion(tmp_path):
+    import json
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    feed = corpus / "feed.jsonl"
+    _write_feed(feed, _FEED)
+    (corpus / "other.jsonl").write_text(json.dumps({"id": "chess", "text": "The chess final ended in a draw."})
+                                        + "\n", encoding="utf-8")
+    _nightly(tmp_path).update(corpus)
+    before = _rows(tmp_path)
+
+    # a writer is appending: flood-2's line is cut in the middle when the job runs
+    line = json.dumps(_FEED[1], ensure_ascii=False)
+    _write_feed(feed, [_FEED[0], _FEED[2]], tail=line[: len(line) // 2])
+    (corpus / "other.jsonl").unlink()  # a real deletion, in a file read in full (gone)
+    report = _nightly(tmp_path).update(corpus)
+    rows = _rows(tmp_path)
+    assert report.kept_unread == ["flood-2"] and report.counts["kept_unread"] == 1
+    assert [d.id for d in report.deleted_items] == ["chess"]
+    assert not rows["flood-2"].deleted and rows["chess"].deleted
+    assert (rows["flood-2"].story, rows["flood-2"].dup) == (before["flood-2"].story, before["flood-2"].dup)
+    assert "Kept, not deleted" in report.summary() and "feed.jsonl:3" in report.summary()
+
+    # the line is complete the next night: nothing new, nothing deleted
+    _write_feed(feed, _FEED)
+    report = _nightly(tmp_path).update(corpus)
+    assert report.counts["new"] == 0 and report.counts["deleted"] == 0 and report.kept_unread == []
+
+    # removed for real, in a file read in full: deleted
+    _write_feed(feed, [_FEED[0], _FEED[2]])
+    report = _nightly(tmp_path).update(corpus)
+    assert [d.id for d in report.deleted_items] == ["flood-2"]
+
+
+def test_a_refused_line_does_not_hold_back_deletions(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    feed = corpus / "feed.jsonl"
+    _write_feed(feed, _FEED)
+    _nightly(tmp_path).update(corpus)
+    # strike-1 removed; a line repeating an id is read and refused, it hides no record
+    _write_feed(feed, [_FEED[0], _FEED[1], dict(_FEED[0], text="Another text under a repeated id.")])
+    report = _nightly(tmp_path).update(corpus)
+    assert [d.id for d in report.deleted_items] == ["strike-1"] and report.kept_unread == []
+
+
+def test_a_schema_1_state_is_upgraded_and_careful_until_rows_know_their_file(tmp_path):
+    import json
+    import sqlite3
+
+    from clusterer.state import SCHEMA_VERSION
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    feed = corpus / "feed.jsonl"
+    _write_feed(feed, _FEED)
+    _nightly(tmp_path).update(corpus)
+    db = sqlite3.connect(tmp_path / "state.sqlite")  # back to schema 1, as an older version wrote it
+    db.execute("ALTER TABLE items DROP COLUMN source")
+    db.execute("UPDATE meta SET v = '1' WHERE k = 'schema'")
+    db.commit()
+    db.close()
+
+    line = json.dumps(_FEED[2])
+    _write_feed(feed, _FEED[:2], tail=line[:20])  # strike-1's line half-written
+    report = _nightly(tmp_path).update(corpus)
+    rows = _rows(tmp_path)
+    assert report.kept_unread == ["strike-1"] and not rows["strike-1"].deleted
+    assert rows["flood-1"].source == "feed.jsonl" and rows["strike-1"].source is None
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == str(SCHEMA_VERSION)
+    db.close()
+
+
+def test_an_unknown_language_code_is_reported_and_reidentified(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from nightly_fake import FakeEncoder
+
+    from clusterer.pipeline import Clusterer
+    from clusterer.report import summary
+    records = [dict(_FEED[0], lang="xx"), dict(_FEED[1], lang="FRENCH"), dict(_FEED[2], lang="en-GB")]
+    (tmp_path / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(tmp_path)
+    assert [it.lang for it in result.items] == ["en", "fr", "en"]
+    assert result.unrecognised_lang == [{"id": "flood-1", "given": "xx", "lang": "en"},
+                                        {"id": "flood-2", "given": "FRENCH", "lang": "fr"}]
+    assert "  flood-1: lang 'xx' -> en" in summary(result).splitlines()
+    assert result.to_dict()["unrecognised_lang"] == result.unrecognised_lang
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Storm Elin hits Brittany.", encoding="utf-8")
+    result = CliRunner().invoke(main, [str(corpus), "--cache-dir", str(tmp_path / "file" / "cache"), "-q"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: cannot create the embeddings cache folder")
+    assert "Traceback" not in result.output and result.output.count("\n") == 1

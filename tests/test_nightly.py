@@ -437,3 +437,53 @@ def test_damage_inside_the_state_is_one_line_not_a_traceback(tmp_path, monkeypat
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "is damaged (database disk image is malformed)" in result.output
     assert result.output.count("\n") <= 2
+
+
+_FULL_DISK = r"""
+set -u
+mount -t tmpfs -o size=512k tmpfs "$DISK"
+night() { "$PY" "$DRIVER" "$DISK/state.sqlite" "$1" "$CACHE"; echo "rc=$?" >&2; }
+fill() { head -c $(( ($(df -k --output=avail "$DISK" | tail -1) - 16) * 1024 )) /dev/zero > "$DISK/filler"; }
+night "$NIGHT1" && cp "$DISK/state.sqlite" "$OUT/before.sqlite"
+fill
+night "$NIGHT2"; cp "$DISK/state.sqlite" "$OUT/full.sqlite"
+"$PY" - <<'PY' 2>&1
+import os, sys, warnings
+sys.path[:0] = [os.environ["TESTS"], os.environ["REPO"]]
+from nightly_fake import FakeEncoder
+from clusterer.pipeline import Clusterer
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    result = Clusterer(encoder=FakeEncoder(), cache_dir=os.environ["DISK"] + "/cache2").run(os.environ["NIGHT2"])
+print("batch on the full disk:", len(result.items), "items;", [str(w.message) for w in seen])
+PY
+rm "$DISK/filler"
+night "$NIGHT2"; cp "$DISK/state.sqlite" "$OUT/after.sqlite"
+"""
+
+
+def test_a_full_disk_leaves_the_state_as_it_was(tmp_path, reference):
+    """A real full disk: a 512 KiB tmpfs in a private mount namespace (``unshare``)."""
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs unshare -rm (user and mount namespaces) to mount a small tmpfs")
+    disk, out = tmp_path / "disk", tmp_path / "out"
+    disk.mkdir()
+    out.mkdir()
+    env = dict(os.environ, PY=sys.executable, DRIVER=str(DRIVER), DISK=str(disk), OUT=str(out),
+               CACHE=str(tmp_path / "cache"), NIGHT1=str(corpus_for(1, tmp_path)),
+               NIGHT2=str(corpus_for(2, tmp_path)), TESTS=str(DRIVER.parent), REPO=str(REPO))
+    done = subprocess.run(["unshare", "-rm", "bash", "-c", _FULL_DISK], env=env, cwd=str(REPO),
+                          capture_output=True, text=True, timeout=600)
+    log = done.stdout + done.stderr
+    assert [line for line in log.splitlines() if line.startswith("rc=")] == ["rc=0", "rc=2", "rc=0"], log
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no room left to write the state" in errors[0], log
+    assert "Traceback" not in log
+    assert integrity(out / "full.sqlite") == "ok"
+    assert fingerprint(out / "full.sqlite") == fingerprint(out / "before.sqlite")
+    # the embeddings cache is derived data: on a full disk the run goes on without it
+    batch = [line for line in log.splitlines() if line.startswith("batch on the full disk:")]
+    assert batch and "13 items" in batch[0] and "cannot write the embeddings cache" in batch[0], log
+    # space freed: the same night runs to the same state as a run that never met a full disk
+    assert fingerprint(out / "after.sqlite") == reference
