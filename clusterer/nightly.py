@@ -107,7 +107,7 @@ class Nightly:
         changed = [it.id for it in items if it.id in rows and not rows[it.id].deleted
                    and rows[it.id].hash != hashes[it.id]]
         missing = [r for r in rows.values() if not r.deleted and r.id not in by_id]
-        unsure = _unsure_of_deletion(skipped)
+        unsure = _unsure_of_deletion(skipped, state.skipped_in_runs(r.last_seen for r in missing))
         deleted = sorted(r.id for r in missing if not unsure(r))
         kept_rows = sorted(r.id for r in missing if unsure(r))
         fresh = set(new) | set(changed)
@@ -305,18 +305,31 @@ class Nightly:
         return changes
 
 
-def _unsure_of_deletion(skipped: Sequence[Skipped]):
+def _unsure_of_deletion(skipped: Sequence[Skipped], then: Dict[int, List[dict]]):
     """Whether a stored row missing tonight may be in an input that could not be
-    read (a damaged file, a half-written JSONL line): such a row is kept, not
-    deleted. A row from before schema 2 does not know its file: it is kept when
-    its page's file was unreadable, or when any JSONL line was."""
-    files = {s.path for s in skipped if s.unread}
-    any_line = any(s.unread and s.line is not None for s in skipped)
+    read: such a row is kept, not deleted. That is so when
+
+    - its file could not be read at all tonight;
+    - a damaged JSONL line still shows its record id (a half-written line);
+    - its file has a damaged line showing no id that was not there, byte for
+      byte, on the night the row was last read (``then``: run -> its skipped
+      inputs); damage older than that hides no record of it.
+
+    A row from before schema 2 does not know its file: the last rule then looks
+    at every file.
+    """
+    damaged = [s for s in skipped if s.unread]
+    whole = {s.path for s in damaged if s.line is None}
+    shown = {s.record for s in damaged if s.line is not None and s.record}
+    anonymous = [s for s in damaged if s.line is not None and not s.record]
+    seen_then = {rid: {(s["path"], s.get("digest")) for s in rows} for rid, rows in then.items()}
 
     def unsure(row: StoredItem) -> bool:
-        if row.source is not None:
-            return row.source in files
-        return row.doc in files or any_line
+        if row.doc in shown or (row.source or row.doc) in whole:
+            return True
+        old = seen_then.get(row.last_seen, set())
+        return any((s.path, s.digest) not in old for s in anonymous
+                   if row.source is None or s.path == row.source)
     return unsure
 
 

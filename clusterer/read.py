@@ -15,8 +15,10 @@ raises :class:`~clusterer.errors.CorpusError`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
@@ -233,11 +235,28 @@ def _read_jsonl(rel: str, file: Path, skip: SkipCallback):
             try:
                 record = _record_from_json_line(raw)
             except _Unusable as exc:
-                skip(Skipped(rel, str(exc), line=line_no))
+                skip(Skipped(rel, str(exc), line=line_no, record=_id_in_damaged_line(raw),
+                             digest=hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=8).hexdigest()))
                 continue
             yield line_no, record
     if not any_content:
         raise _Unusable("empty file (no JSON lines)")
+
+
+_ID_FIELD = re.compile(r'"id"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def _id_in_damaged_line(raw: bytes) -> Optional[str]:
+    """The record id a line that is no usable record still shows, if any: its
+    ``"id"`` string, whole (a line cut inside its id shows none)."""
+    found = _ID_FIELD.search(raw.decode("utf-8", "replace"))
+    if found is None:
+        return None
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _record_from_json_line(raw: bytes) -> Record:

@@ -60,13 +60,18 @@ class Skipped:
     ``unread`` is True when what the input holds could not be read (a damaged
     file or line): the nightly job then cannot tell whether a record of it was
     deleted, and keeps the stored ones. It is False for a record that was read
-    and refused (a repeated id, a reserved id).
+    and refused (a repeated id, a reserved id). For a damaged JSONL line,
+    ``record`` is the id it still shows (``"id": "…"`` found in it) and
+    ``digest`` a hash of its bytes, so that a later run can tell old damage,
+    which hides no record, from new.
     """
 
     path: str
     reason: str
     line: Optional[int] = None
     unread: bool = True
+    record: Optional[str] = None
+    digest: Optional[str] = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path

@@ -284,6 +284,14 @@ class State:
                                  json.loads(counts or "{}"), json.loads(report) if report else None))
         return out
 
+    def skipped_in_runs(self, run_ids: Iterable[int]) -> Dict[int, List[dict]]:
+        """The inputs each of ``run_ids`` skipped, as its report lists them."""
+        out: Dict[int, List[dict]] = {}
+        for rid in sorted(set(run_ids)):
+            row = self._db.execute("SELECT report FROM runs WHERE id = ?", (rid,)).fetchone()
+            out[rid] = (json.loads(row[0]).get("skipped") or []) if row and row[0] else []
+        return out
+
     def integrity_check(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 

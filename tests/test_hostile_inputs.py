@@ -306,3 +306,22 @@ def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error: cannot create the embeddings cache folder")
     assert "Traceback" not in result.output and result.output.count("\n") == 1
+
+
+def test_new_damage_that_shows_no_id_holds_back_deletions_old_damage_does_not(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    feed = corpus / "feed.jsonl"
+    garbage = "this line was never JSON"
+    _write_feed(feed, _FEED, tail=garbage + "\n")  # old damage, there from the first night
+    _nightly(tmp_path).update(corpus)
+    # strike-1's line garbled past recognition (no id shows): it may be any record of the file
+    _write_feed(feed, _FEED[:2], tail=garbage + "\n" + '{"i\u00e9\x01 garbled\n')
+    report = _nightly(tmp_path).update(corpus)
+    assert report.kept_unread == ["strike-1"] and report.deleted_items == []
+    report = _nightly(tmp_path).update(corpus)  # still garbled the next night: still kept
+    assert report.kept_unread == ["strike-1"]
+    # the garbled line removed; the old damage, seen the night strike-1 was last read, hides nothing
+    _write_feed(feed, _FEED[:2], tail=garbage + "\n")
+    report = _nightly(tmp_path).update(corpus)
+    assert [d.id for d in report.deleted_items] == ["strike-1"] and report.kept_unread == []
