@@ -5,9 +5,8 @@ and the state is checked after each night."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,32 +15,16 @@ from click.testing import CliRunner
 from clusterer.cli import main
 from clusterer.state import State
 
-DATA = Path(__file__).resolve().parent / "data" / "hostile"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hostile_nights import HUGE_CHARS, corpus_for  # noqa: E402
+
 CTL_ID = "ctl\u0007id\nsecond line"
-HUGE_CHARS = 250_000
 
 READ_EVERY_NIGHT = {"harbour-de", "harbour-es", "harbour_en.txt", "harbour_fr.html", "tram-fr",
                     "chess-fr", CTL_ID, "utf16.txt", "huge.txt", "new\nline.txt"}
 SKIPPED_EVERY_NIGHT = {("pipe.txt", None), ("bad\\xffname.txt", None), ("binary.md", None),
                        ("empty.txt", None), ("wire.jsonl", 3), ("wire.jsonl", 4), ("wire.jsonl", 5),
                        ("wire.jsonl", 6), ("wire.jsonl", 7), ("wire.jsonl", 9)}
-
-
-def corpus_for(night: int, root: Path) -> Path:
-    """The corpus on ``night``: the nightN folders laid over one another, plus the
-    inputs git should not hold (a named pipe, a file name that is not UTF-8, a
-    newline in a file name, a page of 250,000 characters)."""
-    corpus = root / f"night{night}"
-    for n in range(1, night + 1):
-        shutil.copytree(DATA / f"night{n}", corpus, dirs_exist_ok=True)
-    os.mkfifo(corpus / "pipe.txt")
-    (corpus / os.fsdecode(b"bad\xffname.txt")).write_text("Storm hits the harbour.", encoding="utf-8")
-    (corpus / "new\nline.txt").write_text("A short page whose file name holds a newline, about ferries "
-                                          "in the port.", encoding="utf-8")
-    sentence = "The port of Rotterdam handles more cargo than any other port in Europe. "
-    (corpus / "huge.txt").write_text((sentence * (HUGE_CHARS // len(sentence) + 1))[:HUGE_CHARS],
-                                     encoding="utf-8")
-    return corpus
 
 
 def skipped_set(rows) -> set:
