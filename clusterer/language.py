@@ -102,20 +102,21 @@ def prose(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def normalise_code(code: Optional[str]) -> Optional[str]:
-    """The language subtag of a BCP 47 tag, varieties folded ("PT_br" -> "pt",
-    "yue" -> "zh", "cmn" -> "zh", "iw" -> "he").
+    """The lower-cased primary subtag of a language tag, varieties folded
+    ("PT_br" -> "pt", "yue" -> "zh", "zh-classical" -> "zh").
 
-    Validity is langcodes' reading of the IANA registry: a value that is no
-    language tag ("xx", "FRENCH", "??") gives None, as do "und"/"zxx" (no
-    linguistic content). Codes without an ISO 639-1 equivalent are kept.
+    Validity is langcodes' reading of the IANA registry, of the whole tag or else
+    of its primary subtag: a value that is no language tag ("xx", "FRENCH", "??")
+    gives None, as do "und"/"zxx" (no linguistic content). Codes without an
+    ISO 639-1 equivalent are kept.
     """
     if not code:
         return None
     tag = code.strip().replace("_", "-")
-    if not tag or not langcodes.tag_is_valid(tag):
-        return None
-    primary = langcodes.Language.get(langcodes.standardize_tag(tag, macro=True)).language
+    primary = tag.split("-")[0].lower()
     if not primary or primary in _NO_LANGUAGE:
+        return None
+    if not (langcodes.tag_is_valid(tag) or langcodes.tag_is_valid(primary)):
         return None
     return _MACRO.get(primary, primary)
 
