@@ -194,6 +194,19 @@ def explain_cmd(result, first, second):
         raise click.ClickException(f"no item {exc.args[0]!r} in {result}") from None
 
 
+@main.command("report")
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+def report_cmd(result):
+    """Print the summary of RESULT, a JSON result written by --out."""
+    from .result import load_result
+
+    try:
+        loaded = load_result(result)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {result}: {exc}") from None
+    click.echo(summary(loaded))
+
+
 @main.command("update")
 @click.argument("corpus", type=click.Path(exists=True))
 @click.option("--state", "state_path", required=True, type=click.Path(dir_okay=False),

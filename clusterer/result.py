@@ -1,7 +1,7 @@
 """Result types: plain dataclasses the CLI serialises as they are."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Dict, List, Optional
 
 from .records import Skipped
@@ -82,3 +82,34 @@ class ClusterResult:
             "unrecognised_lang": list(self.unrecognised_lang),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClusterResult":
+        """The result :meth:`to_dict` wrote (keys it does not know are ignored, so a
+        result written by a later version still reads); ``ValueError`` if it is
+        not one."""
+        try:
+            return cls(
+                items=[ItemResult(**_known(ItemResult, it)) for it in data["items"]],
+                stories=[Story(**_known(Story, s)) for s in data["stories"]],
+                duplicate_groups=[DuplicateGroup(**_known(DuplicateGroup, g)) for g in data["duplicate_groups"]],
+                skipped=[Skipped(**_known(Skipped, s)) for s in data.get("skipped", [])],
+                model=data.get("model", ""),
+                truncated=list(data.get("truncated", [])),
+                unrecognised_lang=list(data.get("unrecognised_lang", [])),
+                timings=dict(data.get("timings", {})),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a clusterer result ({type(exc).__name__}: {exc})") from None
+
+
+def load_result(path) -> ClusterResult:
+    """Read a result JSON written by ``cluster --out``; ``ValueError`` or ``OSError``."""
+    import json
+    with open(path, encoding="utf-8") as fh:
+        return ClusterResult.from_dict(json.load(fh))
+
+
+def _known(kind, row: dict) -> dict:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in row.items() if k in names}

@@ -1,3 +1,4 @@
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -44,3 +45,19 @@ def test_bad_gold_line_is_reported_with_its_number(tmp_path):
     result = CliRunner().invoke(main, ["eval", str(gold), "-q", "--cache-dir", str(tmp_path / "c")])
     assert result.exit_code == 1
     assert "line 2" in result.output
+
+
+def test_report_prints_a_saved_result_as_the_run_did(tmp_path, fake_encoder, monkeypatch):
+    import clusterer.cli as cli
+    from clusterer.pipeline import Clusterer
+
+    monkeypatch.setattr(cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=fake_encoder, cache_dir=None))
+    out = tmp_path / "result.json"
+    corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
+    run = CliRunner().invoke(main, [str(corpus), "--out", str(out), "-q"])
+    assert run.exit_code == 0, run.output
+    shown = CliRunner().invoke(main, ["report", str(out)])
+    assert shown.exit_code == 0 and shown.output.strip() == run.output.split("\nWrote ")[0].strip()
+    (tmp_path / "bad.json").write_text('{"items": 3}', encoding="utf-8")
+    bad = CliRunner().invoke(main, ["report", str(tmp_path / "bad.json")])
+    assert bad.exit_code == 1 and "not a clusterer result" in bad.output
