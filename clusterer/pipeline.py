@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from itertools import islice
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Sized, Union
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from .encoders import Encoder, get_encoder
 from .errors import CorpusError
 from .language import LanguageIdentifier
 from .neighbours import knn_with_queries
-from .read import iter_records, read_corpus
+from .read import count_records, iter_records, read_corpus
 from .records import ARTICLE, TEASER_MARK, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
@@ -87,7 +87,8 @@ class Clusterer:
                  duplicates: DuplicateParams = DuplicateParams(),
                  language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
                  read_batch: int = 2048, story_neighbours: int = 20, teaser_neighbours: int = 30,
-                 max_chars: int = 100_000, progress: Optional[Progress] = None):
+                 max_chars: int = 100_000, progress: Optional[Progress] = None,
+                 model_dir: Optional[Union[str, Path]] = None):
         if max_chars < 1:
             raise ValueError(f"max_chars must be at least 1, got {max_chars!r}")
         self.encoder = encoder
@@ -105,6 +106,7 @@ class Clusterer:
         self.teaser_neighbours = teaser_neighbours
         self.max_chars = max_chars
         self.progress = progress
+        self.model_dir = model_dir
         self.embedder_: Optional[Embedder] = None
         self.prior_: Optional[Prior] = None
         self.sentence_prior_: Optional[Prior] = None
@@ -115,12 +117,9 @@ class Clusterer:
         if self.embedder_ is None:
             encoder = self.encoder
             if encoder is None:  # loaded on first use: a bad corpus is reported before a model loads
-                encoder = get_encoder(self.model, prefix=self.prefix,
-                                      cache_dir=self.cache_dir or DEFAULT_CACHE_DIR)
-            step = (lambda done, total: self.progress("embed", done, total)) if self.progress else None
+                encoder = get_encoder(self.model, prefix=self.prefix, model_dir=self.model_dir)
             cache = self.cache_dir if self.cache_embeddings else None
-            self.embedder_ = Embedder(encoder, cache_dir=cache,
-                                      batch_size=self.batch_size, progress=step)
+            self.embedder_ = Embedder(encoder, cache_dir=cache, batch_size=self.batch_size)
         return self.embedder_
 
     def read(self, source: Source) -> tuple[List[Record], List[Skipped]]:
@@ -174,7 +173,7 @@ class Clusterer:
             return None
         if self.prior_ is None:
             ref = reference_texts()
-            vectors = self._embedder().embed([text for _, text in ref])
+            vectors = self._embedder().embed([text for _, text in ref], progress=self._step("reference texts"))
             self.prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
         return self.prior_
 
@@ -199,9 +198,17 @@ class Clusterer:
         """Language-centred vectors (see :mod:`clusterer.debias`)."""
         return center_by_language(vectors, langs, shrink=self.language_shrink, prior=self.prior())
 
-    def embed(self, items: Sequence[Item]) -> np.ndarray:
-        """Raw embeddings of ``items`` (through the cache)."""
-        return self._embedder().embed([embedding_text(it) for it in items])
+    def embed(self, items: Sequence[Item], progress=None) -> np.ndarray:
+        """Raw embeddings of ``items`` (through the cache); ``progress(done, total)``
+        counts the items computed."""
+        return self._embedder().embed([embedding_text(it) for it in items], progress=progress)
+
+    def _step(self, name: str):
+        """``progress(done, total)`` reported as step ``name``; None without progress."""
+        if self.progress is None:
+            return None
+        report = self.progress
+        return lambda done, total: report(name, done, total)
 
     def analyse(self, items: Sequence[Item], vectors: Optional[np.ndarray] = None,
                 features: Optional[Sequence[TextFeatures]] = None) -> Analysis:
@@ -217,7 +224,6 @@ class Clusterer:
         if n == 0:
             return Analysis(items, vectors, vectors, [], [])
         step = self.progress or (lambda *a: None)
-        step("cluster", 0, 4)
         langs = [it.lang for it in items]
         centred = self.centre(vectors, langs)
         is_article = np.array([it.kind == ARTICLE for it in items])
@@ -233,6 +239,7 @@ class Clusterer:
         # few), the story graph (columns are sorted, so a prefix is a smaller k)
         # and the teasers' search for their story
         dup_k = max(self.duplicates.neighbours, 1)
+        step("neighbours", 0, 1)
         if len(art):
             (nbr_idx, nbr_sim), teaser_nearest = knn_with_queries(
                 xa, max(dup_k, self.story_neighbours, 1),
@@ -240,7 +247,8 @@ class Clusterer:
         else:
             nbr_idx, nbr_sim = np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
             teaser_nearest = None
-        step("cluster", 1, 4)
+        step("neighbours", 1, 1)
+        step("duplicates", 0, 1)
         aligner = self.aligner()
         groups, evidence = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
                                     [features[i] for i in art], [langs[i] for i in art],
@@ -249,7 +257,8 @@ class Clusterer:
         dup_groups = [[int(art[p]) for p in g] for g in groups]
         for e in evidence:  # positions among the articles -> item indices
             e.i, e.j = int(art[e.i]), int(art[e.j])
-        step("cluster", 2, 4)
+        step("duplicates", 1, 1)
+        step("stories", 0, 1)
         scale = length_scale([features[i].chars for i in art], self.stories)
         story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
         graph = knn_graph(nbr_idx, story_sim, a_days, self.stories)
@@ -262,12 +271,13 @@ class Clusterer:
         for p, i in enumerate(art):
             if counts[labels[p]] >= self.stories.min_articles:
                 story_of[int(i)] = int(labels[p])
-        step("cluster", 3, 4)
+        step("stories", 1, 1)
+        step("teasers", 0, 1)
         joined = attach_teasers(centred[teasers], xa, labels, kept, self.stories,
                                 neighbours=self.teaser_neighbours, nearest=teaser_nearest)
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
-        step("cluster", 4, 4)
+        step("teasers", 1, 1)
         return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence, aligner.seconds)
 
     # -- the whole run ----------------------------------------------------
@@ -284,6 +294,10 @@ class Clusterer:
         chunks: List[np.ndarray] = []
         features: List[TextFeatures] = []
         records = self.stream(source, skipped)
+        report = self.progress or (lambda *a: None)
+        total = _record_count(source) if self.progress else 0
+        read = 0
+        report("embedding", 0, total)
         while True:
             t = time.perf_counter()
             batch = list(islice(records, self.read_batch))
@@ -292,13 +306,19 @@ class Clusterer:
             batch_items = self.split(batch)
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
-            chunks.append(self.embed(batch_items))
+
+            def within(done: int, todo: int, before: int = read, size: int = len(batch)) -> None:
+                report("embedding", before + size * done // max(todo, 1), total)
+            chunks.append(self.embed(batch_items, progress=within if self.progress else None))
+            read += len(batch)
+            report("embedding", read, total)
             timings["embed"] += time.perf_counter() - t
             for it in batch_items:
                 features.append(TextFeatures.of(embedding_text(it), it.lang, self.duplicates))
-                it.meta["snippet"] = snippet(it.text)
+                it.meta["snippet"] = snippet(it.text, SNIPPET_CHARS)
                 it.text = ""  # not kept: memory stays bounded by the batch
             items.extend(batch_items)
+        report("embedding", read, read)  # exact now: the count took in bad lines and files
         if not items:
             raise CorpusError("no usable record in the corpus" + (
                 f" ({len(skipped)} skipped)" if skipped else ""))
@@ -376,9 +396,12 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
             languages=sorted({items[i].lang or "?" for i in g}),
             story=story_id.get(g[0]),
             evidence=sorted(pairs_of.get(gid, []), key=lambda d: (d["a"], d["b"]))))
+    xy = map_coordinates(analysis.centred)
     results = [ItemResult(id=it.id, doc=it.doc, kind=it.kind, lang=it.lang, title=it.title,
                           date=it.date, url=it.url, story=story_id.get(i),
-                          duplicate_group=dup_id.get(i))
+                          duplicate_group=dup_id.get(i),
+                          snippet=it.meta.get("snippet", snippet(it.text, SNIPPET_CHARS)),
+                          x=float(xy[i, 0]), y=float(xy[i, 1]))
                for i, it in enumerate(items)]
     return ClusterResult(items=results, stories=stories, duplicate_groups=dup_groups,
                          skipped=list(skipped), model=model_name, truncated=truncated_pages(items),
@@ -398,12 +421,47 @@ def unrecognised_languages(items: Sequence[Item]) -> List[dict]:
             if "lang_given" in it.meta and it.id == it.doc]
 
 
+def _record_count(source: Source) -> int:
+    """How many records ``source`` holds, for progress (0: not known without reading it)."""
+    if isinstance(source, (str, Path)):
+        return count_records(source)
+    return len(source) if isinstance(source, Sized) else 0
+
+
 def story_title(items: Sequence[Item], members: Sequence[int]) -> str:
-    """A story's title: that of its canonical article (earliest, then by id), else
-    the opening words of its text."""
-    arts = [i for i in members if items[i].kind == ARTICLE]
-    src = items[canonical_member(items, arts) if arts else min(members, key=lambda i: items[i].id)]
-    return src.title or src.meta.get("snippet") or snippet(src.text)
+    """A story's title: a headline, that of its canonical article (earliest, then by
+    id) or else of the next article in that order that has one; only where no
+    article has a headline, the opening words of the canonical one's text."""
+    arts = [i for i in members if items[i].kind == ARTICLE] or list(members)
+    first = canonical_member(items, arts)
+    titled = [i for i in arts if items[i].title]
+    if titled:
+        return items[first].title or items[canonical_member(items, titled)].title
+    src = items[first]
+    return snippet(src.meta.get("snippet") or src.text)
+
+
+def map_coordinates(centred: np.ndarray, fit_rows: int = 20_000, block: int = 16_384) -> np.ndarray:
+    """The story map: the first two principal components of the language-centred
+    vectors, one row per item, rounded to 4 decimals (zeros for fewer than two
+    items). Fitted on at most ``fit_rows`` rows (a seeded sample), then applied
+    ``block`` rows at a time, so that memory stays small at 200k items.
+    Deterministic: the sample and the solver are seeded, sklearn fixes the signs."""
+    from sklearn.decomposition import PCA
+
+    xy = np.zeros((len(centred), 2))
+    if len(centred) < 2 or centred.ndim != 2 or centred.shape[1] < 2:
+        return xy
+    rows = np.arange(len(centred))
+    if len(rows) > fit_rows:
+        rows = np.sort(np.random.default_rng(0).choice(rows, fit_rows, replace=False))
+    pca = PCA(n_components=2, random_state=0).fit(np.asarray(centred[rows], dtype=np.float64))
+    for lo in range(0, len(centred), block):
+        xy[lo:lo + block] = pca.transform(np.asarray(centred[lo:lo + block], dtype=np.float64))
+    return np.round(xy, 4)
+
+
+SNIPPET_CHARS = 200  # of an item's text, kept in the result
 
 
 def snippet(text: str, n: int = 80) -> str:

@@ -9,9 +9,10 @@ Supported inputs:
 * ``.html`` / ``.htm``: main text and metadata extracted with trafilatura.
 
 Inputs that cannot be used are reported as :class:`~clusterer.records.Skipped`
-entries with a human reason; files with other extensions, hidden files or
-folders, and README files inside a folder are ignored. A missing path, or one holding no usable input at all,
-raises :class:`~clusterer.errors.CorpusError`.
+entries with a human reason, files of other types too (``data.csv``: not
+read); hidden files and folders, and README files inside a folder, are ignored.
+A missing path, or one holding no usable input at all, raises
+:class:`~clusterer.errors.CorpusError`.
 """
 from __future__ import annotations
 
@@ -76,6 +77,31 @@ def read_corpus(
     return records, skipped
 
 
+def count_records(path: PathLike) -> int:
+    """About how many records ``path`` holds, without parsing them: its files, a
+    JSONL file counted by its lines. For progress; 0 when the path is unusable."""
+    root = Path(path)
+    try:
+        files = [(root.name, root)] if root.is_file() else _list_files(root, lambda entry: None)
+    except OSError:
+        return 0
+    total = 0
+    for _, file in files:
+        if file.suffix.lower() not in JSONL_SUFFIXES:
+            total += 1
+            continue
+        try:
+            with file.open("rb") as fh:
+                last = b"\n"
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    total += chunk.count(b"\n")
+                    last = chunk[-1:]
+                total += last != b"\n"
+        except OSError:
+            continue
+    return total
+
+
 def iter_records(
     path: PathLike, skipped: list, on_skip: Optional[SkipCallback] = None
 ) -> Iterator[Record]:
@@ -136,7 +162,8 @@ def _iter(
             yield record
     if count == 0:
         n = len(skipped)
-        detail = f"; {n} input(s) skipped, first: {skipped[0]}" if n else ""
+        first = next((s for s in skipped if s.unread), skipped[0]) if n else None
+        detail = f"; {n} input(s) skipped, first: {first}" if n else ""
         raise CorpusError(f"no usable document found in {root}{detail}")
 
 
@@ -148,13 +175,16 @@ def _list_files(root: Path, skip: SkipCallback) -> list[tuple[str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-                continue
-            if Path(name).stem.lower() == "readme":
-                continue  # a folder's README documents the corpus, it is not a page
+            if name.startswith(".") or Path(name).stem.lower() == "readme":
+                continue  # hidden; a folder's README documents the corpus, it is not a page
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             shown = os.fsencode(rel).decode("utf-8", "backslashreplace")  # printable, storable
+            suffix = Path(name).suffix.lower()
+            if suffix not in SUPPORTED_SUFFIXES:
+                skip(Skipped(shown, f"not read: {suffix or 'no'} file type (clusterer reads "
+                             f"{' '.join(sorted(SUPPORTED_SUFFIXES))})", unread=False))
+                continue
             if not full.is_file():  # a named pipe, a socket or a device would block or never end
                 skip(Skipped(shown, "not a regular file"))
                 continue

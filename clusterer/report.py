@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from .atomic import atomic_write
 from .result import ClusterResult
@@ -14,6 +14,11 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
+def count(n: int, one: str, many: Optional[str] = None) -> str:
+    """``n`` and the word in the number it needs: "1 story", "2 stories"."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 def summary(result: ClusterResult, max_members: int = 12) -> str:
     """A readable summary: stories with titles, languages and members; duplicate
     groups; noise; skipped inputs."""
@@ -21,15 +26,15 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     lines: List[str] = []
     n_items = len(result.items)
     n_teasers = sum(1 for it in result.items if it.kind == "teaser")
-    lines.append(f"{n_items} items ({n_items - n_teasers} articles, {n_teasers} teasers), "
-                 f"{len(result.stories)} stories, {len(result.duplicate_groups)} duplicate groups, "
-                 f"{len(result.noise)} noise")
+    lines.append(f"{count(n_items, 'item')} ({count(n_items - n_teasers, 'article')}, "
+                 f"{count(n_teasers, 'teaser')}), {count(len(result.stories), 'story', 'stories')}, "
+                 f"{count(len(result.duplicate_groups), 'duplicate group')}, {len(result.noise)} noise")
     if result.stories:
         lines.append("")
         lines.append("Stories")
     for story in result.stories:
         lines.append(f"  [{story.id}] {printable(story.title or '(untitled)')}")
-        lines.append(f"      {story.articles} articles, {story.teasers} teasers; "
+        lines.append(f"      {count(story.articles, 'article')}, {count(story.teasers, 'teaser')}; "
                      f"languages: {', '.join(story.languages)}")
         for member in story.members[:max_members]:
             it = by_id[member]
@@ -46,22 +51,23 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     noise = result.noise
     if noise:
         lines.append("")
-        lines.append(f"Noise: {len(noise)} items "
+        lines.append(f"Noise: {count(len(noise), 'item')} "
                      f"({sum(1 for i in noise if by_id[i].kind == 'teaser')} teasers)")
     if result.truncated:
         lines.append("")
-        lines.append(f"Cut short {len(result.truncated)} pages (only their beginning was read; see --max-chars)")
+        lines.append(f"Cut short {count(len(result.truncated), 'page')} "
+                     "(only their beginning was read; see --max-chars)")
         for t in result.truncated[:max_members]:
             lines.append(f"  {printable(t['id'])}: {t['chars']:,} characters")
     if result.unrecognised_lang:
         lines.append("")
-        lines.append(f"Language not recognised in {len(result.unrecognised_lang)} records "
+        lines.append(f"Language not recognised in {count(len(result.unrecognised_lang), 'record')} "
                      "(identified from the text instead)")
         for u in result.unrecognised_lang[:max_members]:
             lines.append(f"  {printable(u['id'])}: lang {printable(repr(u['given']))} -> {u['lang'] or '?'}")
     if result.skipped:
         lines.append("")
-        lines.append(f"Skipped {len(result.skipped)} inputs")
+        lines.append(f"Skipped {count(len(result.skipped), 'input')}")
         for s in result.skipped:
             lines.append(f"  {printable(str(s))}")
     return "\n".join(lines)

@@ -18,6 +18,11 @@ class ItemResult:
     url: Optional[str] = None
     story: Optional[str] = None
     duplicate_group: Optional[str] = None
+    snippet: Optional[str] = None  # the opening of its text (about 200 characters)
+    # where it lies on the story map: the first two principal components of the
+    # language-centred vectors (None in a result written before the map existed)
+    x: Optional[float] = None
+    y: Optional[float] = None
 
 
 @dataclass

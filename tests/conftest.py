@@ -98,8 +98,18 @@ def _offline(monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_dir(tmp_path_factory):
+    """The default model is converted once per test session, into a folder of the
+    session (not the user's cache; a set CLUSTERER_MODEL_DIR is kept)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not os.environ.get("CLUSTERER_MODEL_DIR"):
+            mp.setenv("CLUSTERER_MODEL_DIR", str(tmp_path_factory.mktemp("models")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory):
-    """One cache folder for every test that runs the real default model, so its
-    weights are converted once per test session."""
+    """One embeddings cache folder for every test that runs the real default model,
+    so the reference texts and the shared pages are embedded once per session."""
     return tmp_path_factory.mktemp("model-cache")

@@ -154,7 +154,7 @@ def test_a_huge_record_is_cut_at_max_chars_and_reported():
         result = clusterer.run([{"id": "huge", "text": huge}, {"id": "b", "text": "Storm hits Brittany."}])
     assert result.truncated == [{"id": "huge", "chars": len(huge)}]
     assert enc.longest <= 5_000  # what is embedded stays bounded
-    assert "Cut short 1 pages" in summary(result) and result.to_dict()["truncated"] == result.truncated
+    assert "Cut short 1 page (" in summary(result) and result.to_dict()["truncated"] == result.truncated
     with pytest.raises(ValueError, match="max_chars"):
         Clusterer(max_chars=0)
 

@@ -113,3 +113,20 @@ def test_folder_run_reports_skipped_files(tmp_path):
     result = run(str(tmp_path))
     assert {it.id for it in result.items} == {"a.txt", "b.txt"}
     assert [s.path for s in result.skipped] == ["bad.txt"]
+
+
+def test_a_story_title_is_a_headline_where_any_article_has_one():
+    from clusterer.pipeline import story_title
+    from clusterer.records import ARTICLE, Item
+
+    items = [Item(id="a", doc="a", kind=ARTICLE, text="Hanoi (VNA) – In the frame of his visit…",
+                  date="2018-12-11"),
+             Item(id="b", doc="b", kind=ARTICLE, text="…", title="Vietnam and Russia discuss e-government",
+                  date="2018-12-12"),
+             Item(id="c", doc="c", kind=ARTICLE, text="…", title="A later headline", date="2019-05-01")]
+    assert story_title(items, [0, 1, 2]) == "Vietnam and Russia discuss e-government"
+    items[0].title = "The canonical article's own headline"
+    assert story_title(items, [0, 1, 2]) == "The canonical article's own headline"
+    assert story_title(items, [0]) == "The canonical article's own headline"
+    items[0].title = None
+    assert story_title(items, [0]).startswith("Hanoi (VNA)")

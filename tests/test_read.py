@@ -24,16 +24,18 @@ def test_ids_in_deterministic_order(corpus):
     ]
 
 
-def test_hidden_readme_and_other_extensions_are_ignored_silently(corpus):
+def test_hidden_files_and_readme_are_ignored_other_types_reported(corpus):
     records, skipped = corpus
     names = {r.id for r in records} | {s.path for s in skipped}
     assert not any(n.startswith(".") or "/." in n for n in names)
-    assert "README.md" not in names and "notes.csv" not in names
+    assert "README.md" not in names
+    other = next(s for s in skipped if s.path == "notes.csv")
+    assert "file type" in other.reason and not other.unread  # reported; it hides no record
 
 
 def test_unusable_files_are_skipped_with_reasons(corpus):
     _, skipped = corpus
-    by_path = {s.path: s.reason for s in skipped if s.line is None}
+    by_path = {s.path: s.reason for s in skipped if s.line is None and s.unread}
     assert set(by_path) == {"empty.txt", "image.txt", "latin1.txt"}
     assert "empty" in by_path["empty.txt"]
     assert "binary" in by_path["image.txt"]
@@ -87,7 +89,7 @@ def test_iter_records_streams_and_reports_skips():
     first = next(it)
     assert first.id == "en_flood.txt"
     rest = list(it)
-    assert len(rest) == 5 and len(skipped) == 7 and seen == skipped
+    assert len(rest) == 5 and len(skipped) == 8 and seen == skipped
 
 
 def test_on_skip_callback():
@@ -158,3 +160,14 @@ def test_unreadable_file_is_skipped(tmp_path):
     finally:
         locked.chmod(0o600)
     assert [s.path for s in skipped] == ["b.txt"] and "permission" in skipped[0].reason
+
+
+def test_files_of_other_types_are_reported_not_silently_ignored(tmp_path):
+    (tmp_path / "a.txt").write_text("Storm Elin hits Brittany.", encoding="utf-8")
+    (tmp_path / "data.csv").write_text("id,text\n1,x\n", encoding="utf-8")
+    (tmp_path / ".hidden.csv").write_text("x", encoding="utf-8")
+    (tmp_path / "README.md").write_text("What this corpus is.", encoding="utf-8")
+    records, skipped = read_corpus(tmp_path)
+    assert [r.id for r in records] == ["a.txt"]
+    assert [(s.path, s.unread) for s in skipped] == [("data.csv", False)]
+    assert "file type" in skipped[0].reason and ".jsonl" in skipped[0].reason

@@ -51,4 +51,4 @@ def test_items_carry_paths_and_languages(seeds_run):
     assert all(a["doc"] == a["id"] for a in articles.values())
     assert articles[ARTICLES[3]]["lang"] == "vi"
     assert {articles[a]["lang"] for a in ARTICLES if a != ARTICLES[3]} == {"fr"}
-    assert "1 stories, 1 duplicate groups, 13 noise" in output
+    assert "1 story, 1 duplicate group, 13 noise" in output
