@@ -181,6 +181,12 @@ def lang_key(lang: Optional[str]) -> str:
     return json.dumps(lang)
 
 
+def means_by_lang(means: Dict[str, Tuple[int, np.ndarray]]) -> dict:
+    """Stored means (:meth:`State.means`) by language, the corpus mean left out: the
+    ``means`` :func:`~clusterer.debias.center_by_language` takes."""
+    return {json.loads(k): v for k, (_, v) in means.items() if k != OVERALL}
+
+
 class State:
     """Read and write one state file. Open it under a :class:`StateLock`."""
 
@@ -332,15 +338,6 @@ class State:
                 db.execute("ROLLBACK")
             raise
 
-    def log_failure(self, run: RunRecord) -> None:
-        """Record a run that failed with an error (nothing else is written)."""
-        with_report = json.dumps(run.report, ensure_ascii=False) if run.report is not None else None
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (run.id, run.kind, run.started, run.finished, run.status,
-                          json.dumps(run.counts, sort_keys=True), with_report))
-        self._db.execute("COMMIT")
-
     def close(self) -> None:
         self._db.close()
 
@@ -360,7 +357,3 @@ def _upgrade_from_1(db: sqlite3.Connection) -> None:
 
 def _row(it: StoredItem) -> tuple:
     return tuple(int(getattr(it, c)) if c == "deleted" else getattr(it, c) for c in _ITEM_COLS)
-
-
-def live_ids(items: Iterable[StoredItem]) -> List[str]:
-    return [it.id for it in items if not it.deleted]

