@@ -51,14 +51,16 @@ def language_means(vectors: np.ndarray, langs: Sequence[Optional[str]],
     if len(vectors) == 0:
         return {}
     overall = vectors.mean(axis=0) if prior is None else prior.overall
-    groups = defaultdict(list)
+    groups: Dict[Optional[str], List[int]] = defaultdict(list)
     for i, lang in enumerate(langs):
         groups[lang].append(i)
     means = {}
     for lang, idx in groups.items():
         n = len(idx)
         w = n / (n + shrink) if shrink > 0 else 1.0
-        target = prior.by_language.get(lang, overall) if prior is not None else overall
+        target: np.ndarray = overall
+        if prior is not None and lang is not None:
+            target = prior.by_language.get(lang, overall)
         means[lang] = w * vectors[idx].mean(axis=0) + (1.0 - w) * target
     return means
 

@@ -210,12 +210,12 @@ def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndar
     out = np.zeros(len(a), dtype=np.float64)
     for lo in range(0, len(a), block):
         pa, pb = a[lo:lo + block].tolist(), b[lo:lo + block].tolist()
-        sa = [features[i].sketch for i in pa]
-        sb = [features[i].sketch for i in pb]
-        if len({x.shape for x in sa} | {x.shape for x in sb}) != 1:
-            out[lo:lo + len(pa)] = [sketch_overlap(x, y) for x, y in zip(sa, sb)]
+        la = [features[i].sketch for i in pa]
+        lb = [features[i].sketch for i in pb]
+        if len({x.shape for x in la} | {x.shape for x in lb}) != 1:
+            out[lo:lo + len(pa)] = [sketch_overlap(x, y) for x, y in zip(la, lb)]
             continue
-        sa, sb = np.stack(sa), np.stack(sb)
+        sa, sb = np.stack(la), np.stack(lb)
         empty = (sa == _EMPTY).all(axis=1) | (sb == _EMPTY).all(axis=1)
         same = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
         out[lo:lo + len(pa)] = np.where(empty, 0.0, same)

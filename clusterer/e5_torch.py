@@ -137,8 +137,8 @@ class _FusedAttention:
         self.window, self.min_tokens, self.payback = window, min_tokens, payback
         self.startup_payback = startup_payback
         self.available = True
-        self.kernels = {}  # window length -> kernel, or None when refused
-        self._seen = {}
+        self.kernels: dict = {}  # window length -> kernel, or None when refused
+        self._seen: dict = {}
         self._work = 0.0  # windows met, in 512-token windows' worth of attention
 
     def _attend(self, q, k, v):
@@ -392,7 +392,9 @@ class E5TorchEncoder:
     def _batches(self, lengths: List[int]) -> List[List[int]]:
         """Window indices grouped longest first, each group within the token budget."""
         order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
-        batches, cur, cur_max = [], [], 0
+        batches: List[List[int]] = []
+        cur: List[int] = []
+        cur_max = 0
         for k in order:
             width = max(cur_max, lengths[k])
             if cur and width * (len(cur) + 1) > self.batch_tokens:
@@ -423,7 +425,10 @@ class E5TorchEncoder:
         done = 0
         with torch.inference_mode():
             for batch in self._batches(lengths):
-                ids, positions, spans, seg = [], [], [], []
+                ids: list = []
+                positions: list = []
+                spans: list = []
+                seg: list = []
                 for row, k in enumerate(batch):
                     start = len(ids)
                     ids += [self._bos, *windows[k][1], self._eos]

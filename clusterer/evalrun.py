@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from .errors import CorpusError
 from .evaluate import (EvalReport, distinct_texts, evaluate,
@@ -57,7 +57,7 @@ def evaluate_pairs(clusterer: Clusterer, pairs_path: str | Path) -> dict:
     """
     pairs = load_pairs(pairs_path)
     texts, first, second = distinct_texts(pairs)
-    langs = {}
+    langs: Dict[str, Optional[str]] = {}
     for p in pairs:
         langs.setdefault(p.text1, p.lang1)
         langs.setdefault(p.text2, p.lang2)

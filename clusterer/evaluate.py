@@ -24,7 +24,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Hashable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -415,7 +415,7 @@ def _prf(triple: tuple[float, float, float]) -> PRF:
 
 
 def evaluate(
-    result_items: Iterable[object],
+    result_items: Iterable[Any],
     gold_story: Mapping[str, Optional[str]],
     gold_dup: Optional[Mapping[str, Optional[str]]] = None,
     *,

@@ -175,8 +175,10 @@ class VectorSimilarity:
         sims = (self.vectors[rows] @ self.vectors[cols].T).astype(np.float64)
         if self._dated:
             p = self.params
+            scale = p.time_scale_days
+            assert scale is not None  # dated similarity needs a time scale
             gap = np.abs(self.days[rows][:, None] - self.days[cols][None, :])
-            w = np.exp(-(gap ** 2) / (2.0 * p.time_scale_days ** 2))
+            w = np.exp(-(gap ** 2) / (2.0 * scale ** 2))
             w = p.time_floor + (1.0 - p.time_floor) * w
             w[np.isnan(w)] = 1.0
             sims *= w
@@ -294,7 +296,7 @@ def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float,
     ``(VectorSimilarity, global index of each local node)``); the heap holds
     ``(-average, a, b)`` with a < b, each entry at least the pair's current
     average (see the module docstring), re-checked when popped."""
-    nbr = [dict() for _ in range(m)]
+    nbr: list = [dict() for _ in range(m)]  # a slot is None once its cluster is absorbed
     heap = []
     for a, b, s in zip(li, lj, ls):
         nbr[a][b] = s
@@ -304,7 +306,7 @@ def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float,
     heapq.heapify(heap)
     size = [1] * m
     parent = list(range(m))
-    members = None if exact is None else [[int(v)] for v in exact[1]]
+    members: Optional[list] = None if exact is None else [[int(v)] for v in exact[1]]
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         neg, a, b = pop(heap)

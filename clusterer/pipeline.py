@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from itertools import islice
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Sized, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Sized, Union
 
 import numpy as np
 
@@ -251,7 +251,7 @@ class Clusterer:
         step("duplicates", 0, 1)
         aligner = self.aligner()
         groups, evidence = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
-                                    [features[i] for i in art], [langs[i] for i in art],
+                                    [features[int(i)] for i in art], [langs[i] for i in art],
                                     [True] * len(art), self.duplicates, with_evidence=False,
                                     vectors=xa, aligner=aligner)
         dup_groups = [[int(art[p]) for p in g] for g in groups]
@@ -259,7 +259,7 @@ class Clusterer:
             e.i, e.j = int(art[e.i]), int(art[e.j])
         step("duplicates", 1, 1)
         step("stories", 0, 1)
-        scale = length_scale([features[i].chars for i in art], self.stories)
+        scale = length_scale([features[int(i)].chars for i in art], self.stories)
         story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
         graph = knn_graph(nbr_idx, story_sim, a_days, self.stories)
         labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,
@@ -357,7 +357,7 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
     """Give stable, order-independent ids: stories by size then first member id,
     duplicate groups by first member id."""
     items = analysis.items
-    by_label = {}
+    by_label: Dict[int, List[int]] = {}
     for i, lab in enumerate(analysis.story_of):
         if lab is not None:
             by_label.setdefault(lab, []).append(i)
@@ -436,7 +436,7 @@ def story_title(items: Sequence[Item], members: Sequence[int]) -> str:
     first = canonical_member(items, arts)
     titled = [i for i in arts if items[i].title]
     if titled:
-        return items[first].title or items[canonical_member(items, titled)].title
+        return items[first].title or items[canonical_member(items, titled)].title or ""
     src = items[first]
     return snippet(src.meta.get("snippet") or src.text)
 

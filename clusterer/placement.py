@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[s
     Returns the ids, the next free number, merges (a group holding members of
     several old ids) and splits (an old id whose members now sit in several groups).
     """
-    overlap = Counter()
+    overlap: Counter = Counter()
     for g, members in enumerate(groups):
         for m in members:
             if old_of.get(m):
@@ -72,18 +72,20 @@ def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[s
         if ids[g] is None:
             ids[g] = make_id(next_number)
             next_number += 1
-    merges, splits = [], []
+    given: List[str] = [str(i) for i in ids]  # every group has an id now
+    merges: List[Merge] = []
+    splits: List[Split] = []
     spread: Dict[str, set] = {}
     for (old, g) in overlap:
-        spread.setdefault(old, set()).add(ids[g])
+        spread.setdefault(old, set()).add(given[g])
     for g, members in enumerate(groups):
-        olds = sorted({old for (old, gg) in overlap if gg == g and old != ids[g]}, key=id_number)
+        olds = sorted({old for (old, gg) in overlap if gg == g and old != given[g]}, key=id_number)
         if olds:
-            merges.append(Merge(into=ids[g], merged=olds))
+            merges.append(Merge(into=given[g], merged=olds))
     for old, into in sorted(spread.items(), key=lambda kv: id_number(kv[0])):
         if len(into) > 1:
             splits.append(Split(source=old, into=sorted(into, key=id_number)))
-    return ids, next_number, merges, splits
+    return given, next_number, merges, splits
 
 
 @dataclass
@@ -189,7 +191,7 @@ class Placer:
         if len(self.stored):
             self.index.add([self.ids[s] for s in self.stored], centred[self.stored])
 
-    def _stored_nbrs(self, rows: Sequence[int], k: int) -> Tuple[List[List[int]], np.ndarray]:
+    def _stored_nbrs(self, rows: Union[Sequence[int], np.ndarray], k: int) -> Tuple[List[List[int]], np.ndarray]:
         if not len(rows) or not len(self.index) or k == 0:
             return [[] for _ in rows], np.zeros((len(rows), 0), np.float32)
         ids, sims = self.index.query(self.x[list(rows)], k)
@@ -305,18 +307,18 @@ class Placer:
         if not loose:
             return
         near = {g: r for r, g in enumerate(arts)}
-        pool = set(loose)
+        gathered = set(loose)
         for g in loose:
-            pool.update(j for j in nbrs[near[g]] if self.article[j] and self.ids[j] not in stories.of)
-        for g in list(pool):
+            gathered.update(j for j in nbrs[near[g]] if self.article[j] and self.ids[j] not in stories.of)
+        for g in list(gathered):
             gid = dups.of.get(self.ids[g])
             if gid:
-                pool.update(self.pos[i] for i in dups.members[gid] if i not in stories.of)
-        pool = sorted(pool)
+                gathered.update(self.pos[i] for i in dups.members[gid] if i not in stories.of)
+        pool = sorted(gathered)
         at = {g: p for p, g in enumerate(pool)}
         sims = similarity_matrix(self.xs[pool], [self.days[g] for g in pool], self.sp)
         labels = average_linkage(sims, self.sp.threshold)
-        groups = {}
+        groups: Dict[str, List[int]] = {}
         for g in pool:
             gid = dups.of.get(self.ids[g])
             if gid:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Dict, Optional, TextIO
+from typing import Any, Dict, Optional, TextIO
 
 UNITS = {"embedding": "records", "reference texts": "texts"}
 PLAIN_EVERY = 10.0  # seconds between two plain lines of one step
@@ -29,7 +29,7 @@ class TerminalProgress:
         self.quiet = quiet
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._bars: Dict[str, object] = {}
+        self._bars: Dict[str, Any] = {}  # step -> its tqdm bar
         self._closed: set = set()  # steps whose bar reached its end (until they start again)
         self._started: Dict[str, float] = {}
         self._last: Dict[str, tuple] = {}  # step -> (time, done) of its last line

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 from .chrome import is_byline, is_chrome, is_closing_byline, is_date_line, parse_date
 from .records import ARTICLE, TEASER, Item, Record, teaser_id
@@ -182,7 +182,7 @@ def looks_like_headline(line: str) -> bool:
 def _is_inline_related(line: str) -> bool:
     """An inline "Related: <headline>" / "Lire aussi : ..." link line."""
     match = _INLINE_RELATED.match(line)
-    return bool(match) and len(line) <= 250 and match.group(1).strip().lower() in TEASER_MARKERS
+    return match is not None and len(line) <= 250 and match.group(1).strip().lower() in TEASER_MARKERS
 
 
 def _source_url(line: str) -> tuple[bool, Optional[str]]:
@@ -210,7 +210,7 @@ def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str], Optional[st
     first date a date line gives."""
     url = None
     date = None
-    kept = []
+    kept: List[str] = []
     seen = 0
     for line in lines:
         if not line:

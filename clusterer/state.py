@@ -35,7 +35,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
@@ -141,7 +141,7 @@ class StateLock:
     def __init__(self, state_path: str | Path):
         # the file the path resolves to, so two runs through a symlink share one lock
         self.path = Path(str(Path(state_path).resolve()) + ".lock")
-        self._fh = None
+        self._fh: Optional[TextIO] = None
 
     def acquire(self) -> "StateLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -132,9 +132,9 @@ def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:
     return _relabel(raw)
 
 
-def _relabel(raw: Sequence[int]) -> np.ndarray:
+def _relabel(raw: Union[Sequence[int], np.ndarray]) -> np.ndarray:
     """Renumber labels by first appearance, so the result does not depend on the library's order."""
-    mapping = {}
+    mapping: Dict[int, int] = {}
     out = np.empty(len(raw), dtype=np.int64)
     for i, lab in enumerate(raw):
         out[i] = mapping.setdefault(lab, len(mapping))
@@ -188,7 +188,7 @@ def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
     idx, sims = nearest
     out: List[Optional[int]] = []
     for row_idx, row_sim in zip(idx, sims):
-        totals = {}
+        totals: Dict[int, float] = {}
         for j, s in zip(row_idx, row_sim):
             if j < 0:
                 continue
