@@ -7,7 +7,9 @@ size; filters by language, dates and text; sorted by size or date), opens one
 to show its duplicate groups with their evidence, its other articles and its
 teasers, and draws a timeline of the stories and a map of the items (the
 ``x``/``y`` the pipeline gives each item). Noise is listed apart: teasers, and
-strays (articles in no story).
+strays (articles in no story). Given a nightly run's
+:class:`~clusterer.changes.ChangeReport`, a "Tonight" panel on top lists what
+the run changed; a story id there opens the story.
 
 The JSON is column-wise (one list per field, items referred to by position) so
 that a result of 200,000 items stays a file the browser parses in a moment.
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .atomic import atomic_write
+from .changes import ChangeReport
 from .result import ClusterResult
 from .stories import day_number
 
@@ -45,9 +48,10 @@ def _coordinate(value: Optional[float]) -> Optional[float]:
     return None if value is None or not math.isfinite(value) else value
 
 
-def browser_data(result: ClusterResult) -> dict:
+def browser_data(result: ClusterResult, changes: Optional[ChangeReport] = None) -> dict:
     """The result in the shape the page reads: items column-wise, stories and
-    duplicate groups referring to items and languages by position."""
+    duplicate groups referring to items and languages by position; with
+    ``changes``, a ``changes`` block too (:func:`changes_data`)."""
     items = result.items
     position = {it.id: k for k, it in enumerate(items)}
     langs = sorted({it.lang or "?" for it in items}
@@ -92,7 +96,29 @@ def browser_data(result: ClusterResult) -> dict:
                        "canonical": position.get(g.canonical, -1),
                        "langs": [lang_code[lang] for lang in g.languages],
                        "story": story_pos.get(g.story, -1) if g.story else -1, "evidence": evidence})
-    return {"model": result.model, "langs": langs, "items": columns, "stories": stories, "groups": groups}
+    data = {"model": result.model, "langs": langs, "items": columns, "stories": stories, "groups": groups}
+    if changes is not None:
+        data["changes"] = changes_data(changes, position)
+    return data
+
+
+def changes_data(report: ChangeReport, position: Dict[str, int]) -> dict:
+    """What the Tonight panel lists: the report's counts line, its new items (with
+    their story and duplicate group), new duplicates (item, canonical, group),
+    stories created (id, title, size) and merged (into, ids merged), deleted
+    items (with their previous story and group) and kept-unread items. Items
+    are referred to by position where the result has them (``position``), else
+    by id (a deleted item); stories by id."""
+    def ref(item_id: str):
+        return position.get(item_id, item_id)
+    return {"run": report.run, "kind": report.kind, "finished": report.finished,
+            "line": report.summary().partition("\n")[0],  # the summary opens with the counts
+            "new_items": [[ref(c.id), c.story, c.duplicate_group] for c in report.new_items],
+            "new_duplicates": [[ref(d.id), ref(d.canonical), d.group] for d in report.new_duplicates],
+            "stories_created": [[s.id, s.title or "", len(s.members)] for s in report.stories_created],
+            "stories_merged": [[m.into, m.merged] for m in report.stories_merged],
+            "deleted_items": [[c.id, c.previous_story, c.previous_duplicate_group] for c in report.deleted_items],
+            "kept_unread": [ref(i) for i in report.kept_unread]}
 
 
 def script_json(data) -> str:
@@ -102,8 +128,9 @@ def script_json(data) -> str:
     return text.replace("<", "\\u003c")
 
 
-def render_html(result: ClusterResult, title: str = DEFAULT_TITLE) -> str:
-    """The whole page as one string."""
+def render_html(result: ClusterResult, title: str = DEFAULT_TITLE,
+                changes: Optional[ChangeReport] = None) -> str:
+    """The whole page as one string (with a Tonight panel given ``changes``)."""
     js, css = _asset("browser.js"), _asset("browser.css")
     head = f"""<!DOCTYPE html>
 <html lang="en">
@@ -150,12 +177,14 @@ def render_html(result: ClusterResult, title: str = DEFAULT_TITLE) -> str:
   </div>
 </div>
 <script type="application/json" id="result-data">"""
-    return "".join([head, css, body, script_json(browser_data(result)), "</script>\n<script>\n", js,
+    return "".join([head, css, body, script_json(browser_data(result, changes)), "</script>\n<script>\n", js,
                     "</script>\n</body>\n</html>\n"])
 
 
-def write_html(result: ClusterResult, path, title: str = DEFAULT_TITLE) -> None:
+def write_html(result: ClusterResult, path, title: str = DEFAULT_TITLE,
+               changes: Optional[ChangeReport] = None) -> None:
     """Write the story browser for ``result`` to ``path`` (atomically: a reader
-    never sees half a page)."""
-    page = render_html(result, title=title)
+    never sees half a page); given a nightly run's ``changes``, with its Tonight
+    panel on top."""
+    page = render_html(result, title=title, changes=changes)
     atomic_write(Path(path), lambda fh: fh.write(page))

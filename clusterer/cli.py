@@ -124,10 +124,10 @@ def html_option(f):
                              "(stories, duplicate groups and their evidence, noise, a timeline, a map).")(f)
 
 
-def _write_browser(result, path, title: str) -> None:
+def _write_browser(result, path, title: str, changes=None) -> None:
     from .browser import write_html
 
-    _written(lambda: write_html(result, path, title=title), path)
+    _written(lambda: write_html(result, path, title=title, changes=changes), path)
     click.echo(f"\nWrote {path}")
 
 
@@ -344,21 +344,30 @@ def settings_cmd():
 @click.option("--report", type=click.Path(dir_okay=False), help="write the change report as JSON here.")
 @click.option("--rebuild", is_flag=True,
               help="re-cluster everything from the stored vectors, keeping ids by maximum overlap.")
+@html_option
 @model_options
-def update_cmd(corpus, state_path, report, rebuild, options):
+def update_cmd(corpus, state_path, report, rebuild, html_out, options):
     """Bring the nightly STATE up to date with CORPUS: embed and place only new or
     changed items, keep story (S000001) and duplicate group (D000001) ids stable,
-    and report what changed. The first run on a new state is a full batch run."""
+    and report what changed. The first run on a new state is a full batch run.
+    With --html, the story browser of the state after the run, tonight's changes on top."""
+    from pathlib import Path
+
     from .nightly import Nightly
     from .read import check_output_path
     from .report import write_json_atomic
 
+    if html_out and Path(html_out).resolve() in {Path(p).resolve() for p in (state_path, report) if p}:
+        raise click.UsageError(f"--html {html_out} is the --state or --report file; give the page a path of its own")
     try:
         check_output_path(corpus, state_path, "state")
         if report:
             check_output_path(corpus, report, "report")
+        if html_out:
+            check_output_path(corpus, html_out, "HTML")
         with make_clusterer(options) as clusterer:
-            changes = Nightly(state_path, clusterer).update(corpus, rebuild=rebuild)
+            nightly = Nightly(state_path, clusterer)
+            changes = nightly.update(corpus, rebuild=rebuild)
     except StateLocked as exc:
         raise _TryLater(str(exc)) from None
     except ClustererError as exc:
@@ -367,3 +376,9 @@ def update_cmd(corpus, state_path, report, rebuild, options):
     if report:
         _written(lambda: write_json_atomic(changes.to_dict(), report), report)
         click.echo(f"\nWrote {report}")
+    if html_out:  # the state is committed: the page shows it as it stands now
+        try:
+            standing = nightly.result()
+        except ClustererError as exc:
+            raise click.ClickException(str(exc)) from None
+        _write_browser(standing, html_out, f"Stories in {corpus} after run {changes.run}", changes)

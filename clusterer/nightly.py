@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
 import sqlite3
 import time
 from collections import Counter
@@ -32,7 +31,10 @@ from .pipeline import (Clusterer, build_result, canonical_member, embedding_text
                        truncated_pages, unrecognised_languages)
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
 from .records import Item, Skipped
-from .state import OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key
+from .result import ClusterResult
+from .snapshot import state_result
+from .state import (OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key,
+                    means_by_lang)
 
 __all__ = ["Nightly", "ChangeReport"]
 
@@ -79,6 +81,19 @@ class Nightly:
     def rebuild(self, corpus: Union[str, Path]) -> ChangeReport:
         """Re-cluster everything (stored vectors, new items embedded), keeping ids by overlap."""
         return self.update(corpus, rebuild=True)
+
+    def result(self) -> ClusterResult:
+        """The state as it stands, as a :class:`ClusterResult` (what the story browser
+        shows; see :func:`clusterer.snapshot.state_result`). Read under the lock, so
+        never halfway through a run: StateError while one holds it."""
+        if not self.state_path.exists():
+            raise StateError(f"no state at {self.state_path}")
+        with StateLock(self.state_path):
+            with State(self.state_path) as state:
+                try:
+                    return state_result(state)
+                except sqlite3.DatabaseError as exc:
+                    raise StateError(_state_failure(self.state_path, exc)) from None
 
     # -- one run ---------------------------------------------------------------
     def _run(self, state: State, corpus, rebuild: bool) -> ChangeReport:
@@ -156,7 +171,7 @@ class Nightly:
             live = [it.id for it in items]
             langs = [by_id[i].lang for i in live]
             mat = np.stack([raw[i] for i in live]) if live else np.zeros((0, 1), np.float32)
-            centred = center_by_language(mat, langs, means={k: v for k, v in _means_by_lang(means).items()})
+            centred = center_by_language(mat, langs, means=means_by_lang(means))
             assign = Assignment(
                 story={i: old_story[i] for i in live if i not in fresh and old_story.get(i)},
                 dup={i: old_dup[i] for i in live if i not in fresh and old_dup.get(i)})
@@ -348,11 +363,6 @@ def _retired(rows: Dict[str, GroupRow], live, merges: Sequence[Merge], dissolved
                 dissolved.append(gid)
             out.append(row)
     return out
-
-
-def _means_by_lang(means: Dict[str, Tuple[int, np.ndarray]]) -> dict:
-    return {json.loads(k): v for k, (_, v) in means.items() if k != OVERALL}
-
 
 
 def _state_failure(path: Path, exc: sqlite3.DatabaseError) -> str:

@@ -444,6 +444,68 @@
                         el("div", "meta", "in no story"), itemCard(best));
   }
 
+  // ---- tonight: what a nightly run changed (`cluster update --html`) ---
+  function renderTonight(C) {
+    const at = new Map(S.map((s, k) => [s.id, k]));
+    const storyLink = (id) => {  // a live story's id opens it; a gone one is only named
+      if (!id) return el("span", "meta", "no story");
+      const k = at.get(id);
+      if (k === undefined) return el("span", "item-id", id);
+      const b = el("button", "story-link", id);
+      b.type = "button";
+      b.dataset.story = id;
+      b.title = S[k].title;
+      b.addEventListener("click", () => { select(k); $("detail").scrollIntoView(); });
+      return b;
+    };
+    const itemName = (x) => {  // a position in the result, or the id of an item it lacks
+      const name = el("span", "item-id", nameOf(x));
+      if (typeof x !== "number") return [name];
+      const bits = [name, el("span", "lang", LANGS[I.lang[x]])];
+      if (isTeaser(x)) bits.push(el("span", "badge", "teaser"));
+      if (I.title[x]) bits.push(el("span", "change-title", I.title[x]));
+      return bits;
+    };
+    const storyOf = (x) => typeof x === "number" && I.story[x] >= 0 ? S[I.story[x]].id : null;
+    const row = (item, ...parts) => {
+      const r = el("div", "change");
+      if (item !== null) r.dataset.item = nameOf(item);
+      r.append(...parts);
+      return r;
+    };
+    const box = el("details", "panel");
+    box.id = "tonight";
+    box.open = true;
+    box.append(el("summary", "", `Tonight: run ${C.run} (${C.kind})` + (C.finished ? ", finished " + C.finished : "")),
+               el("div", "meta", C.line));
+    if (!I.snippet.some(Boolean)) {
+      box.append(el("div", "caption", "The state keeps no texts: items show their titles and links, not the opening of their text."));
+    }
+    const grid = el("div", "changes");
+    const part = (heading, rows, make) => {
+      if (!rows.length) return;
+      const cell = el("div");
+      section(cell, heading, rows, make);
+      grid.append(cell);
+    };
+    part("New items", C.new_items, ([x, story, group]) =>
+      row(x, ...itemName(x), " → ", storyLink(story), group ? " · " + group : ""));
+    part("New duplicates", C.new_duplicates, ([x, canonical, group]) =>
+      row(x, el("span", "item-id", nameOf(x)), " → ", el("span", "item-id", nameOf(canonical)),
+          ` (${group}) `, storyLink(storyOf(canonical))));
+    part("Stories created", C.stories_created, ([id, title, size]) =>
+      row(null, storyLink(id), " ", el("span", "change-title", title || "(untitled)"), ` (${plural(size, "item")})`));
+    part("Stories merged", C.stories_merged, ([into, merged]) =>
+      row(null, merged.join(", ") + " → ", storyLink(into)));
+    part("Deleted items", C.deleted_items, ([id, story, group]) =>
+      row(id, el("span", "item-id", id), " was in ", storyLink(story), group ? " · " + group : ""));
+    part("Kept, not deleted: their file could not be read tonight", C.kept_unread, (x) =>
+      row(x, ...itemName(x), " → ", storyLink(storyOf(x))));
+    if (!grid.childElementCount) grid.append(el("p", "hint", "Nothing changed tonight."));
+    box.append(grid);
+    document.querySelector("header").after(box);
+  }
+
   // ---- controls ------------------------------------------------------
   function setDates(a, b) {
     $("f-from").value = a === null ? "" : dayStr(a);
@@ -498,6 +560,7 @@
   }
 
   setup();
+  if (D.changes) renderTonight(D.changes);
   setView("stories");
   readControls();
   renderDetail();

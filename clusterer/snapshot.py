@@ -1,0 +1,64 @@
+"""The nightly state as it stands, as a :class:`~clusterer.result.ClusterResult`:
+what the story browser shows after a run (``cluster update --html``).
+
+Everything comes from the state, so every id agrees with the run's change
+report: the live items (deleted ones are left out; items kept because their
+file could not be read are in), their stories and duplicate groups, the story
+titles and canonical items the run stored, and the map of a batch run
+(:func:`~clusterer.pipeline.map_coordinates`) over the stored raw vectors,
+centred by the stored language means as the nightly job centres them. The
+state keeps no texts and no pair evidence: items have no ``snippet``, and
+duplicate groups no ``evidence``.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+from .debias import center_by_language
+from .pipeline import map_coordinates
+from .records import ARTICLE
+from .result import ClusterResult, DuplicateGroup, ItemResult, Story
+from .state import State, StoredItem, means_by_lang
+
+
+def state_result(state: State) -> ClusterResult:
+    """The live items of ``state`` with their stories and duplicate groups (ids as
+    stored, items by id), and each item's place on the story map."""
+    rows = [r for r in state.items().values() if not r.deleted]
+    vectors = state.vectors([r.id for r in rows])
+    centred = center_by_language(vectors, [r.lang for r in rows], means=means_by_lang(state.means()))
+    xy = map_coordinates(centred)
+    items = [ItemResult(id=r.id, doc=r.doc, kind=r.kind, lang=r.lang, title=r.title, date=r.date,
+                        url=r.url, story=r.story, duplicate_group=r.dup,
+                        x=float(xy[k, 0]), y=float(xy[k, 1]))
+             for k, r in enumerate(rows)]
+    titles = state.stories()
+    stories = []
+    for sid, members in _by_group(rows, "story").items():
+        articles = sum(r.kind == ARTICLE for r in members)
+        stories.append(Story(id=sid, title=titles[sid].extra if sid in titles else None,
+                             members=[r.id for r in members], languages=_languages(members),
+                             articles=articles, teasers=len(members) - articles))
+    canonical = {gid: row.extra for gid, row in state.dup_groups().items()}
+    story_of = {r.id: r.story for r in rows}
+    groups = []
+    for gid, members in _by_group(rows, "dup").items():
+        ids = [r.id for r in members]
+        keep = canonical.get(gid) if canonical.get(gid) in ids else ids[0]
+        groups.append(DuplicateGroup(id=gid, members=ids, canonical=keep,
+                                     languages=_languages(members), story=story_of[keep]))
+    return ClusterResult(items=items, stories=stories, duplicate_groups=groups, model=state.model or "")
+
+
+def _by_group(rows: List[StoredItem], column: str) -> Dict[str, List[StoredItem]]:
+    """The rows of each story or duplicate group (``column``), groups by id."""
+    out: Dict[str, List[StoredItem]] = {}
+    for r in rows:
+        gid = getattr(r, column)
+        if gid:
+            out.setdefault(gid, []).append(r)
+    return dict(sorted(out.items()))
+
+
+def _languages(rows: List[StoredItem]) -> List[str]:
+    return sorted({r.lang or "?" for r in rows})
