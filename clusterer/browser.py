@@ -82,7 +82,7 @@ def browser_data(result: ClusterResult, changes: Optional[ChangeReport] = None) 
     stories = []
     for s in result.stories:
         members = [position[m] for m in s.members if m in position]
-        dated = [days[i] for i in members if days[i] is not None]
+        dated = [d for d in (days[i] for i in members) if d is not None]
         stories.append({"id": s.id, "title": s.title or "", "members": members,
                         "langs": [lang_code[lang] for lang in s.languages],
                         "articles": s.articles, "teasers": s.teasers,
@@ -90,8 +90,8 @@ def browser_data(result: ClusterResult, changes: Optional[ChangeReport] = None) 
                         "groups": groups_of.get(s.id, [])})
     groups = []
     for g in result.duplicate_groups:
-        evidence = [{**e, "a": position.get(e.get("a"), e.get("a")), "b": position.get(e.get("b"), e.get("b"))}
-                    for e in g.evidence]
+        evidence = [{**e, "a": position.get(str(e.get("a")), e.get("a")),
+                     "b": position.get(str(e.get("b")), e.get("b"))} for e in g.evidence]
         groups.append({"id": g.id, "members": [position[m] for m in g.members if m in position],
                        "canonical": position.get(g.canonical, -1),
                        "langs": [lang_code[lang] for lang in g.languages],
@@ -187,4 +187,6 @@ def write_html(result: ClusterResult, path, title: str = DEFAULT_TITLE,
     never sees half a page); given a nightly run's ``changes``, with its Tonight
     panel on top."""
     page = render_html(result, title=title, changes=changes)
-    atomic_write(Path(path), lambda fh: fh.write(page))
+    def write(fh) -> None:
+        fh.write(page)
+    atomic_write(Path(path), write)

@@ -173,25 +173,25 @@ class Nightly:
             mat = np.stack([raw[i] for i in live]) if live else np.zeros((0, 1), np.float32)
             centred = center_by_language(mat, langs, means=means_by_lang(means))
             assign = Assignment(
-                story={i: old_story[i] for i in live if i not in fresh and old_story.get(i)},
-                dup={i: old_dup[i] for i in live if i not in fresh and old_dup.get(i)})
+                story={i: s for i in live if i not in fresh and (s := old_story.get(i))},
+                dup={i: d for i in live if i not in fresh and (d := old_dup.get(i))})
             placer = Placer([by_id[i] for i in live], centred, [i in fresh for i in live],
                             clusterer.duplicates, clusterer.stories, self.candidates,
                             aligner=clusterer.aligner())
-            s_groups = Groups(assign.story, story_id, next_story)
-            d_groups = Groups(assign.dup, dup_id, next_dup)
-            placer.place(s_groups, d_groups)
-            next_story, next_dup = s_groups.next_number, d_groups.next_number
-            report.stories_merged = s_groups.merge_list()
-            report.duplicate_groups_merged = d_groups.merge_list()
+            story_groups = Groups(assign.story, story_id, next_story)
+            dup_groups = Groups(assign.dup, dup_id, next_dup)
+            placer.place(story_groups, dup_groups)
+            next_story, next_dup = story_groups.next_number, dup_groups.next_number
+            report.stories_merged = story_groups.merge_list()
+            report.duplicate_groups_merged = dup_groups.merge_list()
         report.timings["place"] = time.perf_counter() - t2
 
         # assignments of items kept because their file was unreadable tonight
         for i in kept_rows:
-            if rows[i].story:
-                assign.story.setdefault(i, rows[i].story)
-            if rows[i].dup:
-                assign.dup.setdefault(i, rows[i].dup)
+            if (story := rows[i].story):
+                assign.story.setdefault(i, story)
+            if (dup := rows[i].dup):
+                assign.dup.setdefault(i, dup)
         changes = self._changes(run_id, kind, started, model, rows, items, by_id, hashes, fresh,
                                 deleted, raw, assign, stories, dups, means, next_story, next_dup,
                                 report, old_story, old_dup, new, changed, kept_rows)

@@ -44,7 +44,8 @@ def state_result(state: State) -> ClusterResult:
     groups = []
     for gid, members in _by_group(rows, "dup").items():
         ids = [r.id for r in members]
-        keep = canonical.get(gid) if canonical.get(gid) in ids else ids[0]
+        stored = canonical.get(gid)
+        keep = stored if stored is not None and stored in ids else ids[0]
         groups.append(DuplicateGroup(id=gid, members=ids, canonical=keep,
                                      languages=_languages(members), story=story_of[keep]))
     return ClusterResult(items=items, stories=stories, duplicate_groups=groups, model=state.model or "")
