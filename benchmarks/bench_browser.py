@@ -16,6 +16,7 @@ largest story, each measured inside the page. Headless Chromium from Debian's
 chromium and chromium-driver through Selenium (tests/headless.py). Do not run it
 beside the test suite: both want the CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,39 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from headless import open_chromium  # noqa: E402
+
 from clusterer.browser import write_html  # noqa: E402
 from clusterer.result import ClusterResult, DuplicateGroup, ItemResult, Story  # noqa: E402
-from headless import open_chromium  # noqa: E402
 
 LANGS = ["en", "fr", "de", "es", "ru", "vi", "zh", "ar", "pt", "it"]
 LANG_WEIGHTS = [30, 15, 12, 10, 8, 7, 6, 5, 4, 3]
-SYLLABLES = ["ka", "lo", "mer", "tan", "vi", "sul", "dra", "pen", "or", "ist", "qua", "ne", "bel", "rom",
-             "un", "tor", "ca", "fen", "gri", "mo", "las", "ter", "zu", "hap"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mer",
+    "tan",
+    "vi",
+    "sul",
+    "dra",
+    "pen",
+    "or",
+    "ist",
+    "qua",
+    "ne",
+    "bel",
+    "rom",
+    "un",
+    "tor",
+    "ca",
+    "fen",
+    "gri",
+    "mo",
+    "las",
+    "ter",
+    "zu",
+    "hap",
+]
 
 
 def cpu_description() -> str:
@@ -51,8 +77,19 @@ def cpu_description() -> str:
                     flags = set(value.split())
     except OSError:
         pass
-    wanted = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
-              "amx_tile", "amx_bf16", "amx_int8"]
+    wanted = [
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512bw",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_tile",
+        "amx_bf16",
+        "amx_int8",
+    ]
     shown = " ".join(f for f in wanted if f in flags) or "none of " + " ".join(wanted)
     return f"{model}, {os.cpu_count()} logical CPUs; flags: {shown}"
 
@@ -68,7 +105,7 @@ def synthetic_result(n: int, seed: int = 0) -> ClusterResult:
         out = words(40)
         while len(out) < chars:
             out += ". " + words(12).capitalize()
-        return out[:chars - 1] + "…"
+        return out[: chars - 1] + "…"
 
     start = 19_700  # days since 1970: 2023-12-08
     n_teasers = int(n * 0.15)
@@ -85,15 +122,24 @@ def synthetic_result(n: int, seed: int = 0) -> ClusterResult:
     def new_item(kind, lang, day, story, x, y, doc=None):
         nonlocal counter
         counter += 1
-        date = (f"{_iso(day)}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00Z" if day is not None else None)
+        date = f"{_iso(day)}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00Z" if day is not None else None
         if doc:
             item_id = doc + f"#teaser-{counter}"
         else:
             item_id = f"site{counter % 97}/{lang}/{_iso(day or start)}/a{counter}.html"
-        return ItemResult(id=item_id, doc=doc or item_id, kind=kind, lang=lang,
-                          title=words(rnd.randint(5, 11)).capitalize(), date=date,
-                          url=None if doc else f"https://news{counter % 97}.example/{lang}/{counter}",
-                          story=story, snippet=text(200), x=round(x, 4), y=round(y, 4))
+        return ItemResult(
+            id=item_id,
+            doc=doc or item_id,
+            kind=kind,
+            lang=lang,
+            title=words(rnd.randint(5, 11)).capitalize(),
+            date=date,
+            url=None if doc else f"https://news{counter % 97}.example/{lang}/{counter}",
+            story=story,
+            snippet=text(200),
+            x=round(x, 4),
+            y=round(y, 4),
+        )
 
     for k, size in enumerate(sizes, start=1):
         sid = f"s{k}"
@@ -118,21 +164,49 @@ def synthetic_result(n: int, seed: int = 0) -> ClusterResult:
                 for m in chosen:
                     m.duplicate_group = gid
                 ids = sorted(m.id for m in chosen)
-                evidence = [{"a": a, "b": b, "same_language": False, "cosine": round(rnd.uniform(0.4, 0.9), 4),
-                             "overlap": 0.0, "containment": 0.0, "aligned_sentences": rnd.randint(3, 30),
-                             "aligned_share": round(rnd.uniform(0.6, 1), 4), "figures_in_common": 1.0}
-                            for a, b in zip(ids, ids[1:])]
-                groups.append(DuplicateGroup(id=gid, members=ids, canonical=ids[0],
-                                             languages=sorted({m.lang for m in chosen}), story=sid, evidence=evidence))
-        stories.append(Story(id=sid, title=articles[0].title if articles else members[0].title,
-                             members=sorted(m.id for m in members), languages=sorted({m.lang for m in members}),
-                             articles=len(articles), teasers=len(members) - len(articles)))
+                evidence = [
+                    {
+                        "a": a,
+                        "b": b,
+                        "same_language": False,
+                        "cosine": round(rnd.uniform(0.4, 0.9), 4),
+                        "overlap": 0.0,
+                        "containment": 0.0,
+                        "aligned_sentences": rnd.randint(3, 30),
+                        "aligned_share": round(rnd.uniform(0.6, 1), 4),
+                        "figures_in_common": 1.0,
+                    }
+                    for a, b in zip(ids, ids[1:])
+                ]
+                groups.append(
+                    DuplicateGroup(
+                        id=gid,
+                        members=ids,
+                        canonical=ids[0],
+                        languages=sorted({m.lang for m in chosen}),
+                        story=sid,
+                        evidence=evidence,
+                    )
+                )
+        stories.append(
+            Story(
+                id=sid,
+                title=articles[0].title if articles else members[0].title,
+                members=sorted(m.id for m in members),
+                languages=sorted({m.lang for m in members}),
+                articles=len(articles),
+                teasers=len(members) - len(articles),
+            )
+        )
     while len(items) < n:  # the rest: strays and noise teasers
         kind = "teaser" if rnd.random() < 0.6 else "article"
         day = start + rnd.randint(0, 730) if rnd.random() < 0.9 else None
         doc = rnd.choice(items).doc if kind == "teaser" else None
-        items.append(new_item(kind, rnd.choices(LANGS, LANG_WEIGHTS)[0], day, None,
-                              rnd.gauss(0, 1.2), rnd.gauss(0, 0.8), doc=doc))
+        items.append(
+            new_item(
+                kind, rnd.choices(LANGS, LANG_WEIGHTS)[0], day, None, rnd.gauss(0, 1.2), rnd.gauss(0, 0.8), doc=doc
+            )
+        )
     return ClusterResult(items=items[:n], stories=stories, duplicate_groups=groups, model="synthetic")
 
 
@@ -159,9 +233,11 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     result = synthetic_result(args.items, args.seed)
     built = time.perf_counter() - t
-    print(f"synthetic result: {len(result.items):,} items, {len(result.stories):,} stories "
-          f"(largest {max(s.size for s in result.stories):,}), {len(result.duplicate_groups):,} duplicate groups, "
-          f"{len(result.noise):,} noise ({built:.1f} s to make)")
+    print(
+        f"synthetic result: {len(result.items):,} items, {len(result.stories):,} stories "
+        f"(largest {max(s.size for s in result.stories):,}), {len(result.duplicate_groups):,} duplicate groups, "
+        f"{len(result.noise):,} noise ({built:.1f} s to make)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         page = args.keep or Path(tmp) / "browser.html"
         t = time.perf_counter()
@@ -181,35 +257,51 @@ def main(argv=None) -> int:
                 t = time.perf_counter()
                 driver.get(page.resolve().as_uri())
                 WebDriverWait(driver, 600, poll_frequency=0.05).until(
-                    lambda d: d.execute_script("return document.documentElement.dataset.ready"))
+                    lambda d: d.execute_script("return document.documentElement.dataset.ready")
+                )
                 opened = time.perf_counter() - t
                 info = driver.execute_script(
                     "const m = performance.memory || {};"
-                    "return Object.assign({heap: m.usedJSHeapSize || 0}, window.storyBrowser);")
+                    "return Object.assign({heap: m.usedJSHeapSize || 0}, window.storyBrowser);"
+                )
                 rounds.append((opened, info))
             opened, info = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
-            print(f"open to first render (driver.get to the ready flag), median of {len(rounds)}: {opened:.2f} s "
-                  f"(rounds: {', '.join(f'{r[0]:.2f}' for r in rounds)}); in that round, from the page: "
-                  f"ready {info['readyMs'] / 1000:.2f} s after navigation start, of which JSON.parse "
-                  f"{info['parseMs'] / 1000:.2f} s and first render {info['renderMs'] / 1000:.2f} s; "
-                  f"JS heap {info['heap'] / 1e6:.0f} MB")
-            lang = driver.execute_script(IN_PAGE % """
+            print(
+                f"open to first render (driver.get to the ready flag), median of {len(rounds)}: {opened:.2f} s "
+                f"(rounds: {', '.join(f'{r[0]:.2f}' for r in rounds)}); in that round, from the page: "
+                f"ready {info['readyMs'] / 1000:.2f} s after navigation start, of which JSON.parse "
+                f"{info['parseMs'] / 1000:.2f} s and first render {info['renderMs'] / 1000:.2f} s; "
+                f"JS heap {info['heap'] / 1e6:.0f} MB"
+            )
+            lang = driver.execute_script(
+                IN_PAGE
+                % """
                 const s = document.getElementById("f-lang"); s.value = s.options[3].value;
-                s.dispatchEvent(new Event("change"));""")
+                s.dispatchEvent(new Event("change"));"""
+            )
             word = result.items[len(result.items) // 2].title.split()[-1].lower()
-            text = driver.execute_script(IN_PAGE % """
+            text = driver.execute_script(
+                IN_PAGE
+                % """
                 const s = document.getElementById("f-lang"); s.value = "-1";
                 const q = document.getElementById("f-text"); q.value = arguments[0];
-                q.dispatchEvent(new Event("change"));""", word)
+                q.dispatchEvent(new Event("change"));""",
+                word,
+            )
             shown = driver.execute_script("return document.getElementById('tab-stories').textContent")
             driver.execute_script("""
                 document.getElementById("f-text").value = "";
                 document.getElementById("f-text").dispatchEvent(new Event("change"));""")
-            story = driver.execute_script(IN_PAGE % """
-                document.querySelector("#story-list li.story").click();""")
+            story = driver.execute_script(
+                IN_PAGE
+                % """
+                document.querySelector("#story-list li.story").click();"""
+            )
             members = driver.execute_script("return document.querySelectorAll('#detail .item').length")
-            print(f"in the page: language filter {lang:.0f} ms; text search {text:.0f} ms ({word!r}: {shown}); "
-                  f"opening the largest story {story:.0f} ms ({members} member cards drawn)")
+            print(
+                f"in the page: language filter {lang:.0f} ms; text search {text:.0f} ms ({word!r}: {shown}); "
+                f"opening the largest story {story:.0f} ms ({members} member cards drawn)"
+            )
         finally:
             driver.quit()
     return 0

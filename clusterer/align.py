@@ -16,35 +16,35 @@ Sentences come from ``sentencex`` (Wikimedia's rule-based splitter for ~300
 languages; it knows the CJK, Devanagari and Thai sentence ends). Pure: the
 vectors are given by the caller (:class:`clusterer.cache.Embedder` caches them).
 """
+
 from __future__ import annotations
 
 import bisect
 import re
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .debias import Prior, center_by_language, language_means
 
-MAX_SENTENCES = 32      # a text's first sentences are enough to tell a version from a report
+MAX_SENTENCES = 32  # a text's first sentences are enough to tell a version from a report
 MIN_SENTENCE_LETTERS = 12  # shorter pieces ("AP", "Photo", a number) align with anything
 MAX_SENTENCE_CHARS = 600
-MARGIN_NEIGHBOURS = 4   # the ratio margin's "nearest few"
+MARGIN_NEIGHBOURS = 4  # the ratio margin's "nearest few"
 
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _SEP = "\x1e"  # record separator between stored sentences
 
 
-def split_sentences(text: str, lang: Optional[str] = None,
-                    limit: int = MAX_SENTENCES) -> List[str]:
+def split_sentences(text: str, lang: str | None = None, limit: int = MAX_SENTENCES) -> list[str]:
     """The first ``limit`` sentences of ``text`` with at least
     ``MIN_SENTENCE_LETTERS`` letters, paragraph by paragraph."""
     from sentencex import segment as _segment
 
-    out: List[str] = []
+    out: list[str] = []
     code = (lang or "en").split("-")[0]
     for paragraph in text.splitlines():
         paragraph = paragraph.strip()
@@ -65,7 +65,7 @@ def pack(sentences: Sequence[str]) -> bytes:
     return zlib.compress(_SEP.join(sentences).encode("utf-8"), 1)
 
 
-def unpack(blob: bytes) -> List[str]:
+def unpack(blob: bytes) -> list[str]:
     text = zlib.decompress(blob).decode("utf-8") if blob else ""
     return text.split(_SEP) if text else []
 
@@ -74,13 +74,13 @@ def unpack(blob: bytes) -> List[str]:
 class Alignment:
     """How two texts' sentences align."""
 
-    aligned: int     # mutual, margin-clear matches in order
-    shorter: int     # sentences of the text with fewer
-    share: float     # aligned / shorter (0 when a text has no sentence)
+    aligned: int  # mutual, margin-clear matches in order
+    shorter: int  # sentences of the text with fewer
+    share: float  # aligned / shorter (0 when a text has no sentence)
 
 
 def _longest_increasing(values: Sequence[int]) -> int:
-    tails: List[int] = []
+    tails: list[int] = []
     for v in values:
         k = bisect.bisect_left(tails, v)
         if k == len(tails):
@@ -113,7 +113,7 @@ def align(a: np.ndarray, b: np.ndarray, min_margin: float) -> Alignment:
     return Alignment(aligned, shorter, aligned / shorter)
 
 
-SentenceEmbed = Callable[[List[str]], np.ndarray]
+SentenceEmbed = Callable[[list[str]], np.ndarray]
 
 
 class Aligner:
@@ -127,17 +127,22 @@ class Aligner:
     make their topic a language. The means are kept for later calls so that a
     verdict never depends on the order of calls."""
 
-    def __init__(self, embed: SentenceEmbed, min_margin: float,
-                 prior: Optional[Callable[[], Optional[Prior]]] = None, shrink: float = 50.0):
+    def __init__(
+        self,
+        embed: SentenceEmbed,
+        min_margin: float,
+        prior: Callable[[], Prior | None] | None = None,
+        shrink: float = 50.0,
+    ):
         self.embed = embed
         self.min_margin = min_margin
         self._prior = prior
         self.shrink = shrink
-        self._means: Optional[dict] = None
-        self._vectors: Dict[int, np.ndarray] = {}
-        self.seconds = 0.0   # spent embedding sentences (the reference sentences included)
+        self._means: dict | None = None
+        self._vectors: dict[int, np.ndarray] = {}
+        self.seconds = 0.0  # spent embedding sentences (the reference sentences included)
 
-    def _load(self, wanted: Dict[int, List[str]], langs: Sequence[Optional[str]]) -> None:
+    def _load(self, wanted: dict[int, list[str]], langs: Sequence[str | None]) -> None:
         todo = [i for i in wanted if i not in self._vectors]
         flat = [s for i in todo for s in wanted[i]]
         if not flat:
@@ -154,11 +159,12 @@ class Aligner:
         at = 0
         for i in todo:
             n = len(wanted[i])
-            self._vectors[i] = vecs[at:at + n]
+            self._vectors[i] = vecs[at : at + n]
             at += n
 
-    def pairs(self, pairs: Sequence[Tuple[int, int]], sentences: Callable[[int], List[str]],
-              langs: Sequence[Optional[str]]) -> List[Alignment]:
+    def pairs(
+        self, pairs: Sequence[tuple[int, int]], sentences: Callable[[int], list[str]], langs: Sequence[str | None]
+    ) -> list[Alignment]:
         """The alignment of each pair ``(i, j)``; ``sentences(i)`` gives item i's
         sentences and ``langs[i]`` its language."""
         items = sorted({i for p in pairs for i in p})

@@ -1,11 +1,13 @@
 """Writing a file so that a reader never sees half of it: a temporary file in
 the same folder, flushed to disk, then renamed over the target."""
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, IO
+from typing import IO
 
 
 def _umask() -> int:

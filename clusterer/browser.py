@@ -14,6 +14,7 @@ the run changed; a story id there opens the story.
 The JSON is column-wise (one list per field, items referred to by position) so
 that a result of 200,000 items stays a file the browser parses in a moment.
 """
+
 from __future__ import annotations
 
 import html
@@ -21,7 +22,6 @@ import json
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from .atomic import atomic_write
 from .changes import ChangeReport
@@ -31,32 +31,36 @@ from .stories import day_number
 DEFAULT_TITLE = "Story browser"
 
 # the page may load nothing: no script, style, font or image from anywhere
-_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "img-src data:; base-uri 'none'; form-action 'none'")
+_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
 
 
 def _asset(name: str) -> str:
     return resources.files("clusterer").joinpath("data", name).read_text(encoding="utf-8")
 
 
-def _day(date: Optional[str]) -> Optional[int]:
+def _day(date: str | None) -> int | None:
     day = day_number(date)
     return None if day is None else math.floor(day)
 
 
-def _coordinate(value: Optional[float]) -> Optional[float]:
+def _coordinate(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 
 
-def browser_data(result: ClusterResult, changes: Optional[ChangeReport] = None) -> dict:
+def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> dict:
     """The result in the shape the page reads: items column-wise, stories and
     duplicate groups referring to items and languages by position; with
     ``changes``, a ``changes`` block too (:func:`changes_data`)."""
     items = result.items
     position = {it.id: k for k, it in enumerate(items)}
-    langs = sorted({it.lang or "?" for it in items}
-                   | {lang for s in result.stories for lang in s.languages}
-                   | {lang for g in result.duplicate_groups for lang in g.languages})
+    langs = sorted(
+        {it.lang or "?" for it in items}
+        | {lang for s in result.stories for lang in s.languages}
+        | {lang for g in result.duplicate_groups for lang in g.languages}
+    )
     lang_code = {lang: k for k, lang in enumerate(langs)}
     story_pos = {s.id: k for k, s in enumerate(result.stories)}
     group_pos = {g.id: k for k, g in enumerate(result.duplicate_groups)}
@@ -75,7 +79,7 @@ def browser_data(result: ClusterResult, changes: Optional[ChangeReport] = None) 
         "x": [_coordinate(it.x) for it in items],
         "y": [_coordinate(it.y) for it in items],
     }
-    groups_of: Dict[str, List[int]] = {}
+    groups_of: dict[str, list[int]] = {}
     for k, g in enumerate(result.duplicate_groups):
         if g.story is not None:
             groups_of.setdefault(g.story, []).append(k)
@@ -83,42 +87,64 @@ def browser_data(result: ClusterResult, changes: Optional[ChangeReport] = None) 
     for s in result.stories:
         members = [position[m] for m in s.members if m in position]
         dated = [d for d in (days[i] for i in members) if d is not None]
-        stories.append({"id": s.id, "title": s.title or "", "members": members,
-                        "langs": [lang_code[lang] for lang in s.languages],
-                        "articles": s.articles, "teasers": s.teasers,
-                        "start": min(dated) if dated else None, "end": max(dated) if dated else None,
-                        "groups": groups_of.get(s.id, [])})
+        stories.append(
+            {
+                "id": s.id,
+                "title": s.title or "",
+                "members": members,
+                "langs": [lang_code[lang] for lang in s.languages],
+                "articles": s.articles,
+                "teasers": s.teasers,
+                "start": min(dated) if dated else None,
+                "end": max(dated) if dated else None,
+                "groups": groups_of.get(s.id, []),
+            }
+        )
     groups = []
     for g in result.duplicate_groups:
-        evidence = [{**e, "a": position.get(str(e.get("a")), e.get("a")),
-                     "b": position.get(str(e.get("b")), e.get("b"))} for e in g.evidence]
-        groups.append({"id": g.id, "members": [position[m] for m in g.members if m in position],
-                       "canonical": position.get(g.canonical, -1),
-                       "langs": [lang_code[lang] for lang in g.languages],
-                       "story": story_pos.get(g.story, -1) if g.story else -1, "evidence": evidence})
+        evidence = [
+            {**e, "a": position.get(str(e.get("a")), e.get("a")), "b": position.get(str(e.get("b")), e.get("b"))}
+            for e in g.evidence
+        ]
+        groups.append(
+            {
+                "id": g.id,
+                "members": [position[m] for m in g.members if m in position],
+                "canonical": position.get(g.canonical, -1),
+                "langs": [lang_code[lang] for lang in g.languages],
+                "story": story_pos.get(g.story, -1) if g.story else -1,
+                "evidence": evidence,
+            }
+        )
     data = {"model": result.model, "langs": langs, "items": columns, "stories": stories, "groups": groups}
     if changes is not None:
         data["changes"] = changes_data(changes, position)
     return data
 
 
-def changes_data(report: ChangeReport, position: Dict[str, int]) -> dict:
+def changes_data(report: ChangeReport, position: dict[str, int]) -> dict:
     """What the Tonight panel lists: the report's counts line, its new items (with
     their story and duplicate group), new duplicates (item, canonical, group),
     stories created (id, title, size) and merged (into, ids merged), deleted
     items (with their previous story and group) and kept-unread items. Items
     are referred to by position where the result has them (``position``), else
     by id (a deleted item); stories by id."""
+
     def ref(item_id: str):
         return position.get(item_id, item_id)
-    return {"run": report.run, "kind": report.kind, "finished": report.finished,
-            "line": report.summary().partition("\n")[0],  # the summary opens with the counts
-            "new_items": [[ref(c.id), c.story, c.duplicate_group] for c in report.new_items],
-            "new_duplicates": [[ref(d.id), ref(d.canonical), d.group] for d in report.new_duplicates],
-            "stories_created": [[s.id, s.title or "", len(s.members)] for s in report.stories_created],
-            "stories_merged": [[m.into, m.merged] for m in report.stories_merged],
-            "deleted_items": [[c.id, c.previous_story, c.previous_duplicate_group] for c in report.deleted_items],
-            "kept_unread": [ref(i) for i in report.kept_unread]}
+
+    return {
+        "run": report.run,
+        "kind": report.kind,
+        "finished": report.finished,
+        "line": report.summary().partition("\n")[0],  # the summary opens with the counts
+        "new_items": [[ref(c.id), c.story, c.duplicate_group] for c in report.new_items],
+        "new_duplicates": [[ref(d.id), ref(d.canonical), d.group] for d in report.new_duplicates],
+        "stories_created": [[s.id, s.title or "", len(s.members)] for s in report.stories_created],
+        "stories_merged": [[m.into, m.merged] for m in report.stories_merged],
+        "deleted_items": [[c.id, c.previous_story, c.previous_duplicate_group] for c in report.deleted_items],
+        "kept_unread": [ref(i) for i in report.kept_unread],
+    }
 
 
 def script_json(data) -> str:
@@ -128,8 +154,7 @@ def script_json(data) -> str:
     return text.replace("<", "\\u003c")
 
 
-def render_html(result: ClusterResult, title: str = DEFAULT_TITLE,
-                changes: Optional[ChangeReport] = None) -> str:
+def render_html(result: ClusterResult, title: str = DEFAULT_TITLE, changes: ChangeReport | None = None) -> str:
     """The whole page as one string (with a Tonight panel given ``changes``)."""
     js, css = _asset("browser.js"), _asset("browser.css")
     head = f"""<!DOCTYPE html>
@@ -177,16 +202,26 @@ def render_html(result: ClusterResult, title: str = DEFAULT_TITLE,
   </div>
 </div>
 <script type="application/json" id="result-data">"""
-    return "".join([head, css, body, script_json(browser_data(result, changes)), "</script>\n<script>\n", js,
-                    "</script>\n</body>\n</html>\n"])
+    return "".join(
+        [
+            head,
+            css,
+            body,
+            script_json(browser_data(result, changes)),
+            "</script>\n<script>\n",
+            js,
+            "</script>\n</body>\n</html>\n",
+        ]
+    )
 
 
-def write_html(result: ClusterResult, path, title: str = DEFAULT_TITLE,
-               changes: Optional[ChangeReport] = None) -> None:
+def write_html(result: ClusterResult, path, title: str = DEFAULT_TITLE, changes: ChangeReport | None = None) -> None:
     """Write the story browser for ``result`` to ``path`` (atomically: a reader
     never sees half a page); given a nightly run's ``changes``, with its Tonight
     panel on top."""
     page = render_html(result, title=title, changes=changes)
+
     def write(fh) -> None:
         fh.write(page)
+
     atomic_write(Path(path), write)

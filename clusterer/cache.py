@@ -7,6 +7,7 @@ derived data: a file SQLite finds damaged is moved aside (``*.corrupt-<time>``,
 with a warning) and a new one started, and the run goes on; on a full disk it
 stops storing (with a warning) and the run goes on with its vectors in memory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,8 @@ import re
 import sqlite3
 import time
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -43,8 +44,11 @@ def _cannot_write(exc: sqlite3.DatabaseError) -> bool:
     """A full disk, or the I/O error SQLite gives when a full disk keeps it from
     creating its journal files: the cache stops storing, the run goes on."""
     code = getattr(exc, "sqlite_errorcode", None)
-    return is_disk_full(exc) or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) \
+    return (
+        is_disk_full(exc)
+        or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR)
         or "disk i/o error" in str(exc).lower()
+    )
 
 
 class EmbeddingCache:
@@ -55,11 +59,13 @@ class EmbeddingCache:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"cannot create the embeddings cache folder {self.dir} "
-                             f"({exc.strerror or exc}); choose another --cache-dir, or --no-cache") from None
+            raise CacheError(
+                f"cannot create the embeddings cache folder {self.dir} "
+                f"({exc.strerror or exc}); choose another --cache-dir, or --no-cache"
+            ) from None
         self.model_name = model_name
         self.path = self.dir / f"{_slug(model_name)}.sqlite"
-        self._db: Optional[sqlite3.Connection] = None
+        self._db: sqlite3.Connection | None = None
         self.full = False  # the disk was full: nothing more is stored this run
         try:
             self._db = self._open()
@@ -94,27 +100,33 @@ class EmbeddingCache:
             part = Path(str(self.path) + suffix)
             if part.exists():
                 part.replace(Path(str(aside) + suffix))
-        warnings.warn(f"embeddings cache {self.path} is damaged ({exc}); moved it to {aside} and "
-                      "started a new one (embeddings are computed again)", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"embeddings cache {self.path} is damaged ({exc}); moved it to {aside} and "
+            "started a new one (embeddings are computed again)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return self._open()
 
     def _stop_storing(self, exc: Exception) -> None:
         self.full = True
-        warnings.warn(f"cannot write the embeddings cache {self.path} ({exc}); going on without "
-                      "storing new vectors (free some space to cache them again)", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"cannot write the embeddings cache {self.path} ({exc}); going on without "
+            "storing new vectors (free some space to cache them again)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
-    def get_many(self, keys: Sequence[str]) -> Dict[str, np.ndarray]:
-        found: Dict[str, np.ndarray] = {}
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
         keys = list(dict.fromkeys(keys))
         if self._db is None:
             return found
         try:
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+                chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for key, blob in self._db.execute(
-                        f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
+                for key, blob in self._db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         except sqlite3.DatabaseError as exc:  # damage met while reading: nothing is cached
             if not is_damaged_database(exc):
@@ -126,8 +138,7 @@ class EmbeddingCache:
     def put_many(self, keys: Iterable[str], vectors: np.ndarray) -> None:
         if self.full or self._db is None:
             return
-        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                for k, v in zip(keys, vectors)]
+        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)]
         try:
             try:
                 with self._db:  # one transaction per batch
@@ -167,8 +178,7 @@ class Embedder:
     ``encoded`` counts the texts sent to the encoder (for tests and reports).
     """
 
-    def __init__(self, encoder, cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
-                 batch_size: int = 64, progress=None):
+    def __init__(self, encoder, cache_dir: str | Path | None = DEFAULT_CACHE_DIR, batch_size: int = 64, progress=None):
         self.encoder = encoder
         self.cache = EmbeddingCache(cache_dir, encoder.name) if cache_dir is not None else None
         self.batch_size = batch_size
@@ -181,7 +191,7 @@ class Embedder:
         progress = progress if progress is not None else self.progress
         keys = [text_key(self.encoder.name, t) for t in texts]
         found = self.cache.get_many(keys) if self.cache is not None else {}
-        todo: List[int] = []
+        todo: list[int] = []
         seen = set()
         for i, k in enumerate(keys):
             if k not in found and k not in seen:
@@ -193,7 +203,7 @@ class Embedder:
         if progress:
             progress(0, len(todo))
         for start in range(0, len(todo), self.batch_size):
-            idx = todo[start:start + self.batch_size]
+            idx = todo[start : start + self.batch_size]
             vecs = np.asarray(self.encoder.encode([texts[i] for i in idx]), dtype=np.float32)
             batch_keys = [keys[i] for i in idx]
             if self.cache is not None:

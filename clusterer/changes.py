@@ -3,10 +3,10 @@
 Plain dataclasses, so the CLI can print ``summary()`` or write ``to_dict()`` as
 JSON, and the state can keep the report of every run.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
 
 from .report import count, printable
 
@@ -15,11 +15,11 @@ from .report import count, printable
 class ItemChange:
     id: str
     kind: str
-    lang: Optional[str]
-    story: Optional[str] = None
-    duplicate_group: Optional[str] = None
-    previous_story: Optional[str] = None
-    previous_duplicate_group: Optional[str] = None
+    lang: str | None
+    story: str | None = None
+    duplicate_group: str | None = None
+    previous_story: str | None = None
+    previous_duplicate_group: str | None = None
 
 
 @dataclass
@@ -32,21 +32,21 @@ class NewDuplicate:
 @dataclass
 class GroupInfo:
     id: str
-    members: List[str]
-    canonical: Optional[str] = None   # duplicate groups
-    title: Optional[str] = None       # stories
+    members: list[str]
+    canonical: str | None = None  # duplicate groups
+    title: str | None = None  # stories
 
 
 @dataclass
 class Merge:
     into: str
-    merged: List[str]
+    merged: list[str]
 
 
 @dataclass
 class Split:
     source: str
-    into: List[str]
+    into: list[str]
 
 
 @dataclass
@@ -54,31 +54,31 @@ class ChangeReport:
     """What one run changed. ``to_dict()`` is the JSON report; ``summary()`` the text."""
 
     run: int
-    kind: str                      # batch | update | rebuild
+    kind: str  # batch | update | rebuild
     state: str
     corpus: str
     model: str
     started: str = ""
     finished: str = ""
-    counts: Dict[str, int] = field(default_factory=dict)
-    new_items: List[ItemChange] = field(default_factory=list)
-    changed_items: List[ItemChange] = field(default_factory=list)
-    deleted_items: List[ItemChange] = field(default_factory=list)
-    noise_placed: List[ItemChange] = field(default_factory=list)  # stored noise now in a story
-    new_duplicates: List[NewDuplicate] = field(default_factory=list)
-    duplicate_groups_created: List[GroupInfo] = field(default_factory=list)
-    duplicate_groups_merged: List[Merge] = field(default_factory=list)
-    duplicate_groups_split: List[Split] = field(default_factory=list)
-    duplicate_groups_dissolved: List[str] = field(default_factory=list)
-    stories_created: List[GroupInfo] = field(default_factory=list)
-    stories_merged: List[Merge] = field(default_factory=list)
-    stories_split: List[Split] = field(default_factory=list)
-    stories_dissolved: List[str] = field(default_factory=list)
-    skipped: List[dict] = field(default_factory=list)
-    kept_unread: List[str] = field(default_factory=list)  # missing, but their file was not fully read
-    truncated: List[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
-    unrecognised_lang: List[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
-    timings: Dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    new_items: list[ItemChange] = field(default_factory=list)
+    changed_items: list[ItemChange] = field(default_factory=list)
+    deleted_items: list[ItemChange] = field(default_factory=list)
+    noise_placed: list[ItemChange] = field(default_factory=list)  # stored noise now in a story
+    new_duplicates: list[NewDuplicate] = field(default_factory=list)
+    duplicate_groups_created: list[GroupInfo] = field(default_factory=list)
+    duplicate_groups_merged: list[Merge] = field(default_factory=list)
+    duplicate_groups_split: list[Split] = field(default_factory=list)
+    duplicate_groups_dissolved: list[str] = field(default_factory=list)
+    stories_created: list[GroupInfo] = field(default_factory=list)
+    stories_merged: list[Merge] = field(default_factory=list)
+    stories_split: list[Split] = field(default_factory=list)
+    stories_dissolved: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    kept_unread: list[str] = field(default_factory=list)  # missing, but their file was not fully read
+    truncated: list[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
+    unrecognised_lang: list[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -87,11 +87,13 @@ class ChangeReport:
 
     def summary(self) -> str:
         c = self.counts
-        lines = [f"run {self.run} ({self.kind}) on {self.state}: {count(c.get('items', 0), 'item')}; "
-                 f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('deleted', 0)} deleted, "
-                 f"{c.get('unchanged', 0)} unchanged; {c.get('embedded', 0)} embedded; "
-                 f"{count(c.get('stories', 0), 'story', 'stories')}, "
-                 f"{count(c.get('duplicate_groups', 0), 'duplicate group')}"]
+        lines = [
+            f"run {self.run} ({self.kind}) on {self.state}: {count(c.get('items', 0), 'item')}; "
+            f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('deleted', 0)} deleted, "
+            f"{c.get('unchanged', 0)} unchanged; {c.get('embedded', 0)} embedded; "
+            f"{count(c.get('stories', 0), 'story', 'stories')}, "
+            f"{count(c.get('duplicate_groups', 0), 'duplicate group')}"
+        ]
 
         def section(title, rows):
             if rows:
@@ -102,33 +104,52 @@ class ChangeReport:
 
         def where(ch: ItemChange) -> str:
             return f"story {ch.story or '-'}, dup {ch.duplicate_group or '-'}"
+
         section("New items", [f"{ch.id} [{ch.lang or '?'}, {ch.kind}]: {where(ch)}" for ch in self.new_items])
-        section("Changed items", [f"{ch.id}: {where(ch)} (was story {ch.previous_story or '-'}, "
-                                  f"dup {ch.previous_duplicate_group or '-'})" for ch in self.changed_items])
-        section("Deleted items", [f"{ch.id} (was story {ch.previous_story or '-'}, "
-                                  f"dup {ch.previous_duplicate_group or '-'})" for ch in self.deleted_items])
-        section("Noise placed in a story", [f"{ch.id} [{ch.lang or '?'}, {ch.kind}]: story {ch.story}"
-                                            for ch in self.noise_placed])
+        section(
+            "Changed items",
+            [
+                f"{ch.id}: {where(ch)} (was story {ch.previous_story or '-'}, dup {ch.previous_duplicate_group or '-'})"
+                for ch in self.changed_items
+            ],
+        )
+        section(
+            "Deleted items",
+            [
+                f"{ch.id} (was story {ch.previous_story or '-'}, dup {ch.previous_duplicate_group or '-'})"
+                for ch in self.deleted_items
+            ],
+        )
+        section(
+            "Noise placed in a story",
+            [f"{ch.id} [{ch.lang or '?'}, {ch.kind}]: story {ch.story}" for ch in self.noise_placed],
+        )
         section("New duplicates", [f"{d.id} -> {d.canonical} ({d.group})" for d in self.new_duplicates])
-        section("Duplicate groups created", [f"{g.id}: {', '.join(g.members)} (keep {g.canonical})"
-                                             for g in self.duplicate_groups_created])
-        section("Duplicate groups merged", [f"{', '.join(m.merged)} -> {m.into}"
-                                            for m in self.duplicate_groups_merged])
-        section("Duplicate groups split", [f"{s.source} -> {', '.join(s.into)}"
-                                           for s in self.duplicate_groups_split])
+        section(
+            "Duplicate groups created",
+            [f"{g.id}: {', '.join(g.members)} (keep {g.canonical})" for g in self.duplicate_groups_created],
+        )
+        section("Duplicate groups merged", [f"{', '.join(m.merged)} -> {m.into}" for m in self.duplicate_groups_merged])
+        section("Duplicate groups split", [f"{s.source} -> {', '.join(s.into)}" for s in self.duplicate_groups_split])
         section("Duplicate groups dissolved", list(self.duplicate_groups_dissolved))
-        section("Stories created", [f"{s.id}: {s.title or '(untitled)'} ({len(s.members)} items)"
-                                    for s in self.stories_created])
+        section(
+            "Stories created",
+            [f"{s.id}: {s.title or '(untitled)'} ({len(s.members)} items)" for s in self.stories_created],
+        )
         section("Stories merged", [f"{', '.join(m.merged)} -> {m.into}" for m in self.stories_merged])
         section("Stories split", [f"{s.source} -> {', '.join(s.into)}" for s in self.stories_split])
         section("Stories dissolved", list(self.stories_dissolved))
-        section("Kept, not deleted: missing, but their file could not be fully read tonight",
-                list(self.kept_unread))
-        section("Cut short (only their beginning was read; see --max-chars)",
-                [f"{t['id']}: {t['chars']:,} characters" for t in self.truncated])
-        section("Language not recognised (identified from the text instead)",
-                [f"{u['id']}: lang {u['given']!r} -> {u['lang'] or '?'}" for u in self.unrecognised_lang])
-        section("Skipped", [f"{s['path']}{':' + str(s['line']) if s.get('line') else ''}: {s['reason']}"
-                            for s in self.skipped])
+        section("Kept, not deleted: missing, but their file could not be fully read tonight", list(self.kept_unread))
+        section(
+            "Cut short (only their beginning was read; see --max-chars)",
+            [f"{t['id']}: {t['chars']:,} characters" for t in self.truncated],
+        )
+        section(
+            "Language not recognised (identified from the text instead)",
+            [f"{u['id']}: lang {u['given']!r} -> {u['lang'] or '?'}" for u in self.unrecognised_lang],
+        )
+        section(
+            "Skipped",
+            [f"{s['path']}{':' + str(s['line']) if s.get('line') else ''}: {s['reason']}" for s in self.skipped],
+        )
         return "\n".join(lines)
-

@@ -8,59 +8,224 @@ two copies of one dispatch on two sites look different. Each test here looks
 at one line, alone; :mod:`clusterer.segment` decides where they are dropped.
 Pure: no I/O, no state.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 CHROME_MAX_CHARS = 120
 
 _MONTHS = {
     # en, fr, de, es, it, pt, nl: name (or its first letters) -> month number
-    "jan": 1, "janv": 1, "janvier": 1, "januar": 1, "enero": 1, "gennaio": 1, "janeiro": 1, "januari": 1,
-    "feb": 2, "févr": 2, "fevr": 2, "février": 2, "februar": 2, "febrero": 2, "febbraio": 2,
-    "fevereiro": 2, "februari": 2,
-    "mar": 3, "mars": 3, "märz": 3, "marzo": 3, "março": 3, "maart": 3,
-    "apr": 4, "avr": 4, "avril": 4, "april": 4, "abril": 4, "aprile": 4,
-    "may": 5, "mai": 5, "mayo": 5, "maggio": 5, "maio": 5, "mei": 5,
-    "jun": 6, "juin": 6, "juni": 6, "junio": 6, "giugno": 6, "junho": 6,
-    "jul": 7, "juil": 7, "juillet": 7, "juli": 7, "julio": 7, "luglio": 7, "julho": 7,
-    "aug": 8, "août": 8, "aout": 8, "august": 8, "agosto": 8, "augustus": 8,
-    "sep": 9, "sept": 9, "septembre": 9, "september": 9, "septiembre": 9, "settembre": 9, "setembro": 9,
-    "oct": 10, "octobre": 10, "oktober": 10, "octubre": 10, "ottobre": 10, "outubro": 10,
-    "nov": 11, "novembre": 11, "november": 11, "noviembre": 11, "novembro": 11,
-    "dec": 12, "déc": 12, "dez": 12, "décembre": 12, "decembre": 12, "dezember": 12, "diciembre": 12,
-    "dicembre": 12, "dezembro": 12, "december": 12,
-    "january": 1, "february": 2, "march": 3, "june": 6, "july": 7, "october": 10,
+    "jan": 1,
+    "janv": 1,
+    "janvier": 1,
+    "januar": 1,
+    "enero": 1,
+    "gennaio": 1,
+    "janeiro": 1,
+    "januari": 1,
+    "feb": 2,
+    "févr": 2,
+    "fevr": 2,
+    "février": 2,
+    "februar": 2,
+    "febrero": 2,
+    "febbraio": 2,
+    "fevereiro": 2,
+    "februari": 2,
+    "mar": 3,
+    "mars": 3,
+    "märz": 3,
+    "marzo": 3,
+    "março": 3,
+    "maart": 3,
+    "apr": 4,
+    "avr": 4,
+    "avril": 4,
+    "april": 4,
+    "abril": 4,
+    "aprile": 4,
+    "may": 5,
+    "mai": 5,
+    "mayo": 5,
+    "maggio": 5,
+    "maio": 5,
+    "mei": 5,
+    "jun": 6,
+    "juin": 6,
+    "juni": 6,
+    "junio": 6,
+    "giugno": 6,
+    "junho": 6,
+    "jul": 7,
+    "juil": 7,
+    "juillet": 7,
+    "juli": 7,
+    "julio": 7,
+    "luglio": 7,
+    "julho": 7,
+    "aug": 8,
+    "août": 8,
+    "aout": 8,
+    "august": 8,
+    "agosto": 8,
+    "augustus": 8,
+    "sep": 9,
+    "sept": 9,
+    "septembre": 9,
+    "september": 9,
+    "septiembre": 9,
+    "settembre": 9,
+    "setembro": 9,
+    "oct": 10,
+    "octobre": 10,
+    "oktober": 10,
+    "octubre": 10,
+    "ottobre": 10,
+    "outubro": 10,
+    "nov": 11,
+    "novembre": 11,
+    "november": 11,
+    "noviembre": 11,
+    "novembro": 11,
+    "dec": 12,
+    "déc": 12,
+    "dez": 12,
+    "décembre": 12,
+    "decembre": 12,
+    "dezember": 12,
+    "diciembre": 12,
+    "dicembre": 12,
+    "dezembro": 12,
+    "december": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "june": 6,
+    "july": 7,
+    "october": 10,
 }
 # words a date or time line may carry besides the date itself
 _DATE_WORDS = {
     # weekdays
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "mon", "tue", "wed", "thu", "fri", "sat", "sun",
-    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag",
-    "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
-    "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica",
-    "thứ", "hai", "ba", "tư", "năm", "sáu", "bảy", "chủ", "nhật",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "lunes",
+    "martes",
+    "miércoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "domingo",
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+    "thứ",
+    "hai",
+    "ba",
+    "tư",
+    "năm",
+    "sáu",
+    "bảy",
+    "chủ",
+    "nhật",
     # clock and zone
-    "gmt", "utc", "cet", "cest", "est", "edt", "pst", "pdt", "am", "pm", "h", "uhr", "giờ",
+    "gmt",
+    "utc",
+    "cet",
+    "cest",
+    "est",
+    "edt",
+    "pst",
+    "pdt",
+    "am",
+    "pm",
+    "h",
+    "uhr",
+    "giờ",
     # "published", "updated" ...
-    "published", "updated", "posted", "last", "on", "at", "publié", "le", "mis", "à", "jour", "modifié",
-    "veröffentlicht", "aktualisiert", "am", "um", "publicado", "actualizado", "el", "pubblicato",
-    "aggiornato", "il", "alle", "atualizado", "em", "às", "cập", "nhật", "ngày", "lúc", "đăng",
-    "date", "time", "de", "del", "du", "of",
+    "published",
+    "updated",
+    "posted",
+    "last",
+    "on",
+    "at",
+    "publié",
+    "le",
+    "mis",
+    "à",
+    "jour",
+    "modifié",
+    "veröffentlicht",
+    "aktualisiert",
+    "um",
+    "publicado",
+    "actualizado",
+    "el",
+    "pubblicato",
+    "aggiornato",
+    "il",
+    "alle",
+    "atualizado",
+    "em",
+    "às",
+    "cập",
+    "ngày",
+    "lúc",
+    "đăng",
+    "date",
+    "time",
+    "de",
+    "del",
+    "du",
+    "of",
 }
 _TOKEN = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
 _NUMERIC_DATE = re.compile(r"\b(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})\b")
 _CJK_DATE = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
-_WORD_DATE = re.compile(r"\b(\d{1,2})\.?\s+([^\W\d_]{3,10})\.?,?\s+(\d{4})\b|"
-                        r"\b([^\W\d_]{3,10})\.?\s+(\d{1,2}),?\s+(\d{4})\b", re.UNICODE)
+_WORD_DATE = re.compile(
+    r"\b(\d{1,2})\.?\s+([^\W\d_]{3,10})\.?,?\s+(\d{4})\b|"
+    r"\b([^\W\d_]{3,10})\.?\s+(\d{1,2}),?\s+(\d{4})\b",
+    re.UNICODE,
+)
 
 _BYLINE = re.compile(
     r"^\s*(?:by|written by|reported by|par|von|por|di|door|af|av|автор|tác giả|phóng viên|"
     r"reporter|correspondent|correspondant|envoyé spécial|redacción|redazione|redaktion)\b"
-    r"\s*[:：]?\s*(?P<names>[^,;|–—(]*)", re.IGNORECASE)
+    r"\s*[:：]?\s*(?P<names>[^,;|–—(]*)",
+    re.IGNORECASE,
+)
 _NAME_JOINERS = {"de", "da", "di", "van", "von", "der", "le", "la", "and", "et", "und", "y", "e", "&", "bin"}
 _CHROME_LINE = re.compile(
     r"^\s*(?:share(?: (?:this|on)\b.*)?|share this (?:article|story)|tweet|e-?mail|print|copy link|"
@@ -70,11 +235,29 @@ _CHROME_LINE = re.compile(
     r"listen(?: to this article)?|écouter|font size|text size|cỡ chữ|"
     r"(?:©|copyright|\(c\))\s*.*|all rights reserved\.?|tous droits réservés\.?|"
     r"alle rechte vorbehalten\.?|todos los derechos reservados\.?)\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _BREADCRUMB = re.compile(r"^\s*[^\n>»›]{1,30}(?:\s*[>»›]\s*[^\n>»›]{1,30}){1,6}\s*$")
 _SECTION_ROW = re.compile(r"^\s*[^\n|]{1,30}(?:\s+\|\s+[^\n|]{1,30}){2,8}\s*$")  # "Site | Business | Energy"
-_SHARE_ROW = {"facebook", "twitter", "x", "whatsapp", "telegram", "linkedin", "email", "e-mail",
-              "zalo", "messenger", "reddit", "pinterest", "print", "copy", "link", "share", "vk"}
+_SHARE_ROW = {
+    "facebook",
+    "twitter",
+    "x",
+    "whatsapp",
+    "telegram",
+    "linkedin",
+    "email",
+    "e-mail",
+    "zalo",
+    "messenger",
+    "reddit",
+    "pinterest",
+    "print",
+    "copy",
+    "link",
+    "share",
+    "vk",
+}
 
 
 def _words(line: str) -> list[str]:
@@ -93,10 +276,11 @@ def is_date_line(line: str) -> bool:
         rest = _CJK_DATE.sub(" ", line)
         tokens = _words(rest)
     return all(t.isdigit() or t in _DATE_WORDS or t in _MONTHS for t in tokens) and bool(
-        parse_date(line) or re.search(r"\d{1,2}[:h]\d{2}", line))
+        parse_date(line) or re.search(r"\d{1,2}[:h]\d{2}", line)
+    )
 
 
-def parse_date(line: str) -> Optional[str]:
+def parse_date(line: str) -> str | None:
     """The ISO date (YYYY-MM-DD) a date line gives, or None. Day first where a
     numeric date is ambiguous (most of the world writes 05/06 for 5 June)."""
     m = _CJK_DATE.search(line)
@@ -120,14 +304,14 @@ def parse_date(line: str) -> Optional[str]:
     return None
 
 
-def _iso(year: int, month: int, day: int) -> Optional[str]:
+def _iso(year: int, month: int, day: int) -> str | None:
     if not (1900 <= year <= 2200 and 1 <= month <= 12 and 1 <= day <= 31):
         return None
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def is_byline(line: str) -> bool:
-    """"By Jane Doe", "Par Jean Dupont, à Hanoï", "Phóng viên: Thu Hà": a
+    """ "By Jane Doe", "Par Jean Dupont, à Hanoï", "Phóng viên: Thu Hà": a
     byline word, then one to five names (a headline such as "Por qué sube el
     pan" is not one)."""
     if not line or len(line) > 80 or line[-1] in ".!?":
@@ -136,14 +320,15 @@ def is_byline(line: str) -> bool:
     if not m:
         return False
     names = m.group("names").split()
-    return 1 <= len(names) <= 5 and all(
-        w[0].isupper() or w.lower() in _NAME_JOINERS for w in names)
+    return 1 <= len(names) <= 5 and all(w[0].isupper() or w.lower() in _NAME_JOINERS for w in names)
 
 
 REPORTER_MAX_CHARS = 80
 _REPORTER_LINE = re.compile(
     r"^\s*(?:phóng viên|pv|nhóm pv|reporter|correspondent|correspondant|envoyé spécial|"
-    r"by|par|von|por|de notre correspondant)\b", re.IGNORECASE)
+    r"by|par|von|por|de notre correspondant)\b",
+    re.IGNORECASE,
+)
 
 
 def is_closing_byline(line: str) -> bool:
@@ -169,5 +354,6 @@ def is_chrome(line: str) -> bool:
     words = _words(line)
     if words and all(w in _SHARE_ROW for w in words) and len(words) >= 2:
         return True
-    return ((bool(_BREADCRUMB.match(line)) and "«" not in line or bool(_SECTION_ROW.match(line)))
-            and not line.rstrip().endswith((".", "!", "?")))
+    return (
+        bool(_BREADCRUMB.match(line)) and "«" not in line or bool(_SECTION_ROW.match(line))
+    ) and not line.rstrip().endswith((".", "!", "?"))

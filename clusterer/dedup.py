@@ -13,11 +13,13 @@ article only: the teasers split off the page, and the page chrome, removed.
     >>> dedup_corpus(result, "corpus/", "kept.jsonl", "removed.jsonl")   # doctest: +SKIP
     DedupCounts(kept=5, removed=1)
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
-from typing import Generator, Iterable, Iterator, NamedTuple, Optional
+from typing import NamedTuple
 
 from .atomic import atomic_write
 from .errors import CorpusError, OutputError
@@ -39,8 +41,7 @@ class DedupCounts(NamedTuple):
     removed: int
 
 
-def dedup(result: ClusterResult, records: Iterable[Record], corpus=None,
-          drop_teasers: bool = False) -> Iterator[Entry]:
+def dedup(result: ClusterResult, records: Iterable[Record], corpus=None, drop_teasers: bool = False) -> Iterator[Entry]:
     """One :class:`Entry` per record of ``records`` (those ``result`` was made from),
     in their order. ``corpus`` is the folder or file the records were read from:
     a record whose ``source`` is a JSONL file there comes back as the JSON object of
@@ -54,12 +55,17 @@ def dedup(result: ClusterResult, records: Iterable[Record], corpus=None,
         for record in records:
             item = items.get(record.id)
             if item is None:
-                raise CorpusError(f"record {record.id!r} is not in the result; was the corpus "
-                                  "changed since the run?")
+                raise CorpusError(f"record {record.id!r} is not in the result; was the corpus changed since the run?")
             obj = sources.original(record)
             if obj is None:
-                obj = {"id": record.id, "text": record.text, "title": item.title, "lang": item.lang,
-                       "date": item.date, "url": item.url}
+                obj = {
+                    "id": record.id,
+                    "text": record.text,
+                    "title": item.title,
+                    "lang": item.lang,
+                    "date": item.date,
+                    "url": item.url,
+                }
             if drop_teasers:
                 obj["text"] = segment(record)[0].text
             group = group_of.get(record.id)
@@ -93,8 +99,9 @@ def write_dedup(entries: Iterable[Entry], kept_path, removed_path=None) -> Dedup
     return DedupCounts(*counts)
 
 
-def dedup_corpus(result: ClusterResult, corpus, kept_path, removed_path=None,
-                 drop_teasers: bool = False) -> DedupCounts:
+def dedup_corpus(
+    result: ClusterResult, corpus, kept_path, removed_path=None, drop_teasers: bool = False
+) -> DedupCounts:
     """Read ``corpus`` again (the folder or file ``result`` was made from) and write
     its deduplicated records: see :func:`dedup` and :func:`write_dedup`."""
     records = iter_records(corpus, [])
@@ -126,13 +133,12 @@ class _JsonlSources:
 
     def __init__(self, corpus):
         self.corpus = Path(corpus) if corpus is not None else None
-        self._path: Optional[Path] = None
-        self._lines: Optional[Generator[dict, None, None]] = None
+        self._path: Path | None = None
+        self._lines: Generator[dict, None, None] | None = None
 
-    def original(self, record: Record) -> Optional[dict]:
+    def original(self, record: Record) -> dict | None:
         """The JSON object ``record`` was read from, or None when it came from a page."""
-        if self.corpus is None or record.source is None or \
-                Path(record.source).suffix.lower() not in JSONL_SUFFIXES:
+        if self.corpus is None or record.source is None or Path(record.source).suffix.lower() not in JSONL_SUFFIXES:
             return None
         path = self.corpus if self.corpus.is_file() else self.corpus / record.source
         if path != self._path:
@@ -145,8 +151,7 @@ class _JsonlSources:
                 if obj.get("id") == record.id and obj.get("text") == record.text:
                     return obj
             self._lines = None
-        raise CorpusError(f"record {record.id!r} is no longer in {path}; was the file changed "
-                          "since the run?")
+        raise CorpusError(f"record {record.id!r} is no longer in {path}; was the file changed since the run?")
 
     def close(self) -> None:
         if self._lines is not None:
@@ -157,7 +162,7 @@ class _JsonlSources:
 def _objects(path: Path) -> Generator[dict, None, None]:
     """The JSON objects of a JSONL file, line by line, as the reader sees them."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - opened apart, so only opening errors are mapped
     except OSError as exc:
         raise CorpusError(f"cannot read {path} again: {exc.strerror or exc}") from None
     with fh:

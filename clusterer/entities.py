@@ -6,11 +6,11 @@ A translation keeps its figures in every script (620, 1 200, ２０２７), wher
 names cannot agree across scripts; two reports of one event, or of two events
 of one story, often round them or give others.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import FrozenSet, Optional
 
 _NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d{3})*(?:[.,]\d+)?")
 
@@ -22,7 +22,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-def numbers(text: str) -> FrozenSet[str]:
+def numbers(text: str) -> frozenset[str]:
     """The figures of a text with two digits or more, separators and leading zeros
     dropped (1,200 = 1 200 = 1200; full-width digits read as ASCII)."""
     out = set()
@@ -33,7 +33,7 @@ def numbers(text: str) -> FrozenSet[str]:
     return frozenset(out)
 
 
-def number_agreement(a: FrozenSet[str], b: FrozenSet[str], at_least: int = 2) -> Optional[float]:
+def number_agreement(a: frozenset[str], b: frozenset[str], at_least: int = 2) -> float | None:
     """Share of the smaller set of figures found in the other; None when either
     text gives fewer than ``at_least`` figures (no evidence either way)."""
     if min(len(a), len(b)) < at_least:

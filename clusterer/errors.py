@@ -34,6 +34,7 @@ def is_disk_full(exc: Exception) -> bool:
     """True for SQLite's (or the OS's) report that the disk or the quota is full."""
     import errno
     import sqlite3
+
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)

@@ -5,16 +5,15 @@ corpus (stories and duplicate groups), scored with B-cubed and pairwise
 metrics; and SemEval-style pairs with a graded similarity, scored by how well
 the pipeline's similarity ranks and correlates with the grades.
 """
+
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Dict, Optional, Tuple
 
 from .errors import CorpusError
-from .evaluate import (EvalReport, distinct_texts, evaluate,
-                       load_gold, load_pairs, pair_scores_report)
+from .evaluate import EvalReport, distinct_texts, evaluate, load_gold, load_pairs, pair_scores_report
 from .pipeline import Clusterer
 from .records import ARTICLE, Record
 from .result import ClusterResult
@@ -33,17 +32,23 @@ def gold_kind(path: str | Path) -> str:
     raise CorpusError(f"{path}: empty gold file")
 
 
-def evaluate_corpus(clusterer: Clusterer, gold_path: str | Path, dataset: Optional[str] = None,
-                    command: str = "") -> Tuple[EvalReport, ClusterResult]:
+def evaluate_corpus(
+    clusterer: Clusterer, gold_path: str | Path, dataset: str | None = None, command: str = ""
+) -> tuple[EvalReport, ClusterResult]:
     """Cluster the gold's records and score stories (B-cubed) and duplicates (pairwise)."""
     records, gold_story, gold_dup = load_gold(gold_path)
     start = time.perf_counter()
     result = clusterer.run(records)
     wall = time.perf_counter() - start
-    report = evaluate(result.items, gold_story, gold_dup or None,
-                      dataset=dataset or Path(gold_path).stem,
-                      n_languages=len({it.lang for it in result.items if it.kind == ARTICLE and it.lang}),
-                      wall_seconds=wall, command=command)
+    report = evaluate(
+        result.items,
+        gold_story,
+        gold_dup or None,
+        dataset=dataset or Path(gold_path).stem,
+        n_languages=len({it.lang for it in result.items if it.kind == ARTICLE and it.lang}),
+        wall_seconds=wall,
+        command=command,
+    )
     return report, result
 
 
@@ -57,7 +62,7 @@ def evaluate_pairs(clusterer: Clusterer, pairs_path: str | Path) -> dict:
     """
     pairs = load_pairs(pairs_path)
     texts, first, second = distinct_texts(pairs)
-    langs: Dict[str, Optional[str]] = {}
+    langs: dict[str, str | None] = {}
     for p in pairs:
         langs.setdefault(p.text1, p.lang1)
         langs.setdefault(p.text2, p.lang2)
@@ -68,8 +73,7 @@ def evaluate_pairs(clusterer: Clusterer, pairs_path: str | Path) -> dict:
     centred = clusterer.centre(vectors, [it.lang for it in items])
     wall = time.perf_counter() - start
     gold = [p.score for p in pairs]
-    out = {"dataset": Path(pairs_path).stem, "pairs": len(pairs), "texts": len(texts),
-           "wall_seconds": round(wall, 2)}
+    out = {"dataset": Path(pairs_path).stem, "pairs": len(pairs), "texts": len(texts), "wall_seconds": round(wall, 2)}
     for name, vecs in (("centred_cosine", centred), ("raw_cosine", vectors)):
         sims = (vecs[first] * vecs[second]).sum(axis=1)
         out[name] = pair_scores_report(sims, gold).to_dict()
@@ -77,12 +81,13 @@ def evaluate_pairs(clusterer: Clusterer, pairs_path: str | Path) -> dict:
 
 
 def format_pairs(report: dict) -> str:
-    lines = [f"{report['dataset']}: {report['pairs']} pairs, {report['texts']} texts, "
-             f"{report['wall_seconds']} s"]
+    lines = [f"{report['dataset']}: {report['pairs']} pairs, {report['texts']} texts, {report['wall_seconds']} s"]
     for name in ("centred_cosine", "raw_cosine"):
         r: dict = report[name]
         pearson = "n/a" if r["pearson"] is None else f"{r['pearson']:.3f}"
         auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f}"
-        lines.append(f"  {name}: Pearson (vs -Overall) {pearson}, ROC AUC {auc} "
-                     f"({r['n_positive']} similar vs {r['n_negative']} dissimilar pairs)")
+        lines.append(
+            f"  {name}: Pearson (vs -Overall) {pearson}, ROC AUC {auc} "
+            f"({r['n_positive']} similar vs {r['n_negative']} dissimilar pairs)"
+        )
     return "\n".join(lines)

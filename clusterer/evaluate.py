@@ -18,13 +18,15 @@ label is noise and is its own singleton cluster, on the gold side and on the
 predicted side alike; a gold item missing from the prediction is a predicted
 singleton; predicted items that are not in the gold are ignored.
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +48,7 @@ __all__ = [
     "pairwise",
 ]
 
-Label = Optional[Hashable]
+Label = Hashable | None
 
 _RECORD_FIELDS = ("title", "lang", "date", "url")
 _MAX_PROBLEMS = 5
@@ -55,7 +57,7 @@ _MAX_PROBLEMS = 5
 # --------------------------------------------------------------------- loaders
 
 
-def _read_jsonl(path: Path) -> Iterable[tuple[int, object, Optional[str]]]:
+def _read_jsonl(path: Path) -> Iterable[tuple[int, object, str | None]]:
     """Yield (line number, parsed object or None, error or None); skip blank lines."""
     if not path.is_file():
         raise CorpusError(f"{path}: gold file not found")
@@ -98,7 +100,7 @@ def _parse_lines(path: Path, parse) -> list:
     return values
 
 
-def _optional_str(obj: dict, key: str) -> Optional[str]:
+def _optional_str(obj: dict, key: str) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
         raise ValueError(f"'{key}' must be a string or null, got {type(value).__name__}")
@@ -107,7 +109,7 @@ def _optional_str(obj: dict, key: str) -> Optional[str]:
 
 def load_gold(
     path: str | Path,
-) -> tuple[list[Record], dict[str, Optional[str]], dict[str, Optional[str]]]:
+) -> tuple[list[Record], dict[str, str | None], dict[str, str | None]]:
     """Read a gold JSONL file: records, story label per id, dup group per id.
 
     ``story`` is required on every line (null = noise). ``dup`` is optional; if
@@ -123,7 +125,7 @@ def load_gold(
     seen: set[str] = set()
     has_dup = False
 
-    def parse(obj: dict) -> tuple[Record, Optional[str], Optional[str]]:
+    def parse(obj: dict) -> tuple[Record, str | None, str | None]:
         nonlocal has_dup
         rid, text = obj.get("id"), obj.get("text")
         if not isinstance(rid, str) or not rid:
@@ -156,8 +158,8 @@ class GoldPair:
 
     id1: str
     id2: str
-    lang1: Optional[str]
-    lang2: Optional[str]
+    lang1: str | None
+    lang2: str | None
     text1: str
     text2: str
     score: float
@@ -177,9 +179,13 @@ def load_pairs(path: str | Path) -> list[GoldPair]:
         if not 1.0 <= score <= 4.0:
             raise ValueError(f"'score' {score} is outside 1..4")
         return GoldPair(
-            id1=obj["id1"], id2=obj["id2"],
-            lang1=_optional_str(obj, "lang1"), lang2=_optional_str(obj, "lang2"),
-            text1=obj["text1"], text2=obj["text2"], score=float(score),
+            id1=obj["id1"],
+            id2=obj["id2"],
+            lang1=_optional_str(obj, "lang1"),
+            lang2=_optional_str(obj, "lang2"),
+            text1=obj["text1"],
+            text2=obj["text2"],
+            score=float(score),
         )
 
     pairs = _parse_lines(path, parse)
@@ -214,9 +220,7 @@ def _f1(precision: float, recall: float) -> float:
     return 0.0 if total == 0 else 2 * precision * recall / total
 
 
-def _cluster_keys(
-    gold: Mapping[str, Label], pred: Mapping[str, Label]
-) -> tuple[list[tuple], list[tuple]]:
+def _cluster_keys(gold: Mapping[str, Label], pred: Mapping[str, Label]) -> tuple[list[tuple], list[tuple]]:
     """Cluster keys per gold item; None or missing becomes a key unique to the item."""
     gold_keys, pred_keys = [], []
     for item, label in gold.items():
@@ -228,9 +232,7 @@ def _cluster_keys(
     return gold_keys, pred_keys
 
 
-def bcubed(
-    gold: Mapping[str, Label], pred: Mapping[str, Label]
-) -> tuple[float, float, float]:
+def bcubed(gold: Mapping[str, Label], pred: Mapping[str, Label]) -> tuple[float, float, float]:
     """B-cubed precision, recall and F1 over the items of ``gold``.
 
     Per item i with gold cluster G and predicted cluster P (P restricted to
@@ -254,9 +256,7 @@ def _pairs_in(sizes: Iterable[int]) -> int:
     return sum(n * (n - 1) // 2 for n in sizes)
 
 
-def pairwise(
-    gold: Mapping[str, Label], pred: Mapping[str, Label]
-) -> tuple[float, float, float]:
+def pairwise(gold: Mapping[str, Label], pred: Mapping[str, Label]) -> tuple[float, float, float]:
     """Pairwise ("standard") precision, recall and F1 over the items of ``gold``.
 
     A pair of items is a true positive when both gold and prediction put it in
@@ -291,9 +291,9 @@ class PairReport:
     """
 
     n_pairs: int
-    pearson_similarity: Optional[float]
-    pearson: Optional[float]
-    auc: Optional[float]
+    pearson_similarity: float | None
+    pearson: float | None
+    auc: float | None
     n_positive: int
     n_negative: int
 
@@ -305,9 +305,7 @@ POSITIVE_MAX = 1.5
 NEGATIVE_MIN = 3.5
 
 
-def pair_scores_report(
-    scores: Sequence[float], gold_overall: Sequence[float]
-) -> PairReport:
+def pair_scores_report(scores: Sequence[float], gold_overall: Sequence[float]) -> PairReport:
     """Pearson r and ROC AUC of per-pair similarities against gold Overall."""
     from sklearn.metrics import roc_auc_score
 
@@ -317,13 +315,13 @@ def pair_scores_report(
         raise ValueError(f"{sim.size} scores for {gold.size} gold values")
     if not (np.isfinite(sim).all() and np.isfinite(gold).all()):
         raise ValueError("scores and gold must be finite numbers")
-    r: Optional[float] = None
+    r: float | None = None
     if sim.size >= 2 and sim.std() > 0 and gold.std() > 0:
         r = float(np.corrcoef(sim, gold)[0, 1])
     positive = gold <= POSITIVE_MAX
     negative = gold >= NEGATIVE_MIN
     n_pos, n_neg = int(positive.sum()), int(negative.sum())
-    auc: Optional[float] = None
+    auc: float | None = None
     if n_pos and n_neg:
         keep = positive | negative
         auc = float(roc_auc_score(positive[keep].astype(int), sim[keep]))
@@ -367,15 +365,15 @@ class EvalReport:
 
     dataset: str
     n_items: int
-    n_languages: Optional[int]
+    n_languages: int | None
     story: PRF
     story_pairwise: PRF
-    dup: Optional[PRF]
+    dup: PRF | None
     n_gold_stories: int
     n_pred_stories: int
     n_missing: int = 0
     n_extra: int = 0
-    wall_seconds: Optional[float] = None
+    wall_seconds: float | None = None
     command: str = ""
     # gold duplicate pairs found, by the two items' languages (as the run found
     # them, "?" where none): {"en/ru": [found, total], ...}
@@ -416,12 +414,12 @@ def _prf(triple: tuple[float, float, float]) -> PRF:
 
 def evaluate(
     result_items: Iterable[Any],
-    gold_story: Mapping[str, Optional[str]],
-    gold_dup: Optional[Mapping[str, Optional[str]]] = None,
+    gold_story: Mapping[str, str | None],
+    gold_dup: Mapping[str, str | None] | None = None,
     *,
     dataset: str = "",
-    n_languages: Optional[int] = None,
-    wall_seconds: Optional[float] = None,
+    n_languages: int | None = None,
+    wall_seconds: float | None = None,
     command: str = "",
 ) -> EvalReport:
     """Score pipeline results (objects with ``.id``, ``.story``, ``.duplicate_group``).
@@ -465,8 +463,9 @@ def evaluate(
     )
 
 
-def recall_by_languages(gold_dup: Mapping[str, Optional[str]], pred_dup: Mapping[str, Label],
-                        langs: Mapping[str, str]) -> dict:
+def recall_by_languages(
+    gold_dup: Mapping[str, str | None], pred_dup: Mapping[str, Label], langs: Mapping[str, str]
+) -> dict:
     """Gold duplicate pairs and how many the prediction groups too, by the pair's
     languages (sorted, "en/ru"): where recall is lost, script by script."""
     members: dict[str, list[str]] = {}
@@ -477,11 +476,10 @@ def recall_by_languages(gold_dup: Mapping[str, Optional[str]], pred_dup: Mapping
     for ids in members.values():
         ids = sorted(ids)
         for k, a in enumerate(ids):
-            for b in ids[k + 1:]:
+            for b in ids[k + 1 :]:
                 key = "/".join(sorted((langs.get(a, "?"), langs.get(b, "?"))))
                 found = pred_dup.get(a) is not None and pred_dup.get(a) == pred_dup.get(b)
                 cell = out.setdefault(key, [0, 0])
                 cell[0] += int(found)
                 cell[1] += 1
     return out
-

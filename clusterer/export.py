@@ -9,6 +9,7 @@ holds files this module did not write is refused.
     >>> from clusterer.export import write_output     # doctest: +SKIP
     >>> write_output(result, "tables/", "parquet")      # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,6 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 from .atomic import atomic_write
 from .errors import OutputError
@@ -31,17 +31,40 @@ PYARROW_MISSING = "--format parquet needs pyarrow: pip install 'clusterer[parque
 
 # column kinds: "string", "int", "bool", and "strings" (a list column in Parquet,
 # joined by "," in CSV)
-COLUMNS: Dict[str, Tuple[Tuple[str, str], ...]] = {
-    "items": (("id", "string"), ("doc", "string"), ("kind", "string"), ("lang", "string"),
-              ("date", "string"), ("url", "string"), ("title", "string"), ("story", "string"),
-              ("duplicate_group", "string"), ("canonical", "bool")),
-    "stories": (("id", "string"), ("title", "string"), ("languages", "string"), ("articles", "int"),
-                ("teasers", "int"), ("size", "int"), ("first_date", "string"), ("last_date", "string")),
-    "duplicate_groups": (("id", "string"), ("canonical", "string"), ("size", "int"),
-                         ("languages", "strings"), ("story", "string"), ("members", "strings")),
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "items": (
+        ("id", "string"),
+        ("doc", "string"),
+        ("kind", "string"),
+        ("lang", "string"),
+        ("date", "string"),
+        ("url", "string"),
+        ("title", "string"),
+        ("story", "string"),
+        ("duplicate_group", "string"),
+        ("canonical", "bool"),
+    ),
+    "stories": (
+        ("id", "string"),
+        ("title", "string"),
+        ("languages", "string"),
+        ("articles", "int"),
+        ("teasers", "int"),
+        ("size", "int"),
+        ("first_date", "string"),
+        ("last_date", "string"),
+    ),
+    "duplicate_groups": (
+        ("id", "string"),
+        ("canonical", "string"),
+        ("size", "int"),
+        ("languages", "strings"),
+        ("story", "string"),
+        ("members", "strings"),
+    ),
 }
 
-_OWN_FILE = re.compile(r"^(?:%s)\.(?:%s)(?:\..+\.tmp)?$" % ("|".join(TABLES), "|".join(TABLE_FORMATS)))
+_OWN_FILE = re.compile(rf"^(?:{'|'.join(TABLES)})\.(?:{'|'.join(TABLE_FORMATS)})(?:\..+\.tmp)?$")
 
 
 @dataclass
@@ -49,55 +72,87 @@ class Table:
     """One table: its name, its columns (name, kind) and its rows (dicts by column)."""
 
     name: str
-    columns: Tuple[Tuple[str, str], ...]
-    rows: List[dict]
+    columns: tuple[tuple[str, str], ...]
+    rows: list[dict]
 
     @property
-    def column_names(self) -> List[str]:
+    def column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
 
-def tables(result: ClusterResult) -> List[Table]:
+def tables(result: ClusterResult) -> list[Table]:
     """The three tables of ``result``: items, stories, duplicate groups."""
-    return [Table("items", COLUMNS["items"], item_rows(result)),
-            Table("stories", COLUMNS["stories"], story_rows(result)),
-            Table("duplicate_groups", COLUMNS["duplicate_groups"], duplicate_group_rows(result))]
+    return [
+        Table("items", COLUMNS["items"], item_rows(result)),
+        Table("stories", COLUMNS["stories"], story_rows(result)),
+        Table("duplicate_groups", COLUMNS["duplicate_groups"], duplicate_group_rows(result)),
+    ]
 
 
-def item_rows(result: ClusterResult) -> List[dict]:
+def item_rows(result: ClusterResult) -> list[dict]:
     """One row per item; ``canonical`` is true for the member of its duplicate group
     to keep (false for the other members and for items in no group)."""
     canonical = {g.canonical for g in result.duplicate_groups}
-    return [{"id": it.id, "doc": it.doc, "kind": it.kind, "lang": it.lang, "date": it.date,
-             "url": it.url, "title": it.title, "story": it.story,
-             "duplicate_group": it.duplicate_group,
-             "canonical": it.duplicate_group is not None and it.id in canonical}
-            for it in result.items]
+    return [
+        {
+            "id": it.id,
+            "doc": it.doc,
+            "kind": it.kind,
+            "lang": it.lang,
+            "date": it.date,
+            "url": it.url,
+            "title": it.title,
+            "story": it.story,
+            "duplicate_group": it.duplicate_group,
+            "canonical": it.duplicate_group is not None and it.id in canonical,
+        }
+        for it in result.items
+    ]
 
 
-def story_rows(result: ClusterResult) -> List[dict]:
+def story_rows(result: ClusterResult) -> list[dict]:
     """One row per story; ``first_date``/``last_date`` are the earliest and latest
     of its members' dates, as given (None where no member has one)."""
     date_of = {it.id: it.date for it in result.items}
     rows = []
     for story in result.stories:
-        dated = sorted((day_number(date_of.get(m)), date_of.get(m)) for m in story.members
-                       if day_number(date_of.get(m)) is not None)
-        rows.append({"id": story.id, "title": story.title, "languages": ",".join(story.languages),
-                     "articles": story.articles, "teasers": story.teasers, "size": story.size,
-                     "first_date": dated[0][1] if dated else None,
-                     "last_date": dated[-1][1] if dated else None})
+        dated = sorted(
+            (day_number(date_of.get(m)), date_of.get(m))
+            for m in story.members
+            if day_number(date_of.get(m)) is not None
+        )
+        rows.append(
+            {
+                "id": story.id,
+                "title": story.title,
+                "languages": ",".join(story.languages),
+                "articles": story.articles,
+                "teasers": story.teasers,
+                "size": story.size,
+                "first_date": dated[0][1] if dated else None,
+                "last_date": dated[-1][1] if dated else None,
+            }
+        )
     return rows
 
 
-def duplicate_group_rows(result: ClusterResult) -> List[dict]:
+def duplicate_group_rows(result: ClusterResult) -> list[dict]:
     """One row per duplicate group, its members and languages as lists."""
-    return [{"id": g.id, "canonical": g.canonical, "size": len(g.members),
-             "languages": list(g.languages), "story": g.story, "members": list(g.members)}
-            for g in result.duplicate_groups]
+    return [
+        {
+            "id": g.id,
+            "canonical": g.canonical,
+            "size": len(g.members),
+            "languages": list(g.languages),
+            "story": g.story,
+            "members": list(g.members),
+        }
+        for g in result.duplicate_groups
+    ]
 
 
 # -- checking where to write ----------------------------------------------------
+
 
 def check_output(source, out, fmt: str = "json") -> None:
     """Refuse, before any work, an output ``out`` that cannot take format ``fmt``:
@@ -114,33 +169,39 @@ def check_output(source, out, fmt: str = "json") -> None:
         _pyarrow()
     dest = Path(out)
     if dest.exists() and not dest.is_dir():
-        raise OutputError(f"the output folder {out} is a file: --format {fmt} writes three tables "
-                          "into a folder; give a new or empty folder")
+        raise OutputError(
+            f"the output folder {out} is a file: --format {fmt} writes three tables "
+            "into a folder; give a new or empty folder"
+        )
     if dest.is_dir():
         foreign = sorted(p.name for p in dest.iterdir() if not _OWN_FILE.match(p.name))
         if foreign:
             more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-            raise OutputError(f"the output folder {out} holds files not written by cluster "
-                              f"({foreign[0]}{more}); give a new or empty folder")
+            raise OutputError(
+                f"the output folder {out} holds files not written by cluster "
+                f"({foreign[0]}{more}); give a new or empty folder"
+            )
         for path in table_paths(dest, fmt):
             check_output_path(source, path)
     else:
         check_output_path(source, dest)  # not a corpus input; its parent exists and takes files
 
 
-def table_paths(dest, fmt: str) -> List[Path]:
+def table_paths(dest, fmt: str) -> list[Path]:
     """The files ``fmt`` writes in folder ``dest``, one per table."""
     return [Path(dest) / f"{name}.{fmt}" for name in TABLES]
 
 
 # -- writing ------------------------------------------------------------------
 
-def write_output(result: ClusterResult, out, fmt: str = "json") -> List[Path]:
+
+def write_output(result: ClusterResult, out, fmt: str = "json") -> list[Path]:
     """Write ``result`` to ``out`` as ``fmt``: a JSON file, or the three tables as
     CSV or Parquet files in folder ``out`` (created if missing). Returns the files
     written. Check ``out`` first with :func:`check_output`."""
     if fmt == "json":
         from .report import write_json
+
         write_json(result, out)
         return [Path(out)]
     if fmt not in TABLE_FORMATS:
@@ -158,6 +219,7 @@ def write_output(result: ClusterResult, out, fmt: str = "json") -> List[Path]:
 def write_csv(table: Table, path) -> None:
     """``table`` as CSV (UTF-8, a header row; lists joined by ",", None empty,
     booleans ``true``/``false``), written atomically."""
+
     def write(fh):
         text = io.TextIOWrapper(fh, encoding="utf-8", errors="backslashreplace", newline="")
         writer = csv.writer(text)
@@ -166,6 +228,7 @@ def write_csv(table: Table, path) -> None:
             writer.writerow([_csv_cell(row[name], kind) for name, kind in table.columns])
         text.flush()
         text.detach()
+
     atomic_write(path, write, binary=True)
 
 
@@ -173,11 +236,11 @@ def write_parquet(table: Table, path) -> None:
     """``table`` as a Parquet file with typed columns (lists as list columns),
     written atomically. Needs pyarrow."""
     pa, pq = _pyarrow()
-    types = {"string": pa.string(), "int": pa.int64(), "bool": pa.bool_(),
-             "strings": pa.list_(pa.string())}
+    types = {"string": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "strings": pa.list_(pa.string())}
     schema = pa.schema([(name, types[kind]) for name, kind in table.columns])
     data = pa.Table.from_pydict(
-        {name: [_clean(row[name]) for row in table.rows] for name, _ in table.columns}, schema=schema)
+        {name: [_clean(row[name]) for row in table.rows] for name, _ in table.columns}, schema=schema
+    )
     atomic_write(path, lambda fh: pq.write_table(data, fh), binary=True)
 
 
@@ -211,4 +274,3 @@ def _clean(value):
     elif isinstance(value, list):
         return [_clean(v) for v in value]
     return value
-

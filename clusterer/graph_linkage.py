@@ -47,10 +47,12 @@ Results are deterministic and independent of the order of the input edges:
 edges are put in canonical order (i < j, sorted) first, and a pair given more
 than once keeps its largest similarity.
 """
+
 from __future__ import annotations
 
 import heapq
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -60,8 +62,7 @@ from scipy.spatial.distance import squareform
 
 from .stories import StoryParams
 
-__all__ = ["DENSE_MAX", "EdgeList", "VectorSimilarity", "knn_graph", "sparse_average_linkage",
-           "subgraph"]
+__all__ = ["DENSE_MAX", "EdgeList", "VectorSimilarity", "knn_graph", "sparse_average_linkage", "subgraph"]
 
 DENSE_MAX = 1500
 """Components up to this many nodes are clustered by scipy on a dense matrix
@@ -71,12 +72,13 @@ DENSE_MAX = 1500
 class EdgeList(NamedTuple):
     """An undirected similarity graph: one row per pair, ``rows < cols``, sorted."""
 
-    rows: np.ndarray   # int64
-    cols: np.ndarray   # int64
-    sims: np.ndarray   # float64
+    rows: np.ndarray  # int64
+    cols: np.ndarray  # int64
+    sims: np.ndarray  # float64
 
 
 # --------------------------------------------------------------------------- graph
+
 
 def _canonical(n: int, rows, cols, sims) -> EdgeList:
     """Edges as ``i < j``, sorted by (i, j), self loops dropped, a repeated pair
@@ -95,7 +97,7 @@ def _canonical(n: int, rows, cols, sims) -> EdgeList:
     j = np.maximum(r[keep], c[keep])
     s = s[keep]
     key = i * n + j
-    order = np.lexsort((-s, key))          # by pair, largest similarity first
+    order = np.lexsort((-s, key))  # by pair, largest similarity first
     key, s = key[order], s[order]
     first = np.ones(len(key), dtype=bool)
     first[1:] = key[1:] != key[:-1]
@@ -103,8 +105,7 @@ def _canonical(n: int, rows, cols, sims) -> EdgeList:
     return EdgeList(key // n, key % n, s)
 
 
-def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[Optional[float]],
-              params: StoryParams) -> EdgeList:
+def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[float | None], params: StoryParams) -> EdgeList:
     """The symmetric story graph from :func:`clusterer.neighbours.knn` output.
 
     Row ``i`` of ``nbr_idx``/``nbr_sim`` holds the neighbours of item ``i``;
@@ -117,8 +118,7 @@ def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[Optional[
     idx = np.asarray(nbr_idx)
     sim = np.asarray(nbr_sim)
     if idx.ndim != 2 or idx.shape != sim.shape:
-        raise ValueError(f"nbr_idx and nbr_sim must be 2-D of one shape, got {idx.shape} "
-                         f"and {sim.shape}")
+        raise ValueError(f"nbr_idx and nbr_sim must be 2-D of one shape, got {idx.shape} and {sim.shape}")
     n, k = idx.shape
     if len(days) != n:
         raise ValueError(f"{len(days)} days for {n} rows of neighbours")
@@ -133,7 +133,7 @@ def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[Optional[
     if np.isnan(t).all():
         return graph
     gap = np.abs(t[graph.rows] - t[graph.cols])
-    w = np.exp(-(gap ** 2) / (2.0 * params.time_scale_days ** 2))
+    w = np.exp(-(gap**2) / (2.0 * params.time_scale_days**2))
     w = params.time_floor + (1.0 - params.time_floor) * w
     w[np.isnan(w)] = 1.0
     return EdgeList(graph.rows, graph.cols, graph.sims * w)
@@ -146,8 +146,7 @@ def subgraph(graph: EdgeList, nodes) -> EdgeList:
     nodes = np.asarray(nodes, dtype=np.int64)
     if len(nodes) and (np.diff(nodes) <= 0).any():
         raise ValueError("nodes must be increasing item indices")
-    top = int(max(graph.rows.max(initial=-1), graph.cols.max(initial=-1),
-                  nodes.max(initial=-1))) + 1
+    top = int(max(graph.rows.max(initial=-1), graph.cols.max(initial=-1), nodes.max(initial=-1))) + 1
     pos = np.full(top, -1, dtype=np.int64)
     pos[nodes] = np.arange(len(nodes))
     r, c = pos[graph.rows], pos[graph.cols]
@@ -161,7 +160,7 @@ class VectorSimilarity:
     rows and columns asked only. Lets :func:`sparse_average_linkage` use the
     true similarity of pairs that have no edge instead of 0."""
 
-    def __init__(self, vectors: np.ndarray, days: Sequence[Optional[float]], params: StoryParams):
+    def __init__(self, vectors: np.ndarray, days: Sequence[float | None], params: StoryParams):
         self.vectors = np.asarray(vectors)
         if self.vectors.ndim != 2 or len(self.vectors) != len(days):
             raise ValueError(f"{len(days)} days for vectors of shape {self.vectors.shape}")
@@ -178,7 +177,7 @@ class VectorSimilarity:
             scale = p.time_scale_days
             assert scale is not None  # dated similarity needs a time scale
             gap = np.abs(self.days[rows][:, None] - self.days[cols][None, :])
-            w = np.exp(-(gap ** 2) / (2.0 * scale ** 2))
+            w = np.exp(-(gap**2) / (2.0 * scale**2))
             w = p.time_floor + (1.0 - p.time_floor) * w
             w[np.isnan(w)] = 1.0
             sims *= w
@@ -196,9 +195,10 @@ class VectorSimilarity:
 
 # --------------------------------------------------------------------------- linkage
 
-def sparse_average_linkage(n: int, rows, cols, sims, threshold: float, *,
-                           dense_max: int = DENSE_MAX,
-                           exact: Optional[VectorSimilarity] = None) -> np.ndarray:
+
+def sparse_average_linkage(
+    n: int, rows, cols, sims, threshold: float, *, dense_max: int = DENSE_MAX, exact: VectorSimilarity | None = None
+) -> np.ndarray:
     """Cluster labels (int64, 0..k-1 by first member) of ``n`` nodes.
 
     ``rows``, ``cols``, ``sims``: the edges of an undirected graph (either or both
@@ -225,10 +225,11 @@ def sparse_average_linkage(n: int, rows, cols, sims, threshold: float, *,
         return np.zeros(0, dtype=np.int64)
     g = _canonical(n, rows, cols, sims)
     strong = g.sims >= threshold
-    adj = coo_matrix((np.ones(int(strong.sum()), dtype=np.int8),
-                      (g.rows[strong], g.cols[strong])), shape=(n, n)).tocsr()
+    adj = coo_matrix(
+        (np.ones(int(strong.sum()), dtype=np.int8), (g.rows[strong], g.cols[strong])), shape=(n, n)
+    ).tocsr()
     _, comp = connected_components(adj, directed=False)
-    root = np.arange(n, dtype=np.int64)        # a cluster is named by one of its nodes
+    root = np.arange(n, dtype=np.int64)  # a cluster is named by one of its nodes
 
     inside = comp[g.rows] == comp[g.cols]
     er, ec, es = g.rows[inside], g.cols[inside], g.sims[inside]
@@ -243,19 +244,20 @@ def sparse_average_linkage(n: int, rows, cols, sims, threshold: float, *,
     local[node_order] = np.arange(n) - np.repeat(node_start[:-1], sizes)
 
     pairs = np.flatnonzero(sizes == 2)
-    if len(pairs):                              # two nodes joined by a strong edge
+    if len(pairs):  # two nodes joined by a strong edge
         members = node_order[node_start[pairs][:, None] + np.arange(2)]
         root[members[:, 1]] = members[:, 0]
     for c in np.flatnonzero(sizes > 2):
-        nodes = node_order[node_start[c]:node_start[c + 1]]
+        nodes = node_order[node_start[c] : node_start[c + 1]]
         lo, hi = edge_start[c], edge_start[c + 1]
         li, lj, ls = local[er[lo:hi]], local[ec[lo:hi]], es[lo:hi]
         if len(nodes) <= dense_max:
             dense = None if exact is None else exact.block(nodes, nodes)
             part = _dense_component(len(nodes), li, lj, ls, threshold, dense)
         else:
-            part = _heap_component(len(nodes), li.tolist(), lj.tolist(), ls.tolist(), threshold,
-                                   None if exact is None else (exact, nodes))
+            part = _heap_component(
+                len(nodes), li.tolist(), lj.tolist(), ls.tolist(), threshold, None if exact is None else (exact, nodes)
+            )
         root[nodes] = nodes[part]
     return _relabel(root)
 
@@ -270,8 +272,7 @@ def _relabel(raw: np.ndarray) -> np.ndarray:
     return rank[inverse.ravel()]
 
 
-def _dense_component(m: int, li, lj, ls, threshold: float,
-                     dense: Optional[np.ndarray] = None) -> np.ndarray:
+def _dense_component(m: int, li, lj, ls, threshold: float, dense: np.ndarray | None = None) -> np.ndarray:
     """For each local node, the local index of one member of its cluster (scipy)."""
     if dense is None:
         dist = np.ones((m, m), dtype=np.float64)
@@ -287,8 +288,7 @@ def _dense_component(m: int, li, lj, ls, threshold: float,
     return first[inverse.ravel()]
 
 
-def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float,
-                    exact=None) -> np.ndarray:
+def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float, exact=None) -> np.ndarray:
     """For each local node, the local index of its cluster's surviving node.
 
     Greedy average linkage: ``nbr[a][b]`` is the sum of similarities between
@@ -306,7 +306,7 @@ def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float,
     heapq.heapify(heap)
     size = [1] * m
     parent = list(range(m))
-    members: Optional[list] = None if exact is None else [[int(v)] for v in exact[1]]
+    members: list | None = None if exact is None else [[int(v)] for v in exact[1]]
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         neg, a, b = pop(heap)
@@ -317,13 +317,13 @@ def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float,
         if s is None:
             continue
         avg = s / (size[a] * size[b])
-        if avg != -neg:                           # stale: a or b grew since
+        if avg != -neg:  # stale: a or b grew since
             if avg >= threshold:
                 push(heap, (-avg, a, b))
             continue
         nb = nbr[b]
         if len(na) < len(nb) or (len(na) == len(nb) and b < a):
-            a, b, na, nb = b, a, nb, na           # a keeps its name and absorbs b
+            a, b, na, nb = b, a, nb, na  # a keeps its name and absorbs b
         del na[b]
         del nb[a]
         size[a] += size[b]
@@ -354,7 +354,7 @@ def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float,
                     if avg >= threshold:
                         push(heap, (-avg, a, c) if a < c else (-avg, c, a))
     out = np.asarray(parent, dtype=np.int64)
-    while True:                                   # follow parents to the survivor
+    while True:  # follow parents to the survivor
         nxt = out[out]
         if np.array_equal(nxt, out):
             return out

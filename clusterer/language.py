@@ -1,8 +1,9 @@
 """Language identification of items, with py3langid (model bundled in the package)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable, Optional
 
 import langcodes
 
@@ -13,10 +14,19 @@ MIN_LETTERS = 3
 MIN_CONFIDENCE = 0.5
 MAX_CHARS = 4000  # enough for a reliable guess; keeps long pages cheap
 PROSE_MIN_LETTERS = 40  # a line with fewer letters (menu, share row, byline) is not used while
-                        # the text has lines of prose
+# the text has lines of prose
 # py3langid labels that are dialects or varieties of an ISO 639-1 language.
-_MACRO = {"arz": "ar", "ary": "ar", "yue": "zh", "wuu": "zh", "uzs": "uz",
-          "gug": "gn", "hbo": "he", "grc": "el", "fuv": "ff"}
+_MACRO = {
+    "arz": "ar",
+    "ary": "ar",
+    "yue": "zh",
+    "wuu": "zh",
+    "uzs": "uz",
+    "gug": "gn",
+    "hbo": "he",
+    "grc": "el",
+    "fuv": "ff",
+}
 _NO_LANGUAGE = {"und", "zxx", "mis", "mul"}
 
 
@@ -30,7 +40,7 @@ class LanguageIdentifier:
 
     def __init__(
         self,
-        languages: Optional[Iterable[str]] = None,
+        languages: Iterable[str] | None = None,
         min_confidence: float = MIN_CONFIDENCE,
         min_letters: int = MIN_LETTERS,
     ) -> None:
@@ -62,7 +72,7 @@ class LanguageIdentifier:
             self._model = model
         return self._model
 
-    def classify(self, text: str) -> tuple[Optional[str], float]:
+    def classify(self, text: str) -> tuple[str | None, float]:
         """(code or None, confidence) for ``text``."""
         if not text or sum(ch.isalpha() for ch in text) < self.min_letters:
             return None, 0.0
@@ -71,7 +81,7 @@ class LanguageIdentifier:
             return None, confidence
         return normalise_code(code), confidence
 
-    def detect(self, text: str) -> Optional[str]:
+    def detect(self, text: str) -> str | None:
         """ISO 639-1 code of ``text``, or None when too short or unreliable."""
         return self.classify(text)[0]
 
@@ -95,13 +105,12 @@ def prose(text: str) -> str:
     """The lines of ``text`` that read as prose (``PROSE_MIN_LETTERS`` letters or
     more), or the whole text where none does: a language selector or a row of
     English share buttons at the top of a German page does not decide its language."""
-    lines = [line for line in text.splitlines()
-             if sum(ch.isalpha() for ch in line) >= PROSE_MIN_LETTERS]
+    lines = [line for line in text.splitlines() if sum(ch.isalpha() for ch in line) >= PROSE_MIN_LETTERS]
     return "\n".join(lines) if lines else text
 
 
 @lru_cache(maxsize=4096)
-def normalise_code(code: Optional[str]) -> Optional[str]:
+def normalise_code(code: str | None) -> str | None:
     """The lower-cased primary subtag of a language tag, varieties folded
     ("PT_br" -> "pt", "yue" -> "zh", "zh-classical" -> "zh").
 
@@ -121,6 +130,6 @@ def normalise_code(code: Optional[str]) -> Optional[str]:
     return _MACRO.get(primary, primary)
 
 
-def detect_language(text: str, identifier: Optional[LanguageIdentifier] = None) -> Optional[str]:
+def detect_language(text: str, identifier: LanguageIdentifier | None = None) -> str | None:
     """One-off detection; pass an ``identifier`` to reuse its loaded model across calls."""
     return (identifier or LanguageIdentifier()).detect(text)

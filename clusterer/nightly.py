@@ -10,6 +10,7 @@ first run on an empty state, and ``rebuild``, are full batch runs
 clusters get ids by maximum overlap with the stored ones. What a run changed
 is a :class:`~clusterer.changes.ChangeReport`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,9 +18,9 @@ import datetime as _dt
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -27,14 +28,20 @@ from .cache import text_key
 from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .debias import Prior, center_by_language, language_means
 from .errors import StateError, is_damaged_database, is_disk_full
-from .pipeline import (Clusterer, build_result, canonical_member, embedding_text, story_title,
-                       truncated_pages, unrecognised_languages)
+from .pipeline import (
+    Clusterer,
+    build_result,
+    canonical_member,
+    embedding_text,
+    story_title,
+    truncated_pages,
+    unrecognised_languages,
+)
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
 from .records import Item, Skipped
 from .result import ClusterResult
 from .snapshot import state_result
-from .state import (OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key,
-                    means_by_lang)
+from .state import OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key, means_by_lang
 
 __all__ = ["Nightly", "ChangeReport"]
 
@@ -43,14 +50,14 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-
 def _as_item(row: StoredItem) -> Item:
-    return Item(id=row.id, doc=row.doc, kind=row.kind, text="", title=row.title, lang=row.lang,
-                date=row.date, url=row.url)
-
+    return Item(
+        id=row.id, doc=row.doc, kind=row.kind, text="", title=row.title, lang=row.lang, date=row.date, url=row.url
+    )
 
 
 # ----------------------------------------------------------------- the job
+
 
 class Nightly:
     """Incremental clustering of a corpus that grows night after night.
@@ -62,23 +69,21 @@ class Nightly:
     looked at to find the stories it may join.
     """
 
-    def __init__(self, state_path: Union[str, Path], clusterer: Optional[Clusterer] = None,
-                 candidates: int = 30):
+    def __init__(self, state_path: str | Path, clusterer: Clusterer | None = None, candidates: int = 30):
         self.state_path = Path(state_path)
         self.clusterer = clusterer if clusterer is not None else Clusterer()
         self.candidates = candidates
 
-    def update(self, corpus: Union[str, Path], rebuild: bool = False) -> ChangeReport:
+    def update(self, corpus: str | Path, rebuild: bool = False) -> ChangeReport:
         """Bring the state up to date with ``corpus``; raise StateError if another
         run holds the state, or the state was built with another model."""
-        with StateLock(self.state_path):
-            with State(self.state_path) as state:
-                try:
-                    return self._run(state, corpus, rebuild)
-                except sqlite3.DatabaseError as exc:  # the run's one transaction is rolled back
-                    raise StateError(_state_failure(self.state_path, exc)) from None
+        with StateLock(self.state_path), State(self.state_path) as state:
+            try:
+                return self._run(state, corpus, rebuild)
+            except sqlite3.DatabaseError as exc:  # the run's one transaction is rolled back
+                raise StateError(_state_failure(self.state_path, exc)) from None
 
-    def rebuild(self, corpus: Union[str, Path]) -> ChangeReport:
+    def rebuild(self, corpus: str | Path) -> ChangeReport:
         """Re-cluster everything (stored vectors, new items embedded), keeping ids by overlap."""
         return self.update(corpus, rebuild=True)
 
@@ -88,12 +93,11 @@ class Nightly:
         never halfway through a run: StateError while one holds it."""
         if not self.state_path.exists():
             raise StateError(f"no state at {self.state_path}")
-        with StateLock(self.state_path):
-            with State(self.state_path) as state:
-                try:
-                    return state_result(state)
-                except sqlite3.DatabaseError as exc:
-                    raise StateError(_state_failure(self.state_path, exc)) from None
+        with StateLock(self.state_path), State(self.state_path) as state:
+            try:
+                return state_result(state)
+            except sqlite3.DatabaseError as exc:
+                raise StateError(_state_failure(self.state_path, exc)) from None
 
     # -- one run ---------------------------------------------------------------
     def _run(self, state: State, corpus, rebuild: bool) -> ChangeReport:
@@ -107,8 +111,9 @@ class Nightly:
         prior = clusterer.prior()  # embedded before counting, so `embedded` counts corpus items only
         full = rebuild or state.is_empty()
         kind = "rebuild" if rebuild else ("batch" if full else "update")
-        report = ChangeReport(run=run_id, kind=kind, state=str(self.state_path), corpus=str(corpus),
-                              model=model, started=started)
+        report = ChangeReport(
+            run=run_id, kind=kind, state=str(self.state_path), corpus=str(corpus), model=model, started=started
+        )
 
         records, skipped = clusterer.read(corpus)
         items = clusterer.split(records)
@@ -119,8 +124,9 @@ class Nightly:
         hashes = {it.id: text_key(model, embedding_text(it)) for it in items}
         by_id = {it.id: it for it in items}
         new = [it.id for it in items if it.id not in rows or rows[it.id].deleted]
-        changed = [it.id for it in items if it.id in rows and not rows[it.id].deleted
-                   and rows[it.id].hash != hashes[it.id]]
+        changed = [
+            it.id for it in items if it.id in rows and not rows[it.id].deleted and rows[it.id].hash != hashes[it.id]
+        ]
         missing = [r for r in rows.values() if not r.deleted and r.id not in by_id]
         unsure = _unsure_of_deletion(skipped, state.skipped_in_runs(r.last_seen for r in missing))
         deleted = sorted(r.id for r in missing if not unsure(r))
@@ -131,7 +137,7 @@ class Nightly:
         t1 = time.perf_counter()
         encoded_before = embedder.encoded
         stored_ids = [it.id for it in items if it.id not in fresh]
-        raw: Dict[str, np.ndarray] = {}
+        raw: dict[str, np.ndarray] = {}
         if stored_ids:
             raw.update(zip(stored_ids, state.vectors(stored_ids)))
         fresh_items = [it for it in items if it.id in fresh]
@@ -150,8 +156,7 @@ class Nightly:
         stories, dups = state.stories(), state.dup_groups()
         next_story, next_dup = state.counters()
         if full:
-            vectors = (np.stack([raw[it.id] for it in items]) if items
-                       else np.zeros((0, 0), dtype=np.float32))
+            vectors = np.stack([raw[it.id] for it in items]) if items else np.zeros((0, 0), dtype=np.float32)
             analysis = clusterer.analyse(items, vectors=vectors)
             means = self._batch_means(items, raw, prior)
             result = build_result(analysis, skipped, model)
@@ -174,10 +179,17 @@ class Nightly:
             centred = center_by_language(mat, langs, means=means_by_lang(means))
             assign = Assignment(
                 story={i: s for i in live if i not in fresh and (s := old_story.get(i))},
-                dup={i: d for i in live if i not in fresh and (d := old_dup.get(i))})
-            placer = Placer([by_id[i] for i in live], centred, [i in fresh for i in live],
-                            clusterer.duplicates, clusterer.stories, self.candidates,
-                            aligner=clusterer.aligner())
+                dup={i: d for i in live if i not in fresh and (d := old_dup.get(i))},
+            )
+            placer = Placer(
+                [by_id[i] for i in live],
+                centred,
+                [i in fresh for i in live],
+                clusterer.duplicates,
+                clusterer.stories,
+                self.candidates,
+                aligner=clusterer.aligner(),
+            )
             story_groups = Groups(assign.story, story_id, next_story)
             dup_groups = Groups(assign.dup, dup_id, next_dup)
             placer.place(story_groups, dup_groups)
@@ -188,16 +200,45 @@ class Nightly:
 
         # assignments of items kept because their file was unreadable tonight
         for i in kept_rows:
-            if (story := rows[i].story):
+            if story := rows[i].story:
                 assign.story.setdefault(i, story)
-            if (dup := rows[i].dup):
+            if dup := rows[i].dup:
                 assign.dup.setdefault(i, dup)
-        changes = self._changes(run_id, kind, started, model, rows, items, by_id, hashes, fresh,
-                                deleted, raw, assign, stories, dups, means, next_story, next_dup,
-                                report, old_story, old_dup, new, changed, kept_rows)
-        report.counts.update(items=len(items), new=len(new), changed=len(changed),
-                             deleted=len(deleted), unchanged=len(items) - len(fresh),
-                             embedded=embedded, skipped=len(skipped), kept_unread=len(kept_rows))
+        changes = self._changes(
+            run_id,
+            kind,
+            started,
+            model,
+            rows,
+            items,
+            by_id,
+            hashes,
+            fresh,
+            deleted,
+            raw,
+            assign,
+            stories,
+            dups,
+            means,
+            next_story,
+            next_dup,
+            report,
+            old_story,
+            old_dup,
+            new,
+            changed,
+            kept_rows,
+        )
+        report.counts.update(
+            items=len(items),
+            new=len(new),
+            changed=len(changed),
+            deleted=len(deleted),
+            unchanged=len(items) - len(fresh),
+            embedded=embedded,
+            skipped=len(skipped),
+            kept_unread=len(kept_rows),
+        )
         report.kept_unread = kept_rows
         report.timings["total"] = time.perf_counter() - t0
         report.finished = _now()
@@ -208,7 +249,7 @@ class Nightly:
         return report
 
     # -- language means ---------------------------------------------------------
-    def _batch_means(self, items: Sequence[Item], raw, prior) -> Dict[str, Tuple[int, np.ndarray]]:
+    def _batch_means(self, items: Sequence[Item], raw, prior) -> dict[str, tuple[int, np.ndarray]]:
         """The means :meth:`Clusterer.analyse` centred with (same function, same inputs)."""
         if not items:
             return {}
@@ -220,7 +261,7 @@ class Nightly:
         out[OVERALL] = (len(items), mat.mean(axis=0).astype(np.float32))
         return out
 
-    def _update_means(self, stored, items: Sequence[Item], raw, prior) -> Dict[str, Tuple[int, np.ndarray]]:
+    def _update_means(self, stored, items: Sequence[Item], raw, prior) -> dict[str, tuple[int, np.ndarray]]:
         """Stored means, plus a mean for every language seen for the first time, and a
         fresh mean for a language whose count has doubled since its mean was taken
         (its items are then re-centred; their ids stay), by :func:`language_means`
@@ -232,7 +273,7 @@ class Nightly:
             means[OVERALL] = (len(items), mat.mean(axis=0).astype(np.float32))
         if prior is None and OVERALL in means:
             prior = Prior(overall=means[OVERALL][1])
-        by_lang: Dict[Optional[str], List[str]] = {}
+        by_lang: dict[str | None, list[str]] = {}
         for it in items:
             by_lang.setdefault(it.lang, []).append(it.id)
         for lang, ids in by_lang.items():
@@ -240,24 +281,61 @@ class Nightly:
             if key in means and len(ids) < 2 * means[key][0]:
                 continue
             mat = np.stack([raw[i] for i in ids])
-            vec = language_means(mat, [lang] * len(ids), shrink=self.clusterer.language_shrink,
-                                 prior=prior)[lang]
+            vec = language_means(mat, [lang] * len(ids), shrink=self.clusterer.language_shrink, prior=prior)[lang]
             means[key] = (len(ids), vec.astype(np.float32))
         return means
 
     # -- what to write ------------------------------------------------------------
-    def _changes(self, run_id, kind, started, model, rows, items, by_id, hashes, fresh, deleted,
-                 raw, assign: Assignment, stories, dups, means, next_story, next_dup,
-                 report: ChangeReport, old_story, old_dup, new, changed, kept_rows) -> Changes:
-        changes = Changes(run=RunRecord(run_id, kind, started, started), means=means,
-                          next_story=next_story, next_dup=next_dup)
+    def _changes(
+        self,
+        run_id,
+        kind,
+        started,
+        model,
+        rows,
+        items,
+        by_id,
+        hashes,
+        fresh,
+        deleted,
+        raw,
+        assign: Assignment,
+        stories,
+        dups,
+        means,
+        next_story,
+        next_dup,
+        report: ChangeReport,
+        old_story,
+        old_dup,
+        new,
+        changed,
+        kept_rows,
+    ) -> Changes:
+        changes = Changes(
+            run=RunRecord(run_id, kind, started, started), means=means, next_story=next_story, next_dup=next_dup
+        )
         for it in items:
             prev = rows.get(it.id)
             first = prev.first_seen if prev is not None else run_id
-            changes.items.append(StoredItem(
-                id=it.id, doc=it.doc, kind=it.kind, lang=it.lang, title=it.title, date=it.date,
-                url=it.url, hash=hashes[it.id], first_seen=first, last_seen=run_id, deleted=False,
-                story=assign.story.get(it.id), dup=assign.dup.get(it.id), source=it.source))
+            changes.items.append(
+                StoredItem(
+                    id=it.id,
+                    doc=it.doc,
+                    kind=it.kind,
+                    lang=it.lang,
+                    title=it.title,
+                    date=it.date,
+                    url=it.url,
+                    hash=hashes[it.id],
+                    first_seen=first,
+                    last_seen=run_id,
+                    deleted=False,
+                    story=assign.story.get(it.id),
+                    dup=assign.dup.get(it.id),
+                    source=it.source,
+                )
+            )
             if it.id in fresh or prev is None or prev.hash != hashes[it.id]:
                 changes.vectors[it.id] = raw[it.id]
         for i in kept_rows:
@@ -268,18 +346,19 @@ class Nightly:
             r = copy.copy(rows[i])
             r.deleted, r.story, r.dup = True, None, None
             changes.items.append(r)
-            report.deleted_items.append(ItemChange(i, r.kind, r.lang, previous_story=old_story.get(i),
-                                                   previous_duplicate_group=old_dup.get(i)))
+            report.deleted_items.append(
+                ItemChange(i, r.kind, r.lang, previous_story=old_story.get(i), previous_duplicate_group=old_dup.get(i))
+            )
         # groups: membership now, canonical items, fates of ids that lost their members
         live_items = {it.id: it for it in items}
         live_items.update((i, _as_item(rows[i])) for i in kept_rows)
         order = list(live_items)
         pos = {i: k for k, i in enumerate(order)}
         seq = [live_items[i] for i in order]
-        s_members: Dict[str, List[str]] = {}
+        s_members: dict[str, list[str]] = {}
         for i, s in assign.story.items():
             s_members.setdefault(s, []).append(i)
-        d_members: Dict[str, List[str]] = {}
+        d_members: dict[str, list[str]] = {}
         for i, d in assign.dup.items():
             d_members.setdefault(d, []).append(i)
         for sid, members in sorted(s_members.items()):
@@ -303,24 +382,33 @@ class Nightly:
             for i in sorted(members):
                 if i != canonical and (i in fresh or old_dup.get(i) != did):
                     report.new_duplicates.append(NewDuplicate(i, did, canonical))
-        changes.dup_groups.extend(_retired(dups, d_members, report.duplicate_groups_merged,
-                                           report.duplicate_groups_dissolved))
+        changes.dup_groups.extend(
+            _retired(dups, d_members, report.duplicate_groups_merged, report.duplicate_groups_dissolved)
+        )
         for ids, out in ((new, report.new_items), (changed, report.changed_items)):
             for i in ids:
                 it = by_id[i]
-                out.append(ItemChange(i, it.kind, it.lang, assign.story.get(i), assign.dup.get(i),
-                                      old_story.get(i) if out is report.changed_items else None,
-                                      old_dup.get(i) if out is report.changed_items else None))
+                out.append(
+                    ItemChange(
+                        i,
+                        it.kind,
+                        it.lang,
+                        assign.story.get(i),
+                        assign.dup.get(i),
+                        old_story.get(i) if out is report.changed_items else None,
+                        old_dup.get(i) if out is report.changed_items else None,
+                    )
+                )
         for it in items:  # stored items that were noise and are in a story now
-            if it.id not in fresh and it.id in old_story and not old_story[it.id] \
-                    and assign.story.get(it.id):
-                report.noise_placed.append(ItemChange(it.id, it.kind, it.lang, assign.story[it.id],
-                                                      assign.dup.get(it.id)))
+            if it.id not in fresh and it.id in old_story and not old_story[it.id] and assign.story.get(it.id):
+                report.noise_placed.append(
+                    ItemChange(it.id, it.kind, it.lang, assign.story[it.id], assign.dup.get(it.id))
+                )
         report.counts.update(stories=len(s_members), duplicate_groups=len(d_members))
         return changes
 
 
-def _unsure_of_deletion(skipped: Sequence[Skipped], then: Dict[int, List[dict]]):
+def _unsure_of_deletion(skipped: Sequence[Skipped], then: dict[int, list[dict]]):
     """Whether a stored row missing tonight may be in an input that could not be
     read: such a row is kept, not deleted. That is so when
 
@@ -343,12 +431,12 @@ def _unsure_of_deletion(skipped: Sequence[Skipped], then: Dict[int, List[dict]])
         if row.doc in shown or (row.source or row.doc) in whole:
             return True
         old = seen_then.get(row.last_seen, set())
-        return any((s.path, s.digest) not in old for s in anonymous
-                   if row.source is None or s.path == row.source)
+        return any((s.path, s.digest) not in old for s in anonymous if row.source is None or s.path == row.source)
+
     return unsure
 
 
-def _retired(rows: Dict[str, GroupRow], live, merges: Sequence[Merge], dissolved: List[str]) -> List[GroupRow]:
+def _retired(rows: dict[str, GroupRow], live, merges: Sequence[Merge], dissolved: list[str]) -> list[GroupRow]:
     """Rows of the ids that were live and hold no member now: merged into another id
     (per ``merges``), or dissolved (their ids appended to ``dissolved``)."""
     into = {m: mg.into for mg in merges for m in mg.merged}
@@ -369,9 +457,13 @@ def _state_failure(path: Path, exc: sqlite3.DatabaseError) -> str:
     """One line for a state that could not be read or written, and what to do."""
     text = str(exc)
     if is_disk_full(exc):
-        return (f"no room left to write the state {path} ({text}); nothing of tonight's run was written: "
-                "free some space and run again")
+        return (
+            f"no room left to write the state {path} ({text}); nothing of tonight's run was written: "
+            "free some space and run again"
+        )
     if is_damaged_database(exc):
-        return (f"the state {path} is damaged ({text}); restore it from a backup, or move it away "
-                "to start again from an empty state")
+        return (
+            f"the state {path} is damaged ({text}); restore it from a backup, or move it away "
+            "to start again from an empty state"
+        )
     return f"the state {path} could not be read or written ({text}); nothing of tonight's run was written"

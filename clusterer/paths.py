@@ -6,6 +6,7 @@
   (``~/.cache/clusterer/models`` on Linux, the platform's own elsewhere, through
   platformdirs), or ``--model-dir`` / ``CLUSTERER_MODEL_DIR``.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,4 +28,5 @@ def model_dir() -> Path:
     if given:
         return Path(given)
     import platformdirs
+
     return platformdirs.user_cache_path("clusterer", appauthor=False) / "models"

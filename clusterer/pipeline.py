@@ -5,13 +5,14 @@ neighbours -> duplicates and stories -> result.
 ``run`` does the work, so the CLI, the evaluation and the nightly job call the
 same code.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from itertools import islice
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Sized, Union
+from pathlib import Path
 
 import numpy as np
 
@@ -21,16 +22,16 @@ from .debias import Prior, center_by_language, reference_texts
 from .duplicates import DuplicateParams, PairEvidence, TextFeatures, find_duplicates
 from .encoders import Encoder, get_encoder
 from .errors import CorpusError
+from .graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage
 from .language import LanguageIdentifier
 from .neighbours import knn_with_queries
 from .read import count_records, iter_records, read_corpus
 from .records import ARTICLE, TEASER_MARK, Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story
 from .segment import segment
-from .graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage
 from .stories import StoryParams, attach_teasers, day_number, length_scale, merge_groups
 
-Source = Union[str, Path, Iterable[Union[Record, dict]]]
+Source = str | Path | Iterable[Record | dict]
 Progress = Callable[[str, int, int], None]
 
 
@@ -44,14 +45,20 @@ def embedding_text(item: Item) -> str:
     return text or title
 
 
-def to_record(obj: Union[Record, dict]) -> Record:
+def to_record(obj: Record | dict) -> Record:
     if isinstance(obj, Record):
         return obj
     if isinstance(obj, dict):
         if not isinstance(obj.get("id"), str) or not isinstance(obj.get("text"), str):
             raise CorpusError(f"a record needs string 'id' and 'text': {str(obj)[:80]}")
-        return Record(id=obj["id"], text=obj["text"], title=obj.get("title"), lang=obj.get("lang"),
-                      date=obj.get("date"), url=obj.get("url"))
+        return Record(
+            id=obj["id"],
+            text=obj["text"],
+            title=obj.get("title"),
+            lang=obj.get("lang"),
+            date=obj.get("date"),
+            url=obj.get("url"),
+        )
     raise CorpusError(f"cannot use {type(obj).__name__} as a record; give a Record or a dict")
 
 
@@ -63,14 +70,14 @@ class Analysis:
     evidence without recomputing them.
     """
 
-    items: List[Item]
-    vectors: np.ndarray          # raw embeddings, L2-normalised
-    centred: np.ndarray          # language-centred embeddings
-    story_of: List[Optional[int]]  # story label per item, None = noise
-    dup_groups: List[List[int]]  # item indices
-    days: List[Optional[float]] = field(default_factory=list)
-    dup_evidence: List[PairEvidence] = field(default_factory=list)  # the accepted pairs'
-    align_seconds: float = 0.0   # of which: embedding sentences for the alignment test
+    items: list[Item]
+    vectors: np.ndarray  # raw embeddings, L2-normalised
+    centred: np.ndarray  # language-centred embeddings
+    story_of: list[int | None]  # story label per item, None = noise
+    dup_groups: list[list[int]]  # item indices
+    days: list[float | None] = field(default_factory=list)
+    dup_evidence: list[PairEvidence] = field(default_factory=list)  # the accepted pairs'
+    align_seconds: float = 0.0  # of which: embedding sentences for the alignment test
 
 
 class Clusterer:
@@ -80,15 +87,25 @@ class Clusterer:
     >>> [s.title for s in result.stories]             # doctest: +SKIP
     """
 
-    def __init__(self, encoder: Optional[Encoder] = None, model: Optional[str] = None,
-                 prefix: Optional[str] = None, cache_dir: Optional[Union[str, Path]] = DEFAULT_CACHE_DIR,
-                 cache_embeddings: bool = True,
-                 stories: StoryParams = StoryParams(),
-                 duplicates: DuplicateParams = DuplicateParams(),
-                 language_shrink: float = 5.0, use_prior: bool = True, batch_size: int = 128,
-                 read_batch: int = 2048, story_neighbours: int = 20, teaser_neighbours: int = 30,
-                 max_chars: int = 100_000, progress: Optional[Progress] = None,
-                 model_dir: Optional[Union[str, Path]] = None):
+    def __init__(
+        self,
+        encoder: Encoder | None = None,
+        model: str | None = None,
+        prefix: str | None = None,
+        cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+        cache_embeddings: bool = True,
+        stories: StoryParams = StoryParams(),
+        duplicates: DuplicateParams = DuplicateParams(),
+        language_shrink: float = 5.0,
+        use_prior: bool = True,
+        batch_size: int = 128,
+        read_batch: int = 2048,
+        story_neighbours: int = 20,
+        teaser_neighbours: int = 30,
+        max_chars: int = 100_000,
+        progress: Progress | None = None,
+        model_dir: str | Path | None = None,
+    ):
         if max_chars < 1:
             raise ValueError(f"max_chars must be at least 1, got {max_chars!r}")
         self.encoder = encoder
@@ -107,10 +124,10 @@ class Clusterer:
         self.max_chars = max_chars
         self.progress = progress
         self.model_dir = model_dir
-        self.embedder_: Optional[Embedder] = None
-        self.prior_: Optional[Prior] = None
-        self.sentence_prior_: Optional[Prior] = None
-        self.language_id_: Optional[LanguageIdentifier] = None
+        self.embedder_: Embedder | None = None
+        self.prior_: Prior | None = None
+        self.sentence_prior_: Prior | None = None
+        self.language_id_: LanguageIdentifier | None = None
 
     # -- steps -----------------------------------------------------------
     def _embedder(self) -> Embedder:
@@ -122,15 +139,15 @@ class Clusterer:
             self.embedder_ = Embedder(encoder, cache_dir=cache, batch_size=self.batch_size)
         return self.embedder_
 
-    def read(self, source: Source) -> tuple[List[Record], List[Skipped]]:
+    def read(self, source: Source) -> tuple[list[Record], list[Skipped]]:
         """All records of a source, and the inputs skipped."""
-        skipped: List[Skipped] = []
+        skipped: list[Skipped] = []
         if isinstance(source, (str, Path)):
             return read_corpus(source)
         return list(self.stream(source, skipped)), skipped
 
     @staticmethod
-    def stream(source: Source, skipped: List[Skipped]) -> Iterator[Record]:
+    def stream(source: Source, skipped: list[Skipped]) -> Iterator[Record]:
         """Records one at a time (a folder is read file by file); skipped inputs
         are appended to ``skipped`` as they are met."""
         if isinstance(source, (str, Path)):
@@ -142,23 +159,24 @@ class Clusterer:
             if record.id in seen:
                 raise CorpusError(f"duplicate record id {record.id!r}")
             if TEASER_MARK in record.id:
-                raise CorpusError(f"record id {record.id!r} contains {TEASER_MARK!r}, which names the "
-                                  "teasers split off a page")
+                raise CorpusError(
+                    f"record id {record.id!r} contains {TEASER_MARK!r}, which names the teasers split off a page"
+                )
             seen.add(record.id)
             yield record
 
-    def split(self, records: Sequence[Record]) -> List[Item]:
+    def split(self, records: Sequence[Record]) -> list[Item]:
         """Articles and teasers of ``records``, with their languages. A page longer
         than ``max_chars`` is cut there first (its article says so in
         ``meta["truncated_from"]``): what is embedded, and the time it takes, stays
         bounded whatever one record's size."""
-        items: List[Item] = []
+        items: list[Item] = []
         if self.language_id_ is None:
             self.language_id_ = LanguageIdentifier()
         for record in records:
             size = len(record.text)
             if size > self.max_chars:
-                record = replace(record, text=record.text[:self.max_chars])
+                record = replace(record, text=record.text[: self.max_chars])
             parts = segment(record)
             if size > self.max_chars:
                 parts[0].meta["truncated_from"] = size
@@ -166,7 +184,7 @@ class Clusterer:
         self.language_id_.fill(items)
         return items
 
-    def prior(self) -> Optional[Prior]:
+    def prior(self) -> Prior | None:
         """The model's generic and language directions, from the shipped reference
         texts (embedded once per model, then read from the cache)."""
         if not self.use_prior:
@@ -180,10 +198,14 @@ class Clusterer:
     def aligner(self) -> Aligner:
         """Sentence alignment for the duplicate test, with this clusterer's model
         and cache (sentences are embedded only when a pair needs them)."""
-        return Aligner(lambda texts: self._embedder().embed(texts), self.duplicates.align_margin,
-                       prior=self.sentence_prior, shrink=self.duplicates.align_shrink)
+        return Aligner(
+            lambda texts: self._embedder().embed(texts),
+            self.duplicates.align_margin,
+            prior=self.sentence_prior,
+            shrink=self.duplicates.align_shrink,
+        )
 
-    def sentence_prior(self) -> Optional[Prior]:
+    def sentence_prior(self) -> Prior | None:
         """The language directions of single sentences: the reference texts split
         into sentences (embedded once per model, then read from the cache)."""
         if not self.use_prior:
@@ -194,7 +216,7 @@ class Clusterer:
             self.sentence_prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
         return self.sentence_prior_
 
-    def centre(self, vectors: np.ndarray, langs: Sequence[Optional[str]]) -> np.ndarray:
+    def centre(self, vectors: np.ndarray, langs: Sequence[str | None]) -> np.ndarray:
         """Language-centred vectors (see :mod:`clusterer.debias`)."""
         return center_by_language(vectors, langs, shrink=self.language_shrink, prior=self.prior())
 
@@ -210,8 +232,9 @@ class Clusterer:
         report = self.progress
         return lambda done, total: report(name, done, total)
 
-    def analyse(self, items: Sequence[Item], vectors: Optional[np.ndarray] = None,
-                features: Optional[Sequence[TextFeatures]] = None) -> Analysis:
+    def analyse(
+        self, items: Sequence[Item], vectors: np.ndarray | None = None, features: Sequence[TextFeatures] | None = None
+    ) -> Analysis:
         """Embed (unless ``vectors`` are given, one row per item), then find duplicate
         groups and stories among ``items``. ``features`` (one per item) stand in for
         the texts when these were dropped while streaming."""
@@ -242,18 +265,25 @@ class Clusterer:
         step("neighbours", 0, 1)
         if len(art):
             (nbr_idx, nbr_sim), teaser_nearest = knn_with_queries(
-                xa, max(dup_k, self.story_neighbours, 1),
-                centred[teasers], min(self.teaser_neighbours, len(art)))
+                xa, max(dup_k, self.story_neighbours, 1), centred[teasers], min(self.teaser_neighbours, len(art))
+            )
         else:
             nbr_idx, nbr_sim = np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
             teaser_nearest = None
         step("neighbours", 1, 1)
         step("duplicates", 0, 1)
         aligner = self.aligner()
-        groups, evidence = find_duplicates(nbr_idx[:, :dup_k], nbr_sim[:, :dup_k],
-                                    [features[int(i)] for i in art], [langs[i] for i in art],
-                                    [True] * len(art), self.duplicates, with_evidence=False,
-                                    vectors=xa, aligner=aligner)
+        groups, evidence = find_duplicates(
+            nbr_idx[:, :dup_k],
+            nbr_sim[:, :dup_k],
+            [features[int(i)] for i in art],
+            [langs[i] for i in art],
+            [True] * len(art),
+            self.duplicates,
+            with_evidence=False,
+            vectors=xa,
+            aligner=aligner,
+        )
         dup_groups = [[int(art[p]) for p in g] for g in groups]
         for e in evidence:  # positions among the articles -> item indices
             e.i, e.j = int(art[e.i]), int(art[e.j])
@@ -262,19 +292,21 @@ class Clusterer:
         scale = length_scale([features[int(i)].chars for i in art], self.stories)
         story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
         graph = knn_graph(nbr_idx, story_sim, a_days, self.stories)
-        labels = sparse_average_linkage(len(art), *graph, self.stories.threshold,
-                                        exact=VectorSimilarity(xa * scale[:, None], a_days, self.stories))
+        labels = sparse_average_linkage(
+            len(art), *graph, self.stories.threshold, exact=VectorSimilarity(xa * scale[:, None], a_days, self.stories)
+        )
         labels = merge_groups(labels, groups)
         counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=int)
         kept = [lab for lab in range(len(counts)) if counts[lab] >= self.stories.min_articles]
-        story_of: List[Optional[int]] = [None] * n
+        story_of: list[int | None] = [None] * n
         for p, i in enumerate(art):
             if counts[labels[p]] >= self.stories.min_articles:
                 story_of[int(i)] = int(labels[p])
         step("stories", 1, 1)
         step("teasers", 0, 1)
-        joined = attach_teasers(centred[teasers], xa, labels, kept, self.stories,
-                                neighbours=self.teaser_neighbours, nearest=teaser_nearest)
+        joined = attach_teasers(
+            centred[teasers], xa, labels, kept, self.stories, neighbours=self.teaser_neighbours, nearest=teaser_nearest
+        )
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("teasers", 1, 1)
@@ -289,10 +321,10 @@ class Clusterer:
         the texts, so memory grows with the number of items, not their length."""
         timings = {"read": 0.0, "embed": 0.0}
         t0 = time.perf_counter()
-        skipped: List[Skipped] = []
-        items: List[Item] = []
-        chunks: List[np.ndarray] = []
-        features: List[TextFeatures] = []
+        skipped: list[Skipped] = []
+        items: list[Item] = []
+        chunks: list[np.ndarray] = []
+        features: list[TextFeatures] = []
         records = self.stream(source, skipped)
         report = self.progress or (lambda *a: None)
         total = _record_count(source) if self.progress else 0
@@ -309,6 +341,7 @@ class Clusterer:
 
             def within(done: int, todo: int, before: int = read, size: int = len(batch)) -> None:
                 report("embedding", before + size * done // max(todo, 1), total)
+
             chunks.append(self.embed(batch_items, progress=within if self.progress else None))
             read += len(batch)
             report("embedding", read, total)
@@ -320,8 +353,7 @@ class Clusterer:
             items.extend(batch_items)
         report("embedding", read, read)  # exact now: the count took in bad lines and files
         if not items:
-            raise CorpusError("no usable record in the corpus" + (
-                f" ({len(skipped)} skipped)" if skipped else ""))
+            raise CorpusError("no usable record in the corpus" + (f" ({len(skipped)} skipped)" if skipped else ""))
         t1 = time.perf_counter()
         analysis = self.analyse(items, vectors=np.concatenate(chunks), features=features)
         timings["analyse"] = time.perf_counter() - t1
@@ -347,9 +379,11 @@ def canonical_member(items: Sequence[Item], members: Sequence[int]) -> int:
     """The item a downstream system keeps: the earliest by date, then by id.
 
     Items without a date come after dated ones."""
+
     def key(i: int):
         d = day_number(items[i].date)
         return (d is None, d if d is not None else 0.0, items[i].id)
+
     return min(members, key=key)
 
 
@@ -357,27 +391,30 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
     """Give stable, order-independent ids: stories by size then first member id,
     duplicate groups by first member id."""
     items = analysis.items
-    by_label: Dict[int, List[int]] = {}
+    by_label: dict[int, list[int]] = {}
     for i, lab in enumerate(analysis.story_of):
         if lab is not None:
             by_label.setdefault(lab, []).append(i)
-    ordered = sorted(by_label.values(),
-                     key=lambda m: (-len(m), min(items[i].id for i in m)))
+    ordered = sorted(by_label.values(), key=lambda m: (-len(m), min(items[i].id for i in m)))
     story_id = {}
-    stories: List[Story] = []
+    stories: list[Story] = []
     for k, members in enumerate(ordered, start=1):
         sid = f"s{k}"
         members = sorted(members, key=lambda i: items[i].id)
         for i in members:
             story_id[i] = sid
         arts = [i for i in members if items[i].kind == ARTICLE]
-        stories.append(Story(
-            id=sid, title=story_title(items, members),
-            members=[items[i].id for i in members],
-            languages=sorted({items[i].lang or "?" for i in members}),
-            articles=len(arts), teasers=len(members) - len(arts)))
-    groups = sorted((sorted(g, key=lambda i: items[i].id) for g in analysis.dup_groups),
-                    key=lambda g: items[g[0]].id)
+        stories.append(
+            Story(
+                id=sid,
+                title=story_title(items, members),
+                members=[items[i].id for i in members],
+                languages=sorted({items[i].lang or "?" for i in members}),
+                articles=len(arts),
+                teasers=len(members) - len(arts),
+            )
+        )
+    groups = sorted((sorted(g, key=lambda i: items[i].id) for g in analysis.dup_groups), key=lambda g: items[g[0]].id)
     dup_id = {}
     for k, g in enumerate(groups, start=1):
         for i in g:
@@ -387,38 +424,61 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
     for e in analysis.dup_evidence:
         if dup_id.get(e.i) is not None and dup_id.get(e.i) == dup_id.get(e.j):
             pairs_of.setdefault(dup_id[e.i], []).append(e.to_dict(ids))
-    dup_groups: List[DuplicateGroup] = []
+    dup_groups: list[DuplicateGroup] = []
     for k, g in enumerate(groups, start=1):
         gid = f"d{k}"
-        dup_groups.append(DuplicateGroup(
-            id=gid, members=[items[i].id for i in g],
-            canonical=items[canonical_member(items, g)].id,
-            languages=sorted({items[i].lang or "?" for i in g}),
-            story=story_id.get(g[0]),
-            evidence=sorted(pairs_of.get(gid, []), key=lambda d: (d["a"], d["b"]))))
+        dup_groups.append(
+            DuplicateGroup(
+                id=gid,
+                members=[items[i].id for i in g],
+                canonical=items[canonical_member(items, g)].id,
+                languages=sorted({items[i].lang or "?" for i in g}),
+                story=story_id.get(g[0]),
+                evidence=sorted(pairs_of.get(gid, []), key=lambda d: (d["a"], d["b"])),
+            )
+        )
     xy = map_coordinates(analysis.centred)
-    results = [ItemResult(id=it.id, doc=it.doc, kind=it.kind, lang=it.lang, title=it.title,
-                          date=it.date, url=it.url, story=story_id.get(i),
-                          duplicate_group=dup_id.get(i),
-                          snippet=it.meta.get("snippet", snippet(it.text, SNIPPET_CHARS)),
-                          x=float(xy[i, 0]), y=float(xy[i, 1]))
-               for i, it in enumerate(items)]
-    return ClusterResult(items=results, stories=stories, duplicate_groups=dup_groups,
-                         skipped=list(skipped), model=model_name, truncated=truncated_pages(items),
-                         unrecognised_lang=unrecognised_languages(items))
+    results = [
+        ItemResult(
+            id=it.id,
+            doc=it.doc,
+            kind=it.kind,
+            lang=it.lang,
+            title=it.title,
+            date=it.date,
+            url=it.url,
+            story=story_id.get(i),
+            duplicate_group=dup_id.get(i),
+            snippet=it.meta.get("snippet", snippet(it.text, SNIPPET_CHARS)),
+            x=float(xy[i, 0]),
+            y=float(xy[i, 1]),
+        )
+        for i, it in enumerate(items)
+    ]
+    return ClusterResult(
+        items=results,
+        stories=stories,
+        duplicate_groups=dup_groups,
+        skipped=list(skipped),
+        model=model_name,
+        truncated=truncated_pages(items),
+        unrecognised_lang=unrecognised_languages(items),
+    )
 
 
-def truncated_pages(items: Sequence[Item]) -> List[dict]:
+def truncated_pages(items: Sequence[Item]) -> list[dict]:
     """The pages cut at ``max_chars``: id and original length in characters."""
-    return [{"id": it.id, "chars": it.meta["truncated_from"]} for it in items
-            if "truncated_from" in it.meta]
+    return [{"id": it.id, "chars": it.meta["truncated_from"]} for it in items if "truncated_from" in it.meta]
 
 
-def unrecognised_languages(items: Sequence[Item]) -> List[dict]:
+def unrecognised_languages(items: Sequence[Item]) -> list[dict]:
     """Records whose given ``lang`` is no language tag: id, the value given, and
     the language identified from the text instead (one row a record)."""
-    return [{"id": it.doc, "given": it.meta["lang_given"], "lang": it.lang} for it in items
-            if "lang_given" in it.meta and it.id == it.doc]
+    return [
+        {"id": it.doc, "given": it.meta["lang_given"], "lang": it.lang}
+        for it in items
+        if "lang_given" in it.meta and it.id == it.doc
+    ]
 
 
 def _record_count(source: Source) -> int:
@@ -457,7 +517,7 @@ def map_coordinates(centred: np.ndarray, fit_rows: int = 20_000, block: int = 16
         rows = np.sort(np.random.default_rng(0).choice(rows, fit_rows, replace=False))
     pca = PCA(n_components=2, random_state=0).fit(np.asarray(centred[rows], dtype=np.float64))
     for lo in range(0, len(centred), block):
-        xy[lo:lo + block] = pca.transform(np.asarray(centred[lo:lo + block], dtype=np.float64))
+        xy[lo : lo + block] = pca.transform(np.asarray(centred[lo : lo + block], dtype=np.float64))
     return np.round(xy, 4)
 
 

@@ -15,22 +15,31 @@ them (new ids from a counter, merges keep the larger group's id), and
 :func:`map_by_overlap` gives the clusters of a full run the stored ids they
 overlap most. Nothing here reads or writes the state.
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .changes import Merge, Split
 from .align import Aligner
+from .changes import Merge, Split
 from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .neighbours import NeighbourIndex, knn
 from .pipeline import embedding_text
 from .records import ARTICLE, Item
-from .stories import (StoryParams, attach_teasers, average_linkage, day_number, length_scale,
-                      merge_groups, similarity_matrix, time_weights)
+from .stories import (
+    StoryParams,
+    attach_teasers,
+    average_linkage,
+    day_number,
+    length_scale,
+    merge_groups,
+    similarity_matrix,
+    time_weights,
+)
 
 STORY_PREFIX, DUP_PREFIX = "S", "D"
 
@@ -48,8 +57,9 @@ def id_number(gid: str) -> int:
     return int(gid[1:])
 
 
-def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[str]],
-                   next_number: int, make_id) -> Tuple[List[str], int, List[Merge], List[Split]]:
+def map_by_overlap(
+    old_of: dict[str, str | None], groups: Sequence[Sequence[str]], next_number: int, make_id
+) -> tuple[list[str], int, list[Merge], list[Split]]:
     """Ids for ``groups`` (lists of item ids): each old id goes to the new group
     that holds most of its members (ties: the older id, then the group given first),
     one old id per group; other groups get fresh numbers from ``next_number``.
@@ -62,7 +72,7 @@ def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[s
         for m in members:
             if old_of.get(m):
                 overlap[(old_of[m], g)] += 1
-    ids: List[Optional[str]] = [None] * len(groups)
+    ids: list[str | None] = [None] * len(groups)
     taken = set()
     for (old, g), _ in sorted(overlap.items(), key=lambda kv: (-kv[1], id_number(kv[0][0]), kv[0][1])):
         if ids[g] is None and old not in taken:
@@ -72,13 +82,13 @@ def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[s
         if ids[g] is None:
             ids[g] = make_id(next_number)
             next_number += 1
-    given: List[str] = [str(i) for i in ids]  # every group has an id now
-    merges: List[Merge] = []
-    splits: List[Split] = []
-    spread: Dict[str, set] = {}
-    for (old, g) in overlap:
+    given: list[str] = [str(i) for i in ids]  # every group has an id now
+    merges: list[Merge] = []
+    splits: list[Split] = []
+    spread: dict[str, set] = {}
+    for old, g in overlap:
         spread.setdefault(old, set()).add(given[g])
-    for g, members in enumerate(groups):
+    for g in range(len(groups)):
         olds = sorted({old for (old, gg) in overlap if gg == g and old != given[g]}, key=id_number)
         if olds:
             merges.append(Merge(into=given[g], merged=olds))
@@ -92,8 +102,8 @@ def map_by_overlap(old_of: Dict[str, Optional[str]], groups: Sequence[Sequence[s
 class Assignment:
     """Story and duplicate group per item id (absent: none)."""
 
-    story: Dict[str, str]
-    dup: Dict[str, str]
+    story: dict[str, str]
+    dup: dict[str, str]
 
 
 class Groups:
@@ -103,15 +113,15 @@ class Groups:
     which ids went where; ``new`` draws the next number from the counter.
     """
 
-    def __init__(self, of: Dict[str, str], make_id, next_number: int):
+    def __init__(self, of: dict[str, str], make_id, next_number: int):
         self.of = of
         self.make_id = make_id
         self.next_number = next_number
-        self.members: Dict[str, set] = {}
+        self.members: dict[str, set] = {}
         for item, gid in of.items():
             self.members.setdefault(gid, set()).add(item)
-        self.merged: Dict[str, List[str]] = {}
-        self.into: Dict[str, str] = {}
+        self.merged: dict[str, list[str]] = {}
+        self.into: dict[str, str] = {}
 
     def find(self, gid: str) -> str:
         """The id ``gid`` lives on as (itself unless merged tonight)."""
@@ -149,10 +159,12 @@ class Groups:
         for item in self.members.pop(gid, ()):
             self.of.pop(item, None)
 
-    def merge_list(self) -> List[Merge]:
-        return [Merge(into, sorted(losers, key=id_number))
-                for into, losers in sorted(self.merged.items(), key=lambda kv: id_number(kv[0]))
-                if into in self.members]
+    def merge_list(self) -> list[Merge]:
+        return [
+            Merge(into, sorted(losers, key=id_number))
+            for into, losers in sorted(self.merged.items(), key=lambda kv: id_number(kv[0]))
+            if into in self.members
+        ]
 
 
 def cross_similarity(a: np.ndarray, days_a, b: np.ndarray, days_b, params: StoryParams) -> np.ndarray:
@@ -160,7 +172,7 @@ def cross_similarity(a: np.ndarray, days_a, b: np.ndarray, days_b, params: Story
     sims = a @ b.T
     w = time_weights(list(days_a) + list(days_b), params)
     if w is not None:
-        sims = sims * w[: len(a), len(a):]
+        sims = sims * w[: len(a), len(a) :]
     return sims
 
 
@@ -172,9 +184,16 @@ class Placer:
     square of the archive.
     """
 
-    def __init__(self, items: Sequence[Item], centred: np.ndarray, fresh: Sequence[bool],
-                 dparams: DuplicateParams, sparams: StoryParams, candidates: int,
-                 aligner: Optional[Aligner] = None):
+    def __init__(
+        self,
+        items: Sequence[Item],
+        centred: np.ndarray,
+        fresh: Sequence[bool],
+        dparams: DuplicateParams,
+        sparams: StoryParams,
+        candidates: int,
+        aligner: Aligner | None = None,
+    ):
         self.items = list(items)
         self.aligner = aligner
         self.ids = [it.id for it in self.items]
@@ -191,7 +210,7 @@ class Placer:
         if len(self.stored):
             self.index.add([self.ids[s] for s in self.stored], centred[self.stored])
 
-    def _stored_nbrs(self, rows: Union[Sequence[int], np.ndarray], k: int) -> Tuple[List[List[int]], np.ndarray]:
+    def _stored_nbrs(self, rows: Sequence[int] | np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
         if not len(rows) or not len(self.index) or k == 0:
             return [[] for _ in rows], np.zeros((len(rows), 0), np.float32)
         ids, sims = self.index.query(self.x[list(rows)], k)
@@ -204,14 +223,15 @@ class Placer:
             self._stories(fresh, stories, dups)
         for gid in [g for g, m in dups.members.items() if len(m) < 2]:
             dups.drop(gid)
-        for gid in [g for g, m in stories.members.items()
-                    if sum(self.article[self.pos[i]] for i in m) < self.sp.min_articles]:
+        for gid in [
+            g for g, m in stories.members.items() if sum(self.article[self.pos[i]] for i in m) < self.sp.min_articles
+        ]:
             stories.drop(gid)
 
     # -- duplicates -----------------------------------------------------------
     def _duplicates(self, fresh: np.ndarray, dups: Groups) -> None:
         k = max(self.dp.neighbours, 1)
-        rows: Dict[int, List[Tuple[float, int]]] = {}
+        rows: dict[int, list[tuple[float, int]]] = {}
         s_idx, s_sim = self._stored_nbrs(fresh, k)
         f_idx, f_sim = knn(self.x[fresh], min(k, max(len(fresh) - 1, 1)))
         for r, g in enumerate(fresh):
@@ -237,14 +257,21 @@ class Placer:
             for c, (v, j) in enumerate(rows[g]):
                 nbr_idx[p, c] = at[j]
                 nbr_sim[p, c] = v
-        features = [TextFeatures.of(embedding_text(self.items[g]), self.items[g].lang, self.dp)
-                    for g in local]
+        features = [TextFeatures.of(embedding_text(self.items[g]), self.items[g].lang, self.dp) for g in local]
         langs = [self.items[g].lang for g in local]
         # pairs that bring a new item in found groups; stored pairs were judged on their night
-        groups, _ = find_duplicates(nbr_idx, nbr_sim, features, langs,
-                                    [bool(self.article[g]) for g in local], self.dp, with_evidence=False,
-                                    vectors=self.x[local], aligner=self.aligner,
-                                    founding=lambda i, j: bool(self.fresh[local[i]] or self.fresh[local[j]]))
+        groups, _ = find_duplicates(
+            nbr_idx,
+            nbr_sim,
+            features,
+            langs,
+            [bool(self.article[g]) for g in local],
+            self.dp,
+            with_evidence=False,
+            vectors=self.x[local],
+            aligner=self.aligner,
+            founding=lambda i, j: bool(self.fresh[local[i]] or self.fresh[local[j]]),
+        )
         comps = [[self.ids[local[p]] for p in g] for g in groups]
         for comp in sorted(comps, key=min):
             olds = {dups.of[i] for i in comp if i in dups.of}
@@ -253,22 +280,27 @@ class Placer:
 
     # -- stories ---------------------------------------------------------------
     def _mean_sims(self, rows: Sequence[int], members: Sequence[int]) -> np.ndarray:
-        sims = cross_similarity(self.xs[list(rows)], [self.days[r] for r in rows],
-                                self.xs[list(members)], [self.days[m] for m in members], self.sp)
+        sims = cross_similarity(
+            self.xs[list(rows)],
+            [self.days[r] for r in rows],
+            self.xs[list(members)],
+            [self.days[m] for m in members],
+            self.sp,
+        )
         return sims.mean(axis=1)
 
-    def _articles(self, stories: Groups, gid: str) -> List[int]:
+    def _articles(self, stories: Groups, gid: str) -> list[int]:
         return sorted(self.pos[i] for i in stories.members[gid] if self.article[self.pos[i]])
 
     def _stories(self, fresh: np.ndarray, stories: Groups, dups: Groups) -> None:
         sp = self.sp
         arts = [int(g) for g in fresh if self.article[g]]
         nbrs, _ = self._stored_nbrs(arts, self.candidates)
-        cands: Dict[str, List[int]] = {}
+        cands: dict[str, list[int]] = {}
         for r, g in enumerate(arts):
             for s in {stories.of[self.ids[j]] for j in nbrs[r] if self.ids[j] in stories.of}:
                 cands.setdefault(s, []).append(g)
-        score: Dict[int, Dict[str, float]] = {g: {} for g in arts}
+        score: dict[int, dict[str, float]] = {g: {} for g in arts}
         for s in sorted(cands, key=id_number):
             for g, v in zip(cands[s], self._mean_sims(cands[s], self._articles(stories, s))):
                 score[g][s] = float(v)
@@ -286,7 +318,7 @@ class Placer:
             if found:
                 stories.add(members, stories.merge(found))
         # a new article that clearly belongs to two stories bridges them (average linkage)
-        for g, s in sorted(choice.items()):
+        for g in sorted(choice):
             for other, v in sorted(score[g].items(), key=lambda kv: id_number(kv[0])):
                 a, b = stories.of[self.ids[g]], stories.find(other)
                 if a == b or v < sp.threshold:
@@ -298,10 +330,19 @@ class Placer:
         self._teasers([int(g) for g in fresh if not self.article[g]], stories)
         # stored teasers that were noise, next to tonight's articles: their story may
         # have formed or grown tonight, so they get the same chance as new teasers
-        self._teasers(sorted({j for row in nbrs for j in row if not self.article[j]
-                              and not self.fresh[j] and self.ids[j] not in stories.of}), stories)
+        self._teasers(
+            sorted(
+                {
+                    j
+                    for row in nbrs
+                    for j in row
+                    if not self.article[j] and not self.fresh[j] and self.ids[j] not in stories.of
+                }
+            ),
+            stories,
+        )
 
-    def _new_stories(self, loose: List[int], nbrs, arts, stories: Groups, dups: Groups) -> None:
+    def _new_stories(self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups) -> None:
         """Average linkage among the unplaced new articles and the unassigned stored
         articles next to them; a cluster with a new article and enough articles is a story."""
         if not loose:
@@ -318,21 +359,20 @@ class Placer:
         at = {g: p for p, g in enumerate(pool)}
         sims = similarity_matrix(self.xs[pool], [self.days[g] for g in pool], self.sp)
         labels = average_linkage(sims, self.sp.threshold)
-        groups: Dict[str, List[int]] = {}
+        groups: dict[str, list[int]] = {}
         for g in pool:
             gid = dups.of.get(self.ids[g])
             if gid:
                 groups.setdefault(gid, []).append(at[g])
         labels = merge_groups(labels, [v for v in groups.values() if len(v) > 1])
-        clusters: Dict[int, List[int]] = {}
+        clusters: dict[int, list[int]] = {}
         for g, lab in zip(pool, labels):
             clusters.setdefault(int(lab), []).append(g)
-        found = [c for c in clusters.values()
-                 if len(c) >= self.sp.min_articles and any(self.fresh[g] for g in c)]
+        found = [c for c in clusters.values() if len(c) >= self.sp.min_articles and any(self.fresh[g] for g in c)]
         for c in sorted(found, key=lambda c: (-len(c), min(self.ids[g] for g in c))):
             stories.new([self.ids[g] for g in c])
 
-    def _teasers(self, teasers: List[int], stories: Groups) -> None:
+    def _teasers(self, teasers: list[int], stories: Groups) -> None:
         """Each new teaser joins the story it is clearly closest to (attach_teasers), among
         the stories of its nearest items; teasers never found stories."""
         if not teasers or not stories.members:
@@ -355,4 +395,3 @@ class Placer:
             got = attach_teasers(self.x[[t]], self.x[members], np.array(labels), list(range(len(cand))), self.sp)
             if got[0] is not None:
                 stories.add([self.ids[t]], cand[got[0]])
-

@@ -6,11 +6,12 @@ corpus's records; ``reference texts`` the model's reference set, once per model;
 ``neighbours``, ``duplicates``, ``stories``, ``teasers`` run once each) with how
 much of it is done. ``total`` is 0 when it is not known.
 """
+
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, TextIO
 
 UNITS = {"embedding": "records", "reference texts": "texts"}
 PLAIN_EVERY = 10.0  # seconds between two plain lines of one step
@@ -25,14 +26,14 @@ class TerminalProgress:
     start and one when they end. ``quiet`` shows nothing.
     """
 
-    def __init__(self, quiet: bool = False, stream: Optional[TextIO] = None):
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None):
         self.quiet = quiet
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._bars: Dict[str, Any] = {}  # step -> its tqdm bar
+        self._bars: dict[str, Any] = {}  # step -> its tqdm bar
         self._closed: set = set()  # steps whose bar reached its end (until they start again)
-        self._started: Dict[str, float] = {}
-        self._last: Dict[str, tuple] = {}  # step -> (time, done) of its last line
+        self._started: dict[str, float] = {}
+        self._last: dict[str, tuple] = {}  # step -> (time, done) of its last line
 
     def __call__(self, step: str, done: int, total: int) -> None:
         if self.quiet or (done == 0 and total == 0):  # nothing to do (all of it cached)
@@ -50,8 +51,15 @@ class TerminalProgress:
             return  # the end of a step already shown as ended
         if bar is None:
             self._closed.discard(step)
-            bar = tqdm(total=total or None, desc=step, unit=" " + UNITS.get(step, "steps"),
-                       file=self.stream, leave=True, dynamic_ncols=True, smoothing=0.1)
+            bar = tqdm(
+                total=total or None,
+                desc=step,
+                unit=" " + UNITS.get(step, "steps"),
+                file=self.stream,
+                leave=True,
+                dynamic_ncols=True,
+                smoothing=0.1,
+            )
             self._bars[step] = bar
         if total and bar.total != total:
             bar.total = total

@@ -14,6 +14,7 @@ read); hidden files and folders, and README files inside a folder, are ignored.
 A missing path, or one holding no usable input at all, raises
 :class:`~clusterer.errors.CorpusError`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Union
+from typing import Union
 
 from .errors import CorpusError
 from .records import TEASER_MARK, Record, Skipped
@@ -48,10 +50,11 @@ def check_output_path(corpus: PathLike, out: PathLike, what: str = "output") -> 
     folder does not exist or cannot be written in. Raises CorpusError naming the path."""
     root = Path(corpus).resolve()
     target = Path(out).resolve()
-    if target == root or (root.is_dir() and root in target.parents
-                          and target.suffix.lower() in SUPPORTED_SUFFIXES):
-        raise CorpusError(f"the {what} path {out} is an input of the corpus {corpus}: "
-                          "writing it would overwrite or change the corpus; choose a path outside it")
+    if target == root or (root.is_dir() and root in target.parents and target.suffix.lower() in SUPPORTED_SUFFIXES):
+        raise CorpusError(
+            f"the {what} path {out} is an input of the corpus {corpus}: "
+            "writing it would overwrite or change the corpus; choose a path outside it"
+        )
     if target.is_dir():
         raise CorpusError(f"the {what} path {out} is a folder; give a file name")
     if not target.parent.is_dir():
@@ -63,9 +66,7 @@ def check_output_path(corpus: PathLike, out: PathLike, what: str = "output") -> 
         raise CorpusError(f"the {what} path {out}: cannot write in {target.parent} ({exc.strerror})") from None
 
 
-def read_corpus(
-    path: PathLike, on_skip: Optional[SkipCallback] = None
-) -> tuple[list[Record], list[Skipped]]:
+def read_corpus(path: PathLike, on_skip: SkipCallback | None = None) -> tuple[list[Record], list[Skipped]]:
     """Read every usable record under ``path``.
 
     Returns the records in deterministic order (sorted relative paths, JSONL
@@ -102,9 +103,7 @@ def count_records(path: PathLike) -> int:
     return total
 
 
-def iter_records(
-    path: PathLike, skipped: list, on_skip: Optional[SkipCallback] = None
-) -> Iterator[Record]:
+def iter_records(path: PathLike, skipped: list, on_skip: SkipCallback | None = None) -> Iterator[Record]:
     """Yield the records under ``path`` one at a time.
 
     Skipped inputs are appended to ``skipped`` (and passed to ``on_skip``) as
@@ -131,9 +130,9 @@ def iter_records(
 
 def _iter(
     root: Path,
-    files: Optional[list[tuple[str, Path]]],
+    files: list[tuple[str, Path]] | None,
     skipped: list,
-    on_skip: Optional[SkipCallback],
+    on_skip: SkipCallback | None,
 ) -> Iterator[Record]:
     def skip(entry: Skipped) -> None:
         skipped.append(entry)
@@ -148,13 +147,25 @@ def _iter(
         for line_no, record in _read_file(rel, file, skip):
             where = rel if line_no is None else f"{rel}:{line_no}"
             if TEASER_MARK in record.id:
-                skip(Skipped(rel, f"id {record.id!r} contains {TEASER_MARK!r}, which names the teasers "
-                             "split off a page", line=line_no, unread=False))
+                skip(
+                    Skipped(
+                        rel,
+                        f"id {record.id!r} contains {TEASER_MARK!r}, which names the teasers split off a page",
+                        line=line_no,
+                        unread=False,
+                    )
+                )
                 continue
             first = seen.get(record.id)
             if first is not None:
-                skip(Skipped(rel, f"duplicate id {record.id!r} (first seen in {first}); "
-                             "kept the first", line=line_no, unread=False))
+                skip(
+                    Skipped(
+                        rel,
+                        f"duplicate id {record.id!r} (first seen in {first}); kept the first",
+                        line=line_no,
+                        unread=False,
+                    )
+                )
                 continue
             seen[record.id] = where
             record.source = rel
@@ -182,8 +193,14 @@ def _list_files(root: Path, skip: SkipCallback) -> list[tuple[str, Path]]:
             shown = os.fsencode(rel).decode("utf-8", "backslashreplace")  # printable, storable
             suffix = Path(name).suffix.lower()
             if suffix not in SUPPORTED_SUFFIXES:
-                skip(Skipped(shown, f"not read: {suffix or 'no'} file type (clusterer reads "
-                             f"{' '.join(sorted(SUPPORTED_SUFFIXES))})", unread=False))
+                skip(
+                    Skipped(
+                        shown,
+                        f"not read: {suffix or 'no'} file type (clusterer reads "
+                        f"{' '.join(sorted(SUPPORTED_SUFFIXES))})",
+                        unread=False,
+                    )
+                )
                 continue
             if not full.is_file():  # a named pipe, a socket or a device would block or never end
                 skip(Skipped(shown, "not a regular file"))
@@ -235,8 +252,7 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _Unusable(
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "re-encode the file as UTF-8"
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-encode the file as UTF-8"
         ) from None
 
 
@@ -265,8 +281,15 @@ def _read_jsonl(rel: str, file: Path, skip: SkipCallback):
             try:
                 record = _record_from_json_line(raw)
             except _Unusable as exc:
-                skip(Skipped(rel, str(exc), line=line_no, record=_id_in_damaged_line(raw),
-                             digest=hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=8).hexdigest()))
+                skip(
+                    Skipped(
+                        rel,
+                        str(exc),
+                        line=line_no,
+                        record=_id_in_damaged_line(raw),
+                        digest=hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=8).hexdigest(),
+                    )
+                )
                 continue
             yield line_no, record
     if not any_content:
@@ -276,7 +299,7 @@ def _read_jsonl(rel: str, file: Path, skip: SkipCallback):
 _ID_FIELD = re.compile(r'"id"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
-def _id_in_damaged_line(raw: bytes) -> Optional[str]:
+def _id_in_damaged_line(raw: bytes) -> str | None:
     """The record id a line that is no usable record still shows, if any: its
     ``"id"`` string, whole (a line cut inside its id shows none)."""
     found = _ID_FIELD.search(raw.decode("utf-8", "replace"))
@@ -337,5 +360,5 @@ def _record_from_html(rel: str, html: str) -> Record:
     )
 
 
-def _clean(value) -> Optional[str]:
+def _clean(value) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None

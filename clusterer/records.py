@@ -1,8 +1,8 @@
 """The data that flows through the pipeline: input records, items, skipped inputs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 ARTICLE = "article"
 TEASER = "teaser"
@@ -25,11 +25,11 @@ class Record:
 
     id: str
     text: str
-    title: Optional[str] = None
-    lang: Optional[str] = None
-    date: Optional[str] = None  # ISO 8601 date or datetime, as given or found
-    url: Optional[str] = None
-    source: Optional[str] = None
+    title: str | None = None
+    lang: str | None = None
+    date: str | None = None  # ISO 8601 date or datetime, as given or found
+    url: str | None = None
+    source: str | None = None
 
 
 @dataclass
@@ -45,12 +45,12 @@ class Item:
     doc: str
     kind: str
     text: str
-    title: Optional[str] = None
-    lang: Optional[str] = None
-    date: Optional[str] = None
-    url: Optional[str] = None
+    title: str | None = None
+    lang: str | None = None
+    date: str | None = None
+    url: str | None = None
     meta: dict = field(default_factory=dict)
-    source: Optional[str] = None
+    source: str | None = None
 
 
 @dataclass
@@ -68,10 +68,10 @@ class Skipped:
 
     path: str
     reason: str
-    line: Optional[int] = None
+    line: int | None = None
     unread: bool = True
-    record: Optional[str] = None
-    digest: Optional[str] = None
+    record: str | None = None
+    digest: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path

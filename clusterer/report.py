@@ -1,9 +1,9 @@
 """Reporting a result: the readable terminal summary and the JSON file."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 from .atomic import atomic_write
 from .result import ClusterResult
@@ -14,7 +14,7 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
-def count(n: int, one: str, many: Optional[str] = None) -> str:
+def count(n: int, one: str, many: str | None = None) -> str:
     """``n`` and the word in the number it needs: "1 story", "2 stories"."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
@@ -23,19 +23,23 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     """A readable summary: stories with titles, languages and members; duplicate
     groups; noise; skipped inputs."""
     by_id = {it.id: it for it in result.items}
-    lines: List[str] = []
+    lines: list[str] = []
     n_items = len(result.items)
     n_teasers = sum(1 for it in result.items if it.kind == "teaser")
-    lines.append(f"{count(n_items, 'item')} ({count(n_items - n_teasers, 'article')}, "
-                 f"{count(n_teasers, 'teaser')}), {count(len(result.stories), 'story', 'stories')}, "
-                 f"{count(len(result.duplicate_groups), 'duplicate group')}, {len(result.noise)} noise")
+    lines.append(
+        f"{count(n_items, 'item')} ({count(n_items - n_teasers, 'article')}, "
+        f"{count(n_teasers, 'teaser')}), {count(len(result.stories), 'story', 'stories')}, "
+        f"{count(len(result.duplicate_groups), 'duplicate group')}, {len(result.noise)} noise"
+    )
     if result.stories:
         lines.append("")
         lines.append("Stories")
     for story in result.stories:
         lines.append(f"  [{story.id}] {printable(story.title or '(untitled)')}")
-        lines.append(f"      {count(story.articles, 'article')}, {count(story.teasers, 'teaser')}; "
-                     f"languages: {', '.join(story.languages)}")
+        lines.append(
+            f"      {count(story.articles, 'article')}, {count(story.teasers, 'teaser')}; "
+            f"languages: {', '.join(story.languages)}"
+        )
         for member in story.members[:max_members]:
             it = by_id[member]
             dup = f"  (duplicate group {it.duplicate_group})" if it.duplicate_group else ""
@@ -46,23 +50,29 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         lines.append("")
         lines.append("Duplicate groups")
     for group in result.duplicate_groups:
-        lines.append(f"  [{group.id}] {', '.join(printable(m) for m in group.members)}  "
-                     f"(languages: {', '.join(group.languages)}; keep {printable(group.canonical)})")
+        lines.append(
+            f"  [{group.id}] {', '.join(printable(m) for m in group.members)}  "
+            f"(languages: {', '.join(group.languages)}; keep {printable(group.canonical)})"
+        )
     noise = result.noise
     if noise:
         lines.append("")
-        lines.append(f"Noise: {count(len(noise), 'item')} "
-                     f"({sum(1 for i in noise if by_id[i].kind == 'teaser')} teasers)")
+        lines.append(
+            f"Noise: {count(len(noise), 'item')} ({sum(1 for i in noise if by_id[i].kind == 'teaser')} teasers)"
+        )
     if result.truncated:
         lines.append("")
-        lines.append(f"Cut short {count(len(result.truncated), 'page')} "
-                     "(only their beginning was read; see --max-chars)")
+        lines.append(
+            f"Cut short {count(len(result.truncated), 'page')} (only their beginning was read; see --max-chars)"
+        )
         for t in result.truncated[:max_members]:
             lines.append(f"  {printable(t['id'])}: {t['chars']:,} characters")
     if result.unrecognised_lang:
         lines.append("")
-        lines.append(f"Language not recognised in {count(len(result.unrecognised_lang), 'record')} "
-                     "(identified from the text instead)")
+        lines.append(
+            f"Language not recognised in {count(len(result.unrecognised_lang), 'record')} "
+            "(identified from the text instead)"
+        )
         for u in result.unrecognised_lang[:max_members]:
             lines.append(f"  {printable(u['id'])}: lang {printable(repr(u['given']))} -> {u['lang'] or '?'}")
     if result.skipped:
@@ -75,9 +85,11 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
 
 def write_json_atomic(data: dict, path: str | Path) -> None:
     """Write JSON to ``path`` so that a reader never sees half a file."""
+
     def write(fh):
         json.dump(data, fh, ensure_ascii=False, indent=2)
         fh.write("\n")
+
     atomic_write(path, write)
 
 
@@ -106,12 +118,16 @@ def explain_pair(data: dict, a: str, b: str) -> str:
     lines = []
     for item_id in (a, b):
         it = items[item_id]
-        lines.append(f"{item_id}: {it['kind']}, language {it.get('lang') or '?'}, story {it.get('story') or '-'}, "
-                     f"duplicate group {it.get('duplicate_group') or '-'}")
+        lines.append(
+            f"{item_id}: {it['kind']}, language {it.get('lang') or '?'}, story {it.get('story') or '-'}, "
+            f"duplicate group {it.get('duplicate_group') or '-'}"
+        )
     group_a, group_b = items[a].get("duplicate_group"), items[b].get("duplicate_group")
     if group_a is None or group_a != group_b:
-        lines.append("Not one duplicate group: no test passed for this pair, or it was not among the "
-                     "pairs compared (each item's nearest neighbours).")
+        lines.append(
+            "Not one duplicate group: no test passed for this pair, or it was not among the "
+            "pairs compared (each item's nearest neighbours)."
+        )
         return "\n".join(lines)
     [group] = [g for g in data.get("duplicate_groups", []) if g["id"] == group_a]
     pair = tuple(sorted((a, b)))

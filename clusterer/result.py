@@ -1,8 +1,8 @@
 """Result types: plain dataclasses the CLI serialises as they are."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Dict, List, Optional
 
 from .records import Skipped
 
@@ -12,25 +12,25 @@ class ItemResult:
     id: str
     doc: str
     kind: str
-    lang: Optional[str]
-    title: Optional[str]
-    date: Optional[str] = None
-    url: Optional[str] = None
-    story: Optional[str] = None
-    duplicate_group: Optional[str] = None
-    snippet: Optional[str] = None  # the opening of its text (about 200 characters)
+    lang: str | None
+    title: str | None
+    date: str | None = None
+    url: str | None = None
+    story: str | None = None
+    duplicate_group: str | None = None
+    snippet: str | None = None  # the opening of its text (about 200 characters)
     # where it lies on the story map: the first two principal components of the
     # language-centred vectors (None in a result written before the map existed)
-    x: Optional[float] = None
-    y: Optional[float] = None
+    x: float | None = None
+    y: float | None = None
 
 
 @dataclass
 class Story:
     id: str
-    title: Optional[str]
-    members: List[str]
-    languages: List[str]
+    title: str | None
+    members: list[str]
+    languages: list[str]
     articles: int
     teasers: int = 0
 
@@ -42,30 +42,30 @@ class Story:
 @dataclass
 class DuplicateGroup:
     id: str
-    members: List[str]
+    members: list[str]
     canonical: str
-    languages: List[str]
-    story: Optional[str] = None
+    languages: list[str]
+    story: str | None = None
     # the pairs that made the group, each with its evidence: ids ``a`` and ``b``,
     # ``cosine`` (language-centred), ``overlap`` and ``containment`` (same language:
     # word pairs in common, and the share of the shorter text's found in the other) and, where the sentence alignment
     # ran, ``aligned_sentences`` and ``aligned_share``
-    evidence: List[dict] = field(default_factory=list)
+    evidence: list[dict] = field(default_factory=list)
 
 
 @dataclass
 class ClusterResult:
-    items: List[ItemResult]
-    stories: List[Story]
-    duplicate_groups: List[DuplicateGroup]
-    skipped: List[Skipped] = field(default_factory=list)
+    items: list[ItemResult]
+    stories: list[Story]
+    duplicate_groups: list[DuplicateGroup]
+    skipped: list[Skipped] = field(default_factory=list)
     model: str = ""
-    truncated: List[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
-    unrecognised_lang: List[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
-    timings: Dict[str, float] = field(default_factory=dict)
+    truncated: list[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
+    unrecognised_lang: list[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
-    def noise(self) -> List[str]:
+    def noise(self) -> list[str]:
         """Ids of the items that belong to no story."""
         return [it.id for it in self.items if it.story is None]
 
@@ -89,7 +89,7 @@ class ClusterResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ClusterResult":
+    def from_dict(cls, data: dict) -> ClusterResult:
         """The result :meth:`to_dict` wrote (keys it does not know are ignored, so a
         result written by a later version still reads); ``ValueError`` if it is
         not one."""
@@ -111,6 +111,7 @@ class ClusterResult:
 def load_result(path) -> ClusterResult:
     """Read a result JSON written by ``cluster --out``; ``ValueError`` or ``OSError``."""
     import json
+
     with open(path, encoding="utf-8") as fh:
         return ClusterResult.from_dict(json.load(fh))
 

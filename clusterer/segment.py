@@ -7,36 +7,78 @@ of teasers for other stories after a marker such as "Voir plus" or "Read more".
 ``ARTICLE``) and each teaser as its own Item (kind ``TEASER``), so that
 teasers are never mistaken for part of the article. Pure: no I/O, no state.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional
 
 from .chrome import is_byline, is_chrome, is_closing_byline, is_date_line, parse_date
 from .records import ARTICLE, TEASER, Item, Record, teaser_id
 
 # Lines that open a block of teasers (compared lower-cased, without a final colon).
-TEASER_MARKERS = frozenset({
-    # fr
-    "voir plus", "voir aussi", "lire aussi", "à lire aussi", "a lire aussi", "lire la suite",
-    "sur le même sujet", "articles liés", "articles similaires", "dans la même rubrique",
-    # vi
-    "xem thêm", "tin liên quan", "bài liên quan", "tin cùng chuyên mục", "đọc thêm",
-    # en
-    "read more", "read also", "related", "related articles", "related news",
-    "related stories", "related content", "see also", "more stories", "more news",
-    "you may also like", "recommended", "also read",
-    # de
-    "mehr zum thema", "lesen sie auch", "auch interessant", "das könnte sie auch interessieren",
-    # es / pt / it
-    "leer más", "lee también", "ver también", "ver más", "noticias relacionadas",
-    "leia também", "leia mais", "veja também", "notícias relacionadas",
-    "leggi anche", "articoli correlati",
-    # ru / uk / zh / ja
-    "читайте также", "смотрите также", "по теме", "читайте також",
-    "相关新闻", "相关阅读", "相关文章", "延伸阅读", "関連記事",
-})
+TEASER_MARKERS = frozenset(
+    {
+        # fr
+        "voir plus",
+        "voir aussi",
+        "lire aussi",
+        "à lire aussi",
+        "a lire aussi",
+        "lire la suite",
+        "sur le même sujet",
+        "articles liés",
+        "articles similaires",
+        "dans la même rubrique",
+        # vi
+        "xem thêm",
+        "tin liên quan",
+        "bài liên quan",
+        "tin cùng chuyên mục",
+        "đọc thêm",
+        # en
+        "read more",
+        "read also",
+        "related",
+        "related articles",
+        "related news",
+        "related stories",
+        "related content",
+        "see also",
+        "more stories",
+        "more news",
+        "you may also like",
+        "recommended",
+        "also read",
+        # de
+        "mehr zum thema",
+        "lesen sie auch",
+        "auch interessant",
+        "das könnte sie auch interessieren",
+        # es / pt / it
+        "leer más",
+        "lee también",
+        "ver también",
+        "ver más",
+        "noticias relacionadas",
+        "leia também",
+        "leia mais",
+        "veja também",
+        "notícias relacionadas",
+        "leggi anche",
+        "articoli correlati",
+        # ru / uk / zh / ja
+        "читайте также",
+        "смотрите также",
+        "по теме",
+        "читайте також",
+        "相关新闻",
+        "相关阅读",
+        "相关文章",
+        "延伸阅读",
+        "関連記事",
+    }
+)
 
 HEADLINE_MAX_CHARS = 160
 HEADLINE_MAX_WORDS = 30
@@ -44,20 +86,20 @@ CAPTION_MAX_CHARS = 400
 CAPTION_START_MAX_CHARS = 150  # "Photo: X" glued to a long paragraph is kept
 SOURCE_NO_URL_MAX_CHARS = 80
 
-_DATE_LINE = re.compile(
-    r"^\s*date\s*:?\s+(\d{4}(?:-\d{2}(?:-\d{2})?)?)\b\s*(.*)$", re.IGNORECASE)
+_DATE_LINE = re.compile(r"^\s*date\s*:?\s+(\d{4}(?:-\d{2}(?:-\d{2})?)?)\b\s*(.*)$", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 _BARE_URL_LINE = re.compile(r"^\s*<?(https?://\S+?)>?\s*$", re.IGNORECASE)
 _SOURCE_LINE = re.compile(
-    r"^\s*(?:nguồn|source|sources|quelle|fuente|fonte|источник|来源|出典)\b[^:：]{0,40}[:：]\s*(.*)$",
-    re.IGNORECASE)
+    r"^\s*(?:nguồn|source|sources|quelle|fuente|fonte|источник|来源|出典)\b[^:：]{0,40}[:：]\s*(.*)$", re.IGNORECASE
+)
 # "... ảnh 1Lors de ..." (Vietnamese image placeholder), "... Photo : VNA",
 # "(Photo: Reuters)", "Ảnh: TTXVN", "- Photo : VGP", "(Source: VNA)" at the end.
 _CAPTION_PLACEHOLDER = re.compile(r"\bảnh\s*\d+", re.IGNORECASE)
 _CAPTION_CREDIT = re.compile(
     r"(?:^|[\s.(\[–—-])(?:photo|photos|ảnh|foto|fotos|image|crédit photo|photo credit|фото|图)"
     r"\s*[:：]\s*[^.:]{0,60}?[)\]]?\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _CAPTION_START = re.compile(r"^\s*[(\[]?(?:photo|ảnh|foto|image|фото)\s*[:：]", re.IGNORECASE)
 _CAPTION_SOURCE_TAIL = re.compile(r"\((?:source|nguồn)\s*[:：][^()]{0,60}\)\s*$", re.IGNORECASE)
 _INLINE_RELATED = re.compile(r"^\s*([^:：]{2,30})\s*[:：]\s*\S")
@@ -76,7 +118,7 @@ def segment(record: Record) -> list[Item]:
     date, lines = _take_date(lines)
     marker = _find_marker(lines)
     body = lines if marker is None else lines[:marker]
-    furniture = [] if marker is None else lines[marker + 1:]
+    furniture = [] if marker is None else lines[marker + 1 :]
 
     body, url, dated = _clean_body(body)
     date = date or dated
@@ -94,19 +136,22 @@ def segment(record: Record) -> list[Item]:
     )
     items = [article]
     for k, teaser in enumerate(_split_teasers(furniture), start=1):
-        items.append(Item(
-            id=teaser_id(record.id, k),
-            doc=record.id,
-            kind=TEASER,
-            text=teaser.text(),
-            title=teaser.headline,
-            lang=record.lang,
-            source=record.source,
-        ))
+        items.append(
+            Item(
+                id=teaser_id(record.id, k),
+                doc=record.id,
+                kind=TEASER,
+                text=teaser.text(),
+                title=teaser.headline,
+                lang=record.lang,
+                source=record.source,
+            )
+        )
     return items
 
 
 # --- lines -------------------------------------------------------------------
+
 
 def _normalise(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -119,7 +164,7 @@ def _join(lines: list[str]) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def _take_date(lines: list[str]) -> tuple[Optional[str], list[str]]:
+def _take_date(lines: list[str]) -> tuple[str | None, list[str]]:
     """Find a leading ``date YYYY-MM`` line; drop it (and a caption glued to it)."""
     for i, line in enumerate(lines):
         if not line:
@@ -130,7 +175,7 @@ def _take_date(lines: list[str]) -> tuple[Optional[str], list[str]]:
         rest = match.group(2).strip()
         # On scraped pages the lead photo's caption follows the date.
         keep = [] if not rest or is_caption(rest) or rest[-1] in _FINAL_PUNCT + ")" else [rest]
-        return match.group(1), lines[:i] + keep + lines[i + 1:]
+        return match.group(1), lines[:i] + keep + lines[i + 1 :]
     return None, lines
 
 
@@ -144,7 +189,7 @@ def is_marker(line: str) -> bool:
     return _marker_key(line) in TEASER_MARKERS
 
 
-def _find_marker(lines: list[str]) -> Optional[int]:
+def _find_marker(lines: list[str]) -> int | None:
     """Index of the first marker line that follows some article text."""
     seen_text = False
     for i, line in enumerate(lines):
@@ -185,7 +230,7 @@ def _is_inline_related(line: str) -> bool:
     return match is not None and len(line) <= 250 and match.group(1).strip().lower() in TEASER_MARKERS
 
 
-def _source_url(line: str) -> tuple[bool, Optional[str]]:
+def _source_url(line: str) -> tuple[bool, str | None]:
     """(is a source line, URL it gives) for "Nguồn ...: http://..." or a bare URL."""
     bare = _BARE_URL_LINE.match(line)
     if bare:
@@ -203,14 +248,14 @@ def _source_url(line: str) -> tuple[bool, Optional[str]]:
 LEADING_LINES = 8  # bylines are looked for among the first lines and at the end
 
 
-def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str], Optional[str]]:
+def _clean_body(lines: list[str]) -> tuple[list[str], str | None, str | None]:
     """Drop captions, inline related links, stray markers, source lines, page
     chrome (date and time lines, share and copyright lines, breadcrumbs) and
     leading or trailing bylines; return the lines left, the source URL and the
     first date a date line gives."""
     url = None
     date = None
-    kept: List[str] = []
+    kept: list[str] = []
     seen = 0
     for line in lines:
         if not line:
@@ -224,8 +269,13 @@ def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str], Optional[st
         if is_date_line(line):
             date = date or parse_date(line)
             continue
-        if (is_caption(line) or _is_inline_related(line) or is_marker(line) or is_chrome(line)
-                or (seen <= LEADING_LINES and is_byline(line))):
+        if (
+            is_caption(line)
+            or _is_inline_related(line)
+            or is_marker(line)
+            or is_chrome(line)
+            or (seen <= LEADING_LINES and is_byline(line))
+        ):
             continue
         kept.append(line)
     # trailing bylines: "QUẾ ANH", "Phóng viên Báo Nhân Dân thường trú tại LB Nga"
@@ -236,7 +286,7 @@ def _clean_body(lines: list[str]) -> tuple[list[str], Optional[str], Optional[st
     return kept, url, date
 
 
-def _leading_headline(lines: list[str]) -> Optional[str]:
+def _leading_headline(lines: list[str]) -> str | None:
     nonempty = [line for line in lines if line]
     if len(nonempty) >= 2 and looks_like_headline(nonempty[0]):
         return nonempty[0]
@@ -245,11 +295,12 @@ def _leading_headline(lines: list[str]) -> Optional[str]:
 
 # --- teasers -------------------------------------------------------------------
 
+
 @dataclass
 class _Teaser:
-    headline: Optional[str] = None
+    headline: str | None = None
     lede: list[str] = field(default_factory=list)
-    caption: Optional[str] = None
+    caption: str | None = None
 
     def empty(self) -> bool:
         return self.headline is None and not self.lede

@@ -6,13 +6,14 @@ Every field of :class:`~clusterer.stories.StoryParams` and
 ``[stories]`` and ``[duplicates]``) and then ``NAME=VALUE`` pairs (the command
 line's ``--set``), checking names and values; :func:`describe` lists them all.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import sys
 import typing
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
 
 from .duplicates import DuplicateParams
 from .errors import ClustererError
@@ -25,16 +26,16 @@ class SettingsError(ClustererError):
     """A setting that does not exist, or a value it cannot take."""
 
 
-def load_settings(config: Optional[str | Path] = None,
-                  pairs: Iterable[str] = ()) -> Tuple[StoryParams, DuplicateParams]:
+def load_settings(config: str | Path | None = None, pairs: Iterable[str] = ()) -> tuple[StoryParams, DuplicateParams]:
     """The defaults, changed by the TOML file ``config`` and then by ``pairs``
     (``"stories.threshold=0.35"``)."""
-    values: Dict[str, Dict[str, object]] = {name: {} for name in SECTIONS}
+    values: dict[str, dict[str, object]] = {name: {} for name in SECTIONS}
     if config is not None:
         for section, table in _read_toml(Path(config)).items():
             if section not in SECTIONS or not isinstance(table, dict):
-                raise SettingsError(f"{config}: unknown table [{section}] (expected "
-                                    f"{', '.join(f'[{s}]' for s in SECTIONS)})")
+                raise SettingsError(
+                    f"{config}: unknown table [{section}] (expected {', '.join(f'[{s}]' for s in SECTIONS)})"
+                )
             for key, raw in table.items():
                 values[section][key] = _convert(section, key, raw, where=str(config))
     for pair in pairs:
@@ -73,12 +74,13 @@ def _read_toml(path: Path) -> dict:
 def _convert(section: str, key: str, raw: object, where: str) -> object:
     kind = SECTIONS.get(section)
     if kind is None:
-        raise SettingsError(f"{where}: unknown setting {section}.{key} (they start with "
-                            f"{' or '.join(s + '.' for s in SECTIONS)}; `cluster settings` lists them)")
+        raise SettingsError(
+            f"{where}: unknown setting {section}.{key} (they start with "
+            f"{' or '.join(s + '.' for s in SECTIONS)}; `cluster settings` lists them)"
+        )
     hints = typing.get_type_hints(kind)
     if key not in hints:
-        raise SettingsError(f"{where}: unknown setting {section}.{key} "
-                            "(`cluster settings` lists them)")
+        raise SettingsError(f"{where}: unknown setting {section}.{key} (`cluster settings` lists them)")
     wanted = hints[key]
     optional = type(None) in typing.get_args(wanted)
     base = next((t for t in typing.get_args(wanted) if t is not type(None)), wanted)
@@ -93,8 +95,9 @@ def _convert(section: str, key: str, raw: object, where: str) -> object:
             value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         kind_name = "a whole number" if base is int else "a number"
-        raise SettingsError(f"{where}: {section}.{key} must be {kind_name}"
-                            f"{' or none' if optional else ''}, not {raw!r}") from None
+        raise SettingsError(
+            f"{where}: {section}.{key} must be {kind_name}{' or none' if optional else ''}, not {raw!r}"
+        ) from None
     if isinstance(value, float) and value != value:
         raise SettingsError(f"{where}: {section}.{key} must be a number, not NaN")
     if value < 0:  # type: ignore[operator]

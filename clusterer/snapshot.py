@@ -10,9 +10,8 @@ centred by the stored language means as the nightly job centres them. The
 state keeps no texts and no pair evidence: items have no ``snippet``, and
 duplicate groups no ``evidence``.
 """
-from __future__ import annotations
 
-from typing import Dict, List
+from __future__ import annotations
 
 from .debias import center_by_language
 from .pipeline import map_coordinates
@@ -28,17 +27,36 @@ def state_result(state: State) -> ClusterResult:
     vectors = state.vectors([r.id for r in rows])
     centred = center_by_language(vectors, [r.lang for r in rows], means=means_by_lang(state.means()))
     xy = map_coordinates(centred)
-    items = [ItemResult(id=r.id, doc=r.doc, kind=r.kind, lang=r.lang, title=r.title, date=r.date,
-                        url=r.url, story=r.story, duplicate_group=r.dup,
-                        x=float(xy[k, 0]), y=float(xy[k, 1]))
-             for k, r in enumerate(rows)]
+    items = [
+        ItemResult(
+            id=r.id,
+            doc=r.doc,
+            kind=r.kind,
+            lang=r.lang,
+            title=r.title,
+            date=r.date,
+            url=r.url,
+            story=r.story,
+            duplicate_group=r.dup,
+            x=float(xy[k, 0]),
+            y=float(xy[k, 1]),
+        )
+        for k, r in enumerate(rows)
+    ]
     titles = state.stories()
     stories = []
     for sid, members in _by_group(rows, "story").items():
         articles = sum(r.kind == ARTICLE for r in members)
-        stories.append(Story(id=sid, title=titles[sid].extra if sid in titles else None,
-                             members=[r.id for r in members], languages=_languages(members),
-                             articles=articles, teasers=len(members) - articles))
+        stories.append(
+            Story(
+                id=sid,
+                title=titles[sid].extra if sid in titles else None,
+                members=[r.id for r in members],
+                languages=_languages(members),
+                articles=articles,
+                teasers=len(members) - articles,
+            )
+        )
     canonical = {gid: row.extra for gid, row in state.dup_groups().items()}
     story_of = {r.id: r.story for r in rows}
     groups = []
@@ -46,14 +64,15 @@ def state_result(state: State) -> ClusterResult:
         ids = [r.id for r in members]
         stored = canonical.get(gid)
         keep = stored if stored is not None and stored in ids else ids[0]
-        groups.append(DuplicateGroup(id=gid, members=ids, canonical=keep,
-                                     languages=_languages(members), story=story_of[keep]))
+        groups.append(
+            DuplicateGroup(id=gid, members=ids, canonical=keep, languages=_languages(members), story=story_of[keep])
+        )
     return ClusterResult(items=items, stories=stories, duplicate_groups=groups, model=state.model or "")
 
 
-def _by_group(rows: List[StoredItem], column: str) -> Dict[str, List[StoredItem]]:
+def _by_group(rows: list[StoredItem], column: str) -> dict[str, list[StoredItem]]:
     """The rows of each story or duplicate group (``column``), groups by id."""
-    out: Dict[str, List[StoredItem]] = {}
+    out: dict[str, list[StoredItem]] = {}
     for r in rows:
         gid = getattr(r, column)
         if gid:
@@ -61,5 +80,5 @@ def _by_group(rows: List[StoredItem], column: str) -> Dict[str, List[StoredItem]
     return dict(sorted(out.items()))
 
 
-def _languages(rows: List[StoredItem]) -> List[str]:
+def _languages(rows: list[StoredItem]) -> list[str]:
     return sorted({r.lang or "?" for r in rows})

@@ -27,15 +27,17 @@ Crash safety: a run reads what it needs, computes, and calls
 file as it was before the run or after it. :class:`StateLock` keeps a second
 run from starting while one is under way.
 """
+
 from __future__ import annotations
 
 import fcntl
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+from typing import TextIO
 
 import numpy as np
 
@@ -73,21 +75,35 @@ class StoredItem:
     id: str
     doc: str
     kind: str
-    lang: Optional[str]
-    title: Optional[str]
-    date: Optional[str]
-    url: Optional[str]
+    lang: str | None
+    title: str | None
+    date: str | None
+    url: str | None
     hash: str
     first_seen: int
     last_seen: int
     deleted: bool = False
-    story: Optional[str] = None
-    dup: Optional[str] = None
-    source: Optional[str] = None  # the corpus file (None in rows written before schema 2)
+    story: str | None = None
+    dup: str | None = None
+    source: str | None = None  # the corpus file (None in rows written before schema 2)
 
 
-_ITEM_COLS = ("id", "doc", "kind", "lang", "title", "date", "url", "hash", "first_seen",
-              "last_seen", "deleted", "story", "dup", "source")
+_ITEM_COLS = (
+    "id",
+    "doc",
+    "kind",
+    "lang",
+    "title",
+    "date",
+    "url",
+    "hash",
+    "first_seen",
+    "last_seen",
+    "deleted",
+    "story",
+    "dup",
+    "source",
+)
 
 
 @dataclass
@@ -97,20 +113,20 @@ class GroupRow:
 
     id: str
     created_run: int
-    status: str = "live"          # live | merged | dissolved
-    merged_into: Optional[str] = None
-    extra: Optional[str] = None
+    status: str = "live"  # live | merged | dissolved
+    merged_into: str | None = None
+    extra: str | None = None
 
 
 @dataclass
 class RunRecord:
     id: int
-    kind: str                     # batch | update | rebuild
+    kind: str  # batch | update | rebuild
     started: str
     finished: str
     status: str = "ok"
     counts: dict = field(default_factory=dict)
-    report: Optional[dict] = None
+    report: dict | None = None
 
 
 @dataclass
@@ -122,11 +138,11 @@ class Changes:
     """
 
     run: RunRecord
-    items: List[StoredItem] = field(default_factory=list)
-    vectors: Dict[str, np.ndarray] = field(default_factory=dict)
-    stories: List[GroupRow] = field(default_factory=list)
-    dup_groups: List[GroupRow] = field(default_factory=list)
-    means: Dict[str, Tuple[int, np.ndarray]] = field(default_factory=dict)
+    items: list[StoredItem] = field(default_factory=list)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    stories: list[GroupRow] = field(default_factory=list)
+    dup_groups: list[GroupRow] = field(default_factory=list)
+    means: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     next_story: int = 1
     next_dup: int = 1
 
@@ -141,17 +157,18 @@ class StateLock:
     def __init__(self, state_path: str | Path):
         # the file the path resolves to, so two runs through a symlink share one lock
         self.path = Path(str(Path(state_path).resolve()) + ".lock")
-        self._fh: Optional[TextIO] = None
+        self._fh: TextIO | None = None
 
-    def acquire(self) -> "StateLock":
+    def acquire(self) -> StateLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        fh = open(self.path, "a+")  # noqa: SIM115 - held open while the lock is held
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            raise StateLocked(f"another update is running on this state ({self.path} is locked); "
-                             "try again when it has finished") from None
+            raise StateLocked(
+                f"another update is running on this state ({self.path} is locked); try again when it has finished"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"{os.getpid()}\n")
@@ -176,12 +193,12 @@ def _blob(vec: np.ndarray) -> bytes:
     return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
 
 
-def lang_key(lang: Optional[str]) -> str:
+def lang_key(lang: str | None) -> str:
     """The ``lang_means`` key of a language (``None`` is a language of its own)."""
     return json.dumps(lang)
 
 
-def means_by_lang(means: Dict[str, Tuple[int, np.ndarray]]) -> dict:
+def means_by_lang(means: dict[str, tuple[int, np.ndarray]]) -> dict:
     """Stored means (:meth:`State.means`) by language, the corpus mean left out: the
     ``means`` :func:`~clusterer.debias.center_by_language` takes."""
     return {json.loads(k): v for k, (_, v) in means.items() if k != OVERALL}
@@ -216,25 +233,27 @@ class State:
             raise StateError(f"{self.path}: state schema {version}, this version reads {SCHEMA_VERSION}")
 
     # -- reading -----------------------------------------------------------
-    def _meta(self, key: str) -> Optional[str]:
+    def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
         return row[0] if row else None
 
     @property
-    def model(self) -> Optional[str]:
+    def model(self) -> str | None:
         """The encoder name the state was built with (None for a new state)."""
         return self._meta("model")
 
     def check_model(self, model: str) -> None:
         stored = self.model
         if stored is not None and stored != model:
-            raise StateError(f"{self.path} was built with model {stored!r}, not {model!r}; "
-                             "use the same --model, or start a new state file")
+            raise StateError(
+                f"{self.path} was built with model {stored!r}, not {model!r}; "
+                "use the same --model, or start a new state file"
+            )
 
     def is_empty(self) -> bool:
         return self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
 
-    def counters(self) -> Tuple[int, int]:
+    def counters(self) -> tuple[int, int]:
         """The next story and duplicate-group numbers."""
         return int(self._meta("next_story") or 1), int(self._meta("next_dup") or 1)
 
@@ -242,7 +261,7 @@ class State:
         row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
         return (row[0] or 0) + 1
 
-    def items(self) -> Dict[str, StoredItem]:
+    def items(self) -> dict[str, StoredItem]:
         """Every item row (deleted ones too), by id, without vectors."""
         out = {}
         for row in self._db.execute(f"SELECT {', '.join(_ITEM_COLS)} FROM items ORDER BY id"):
@@ -256,7 +275,7 @@ class State:
         found = {}
         ids = list(ids)
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, blob in self._db.execute(f"SELECT id, vec FROM items WHERE id IN ({marks})", chunk):
                 found[key] = np.frombuffer(blob, dtype=np.float32)
@@ -267,32 +286,46 @@ class State:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[i] for i in ids])
 
-    def means(self) -> Dict[str, Tuple[int, np.ndarray]]:
+    def means(self) -> dict[str, tuple[int, np.ndarray]]:
         """Stored language means by :func:`lang_key` (and :data:`OVERALL`): (count, vector)."""
-        return {k: (n, np.frombuffer(v, dtype=np.float32).copy())
-                for k, n, v in self._db.execute("SELECT key, n, vec FROM lang_means")}
+        return {
+            k: (n, np.frombuffer(v, dtype=np.float32).copy())
+            for k, n, v in self._db.execute("SELECT key, n, vec FROM lang_means")
+        }
 
-    def _groups(self, table: str, extra: str) -> Dict[str, GroupRow]:
-        return {r[0]: GroupRow(*r) for r in self._db.execute(
-            f"SELECT id, created_run, status, merged_into, {extra} FROM {table} ORDER BY id")}
+    def _groups(self, table: str, extra: str) -> dict[str, GroupRow]:
+        return {
+            r[0]: GroupRow(*r)
+            for r in self._db.execute(f"SELECT id, created_run, status, merged_into, {extra} FROM {table} ORDER BY id")
+        }
 
-    def stories(self) -> Dict[str, GroupRow]:
+    def stories(self) -> dict[str, GroupRow]:
         return self._groups("stories", "title")
 
-    def dup_groups(self) -> Dict[str, GroupRow]:
+    def dup_groups(self) -> dict[str, GroupRow]:
         return self._groups("dup_groups", "canonical")
 
-    def runs(self) -> List[RunRecord]:
+    def runs(self) -> list[RunRecord]:
         out = []
         for rid, kind, started, finished, status, counts, report in self._db.execute(
-                "SELECT id, kind, started, finished, status, counts, report FROM runs ORDER BY id"):
-            out.append(RunRecord(rid, kind, started, finished, status,
-                                 json.loads(counts or "{}"), json.loads(report) if report else None))
+            "SELECT id, kind, started, finished, status, counts, report FROM runs ORDER BY id"
+        ):
+            out.append(
+                RunRecord(
+                    rid,
+                    kind,
+                    started,
+                    finished,
+                    status,
+                    json.loads(counts or "{}"),
+                    json.loads(report) if report else None,
+                )
+            )
         return out
 
-    def skipped_in_runs(self, run_ids: Iterable[int]) -> Dict[int, List[dict]]:
+    def skipped_in_runs(self, run_ids: Iterable[int]) -> dict[int, list[dict]]:
         """The inputs each of ``run_ids`` skipped, as its report lists them."""
-        out: Dict[int, List[dict]] = {}
+        out: dict[int, list[dict]] = {}
         for rid in sorted(set(run_ids)):
             row = self._db.execute("SELECT report FROM runs WHERE id = ?", (rid,)).fetchone()
             out[rid] = (json.loads(row[0]).get("skipped") or []) if row and row[0] else []
@@ -316,22 +349,35 @@ class State:
             db.executemany(
                 f"INSERT OR REPLACE INTO items ({', '.join(_ITEM_COLS)}, vec) "
                 f"VALUES ({', '.join('?' * (len(_ITEM_COLS) + 1))})",
-                [_row(it) + (_blob(changes.vectors[it.id]),) for it in fresh])
+                [_row(it) + (_blob(changes.vectors[it.id]),) for it in fresh],
+            )
             sets = ", ".join(f"{c} = ?" for c in _ITEM_COLS[1:])
-            db.executemany(f"UPDATE items SET {sets} WHERE id = ?",
-                           [_row(it)[1:] + (it.id,) for it in other])
-            db.executemany("INSERT OR REPLACE INTO lang_means VALUES (?, ?, ?)",
-                           [(k, int(n), _blob(v)) for k, (n, v) in changes.means.items()])
-            for table, extra, rows in (("stories", "title", changes.stories),
-                                       ("dup_groups", "canonical", changes.dup_groups)):
+            db.executemany(f"UPDATE items SET {sets} WHERE id = ?", [_row(it)[1:] + (it.id,) for it in other])
+            db.executemany(
+                "INSERT OR REPLACE INTO lang_means VALUES (?, ?, ?)",
+                [(k, int(n), _blob(v)) for k, (n, v) in changes.means.items()],
+            )
+            for table, extra, rows in (
+                ("stories", "title", changes.stories),
+                ("dup_groups", "canonical", changes.dup_groups),
+            ):
                 db.executemany(
                     f"INSERT OR REPLACE INTO {table} (id, created_run, status, merged_into, {extra}) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [(g.id, g.created_run, g.status, g.merged_into, g.extra) for g in rows])
-            db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (run.id, run.kind, run.started, run.finished, run.status,
-                        json.dumps(run.counts, sort_keys=True),
-                        json.dumps(run.report, ensure_ascii=False) if run.report is not None else None))
+                    [(g.id, g.created_run, g.status, g.merged_into, g.extra) for g in rows],
+                )
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.id,
+                    run.kind,
+                    run.started,
+                    run.finished,
+                    run.status,
+                    json.dumps(run.counts, sort_keys=True),
+                    json.dumps(run.report, ensure_ascii=False) if run.report is not None else None,
+                ),
+            )
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:

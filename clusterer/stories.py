@@ -12,12 +12,13 @@ of one story written days apart share less of it: between two texts of
 Stories are founded by articles only: a teaser joins the story it is clearly
 closest to, or is noise. A group smaller than ``min_articles`` is noise too.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -30,21 +31,21 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 
 @dataclass(frozen=True)
 class StoryParams:
-    threshold: float = 0.30        # average centred cosine that keeps a story together
-    long_threshold: Optional[float] = 0.25  # ... between two full articles (None: as short texts)
-    short_chars: int = 400         # texts this short or shorter: ``threshold``
-    long_chars: int = 1500         # texts this long or longer: ``long_threshold``
-    time_scale_days: Optional[float] = 30.0  # sigma of the date-gap Gaussian; None: ignore dates
-    time_floor: float = 0.0        # the damping never goes below this factor
-    min_articles: int = 2          # fewer articles than this: noise, not a story
+    threshold: float = 0.30  # average centred cosine that keeps a story together
+    long_threshold: float | None = 0.25  # ... between two full articles (None: as short texts)
+    short_chars: int = 400  # texts this short or shorter: ``threshold``
+    long_chars: int = 1500  # texts this long or longer: ``long_threshold``
+    time_scale_days: float | None = 30.0  # sigma of the date-gap Gaussian; None: ignore dates
+    time_floor: float = 0.0  # the damping never goes below this factor
+    min_articles: int = 2  # fewer articles than this: noise, not a story
     teaser_threshold: float = 0.45  # a teaser's mean similarity to a story's articles
-    teaser_margin: float = 0.10    # ... and its lead over the next story
+    teaser_margin: float = 0.10  # ... and its lead over the next story
 
 
 NO_DATE_YEARS = (1, 9999)
 
 
-def day_number(date: Optional[str]) -> Optional[float]:
+def day_number(date: str | None) -> float | None:
     """Days since 1970 for an ISO date (``2018``, ``2018-12``, ``2018-12-11``, or a datetime).
 
     A month alone is read as its 15th day, a year alone as 1 July. The years 1
@@ -94,7 +95,7 @@ def length_scale(chars: Sequence[int], params: StoryParams) -> np.ndarray:
     return np.sqrt(params.threshold / own).astype(np.float32)
 
 
-def time_weights(days: Sequence[Optional[float]], params: StoryParams) -> Optional[np.ndarray]:
+def time_weights(days: Sequence[float | None], params: StoryParams) -> np.ndarray | None:
     """Pairwise damping factors from dates, 1 where either date is unknown."""
     if params.time_scale_days is None:
         return None
@@ -102,14 +103,13 @@ def time_weights(days: Sequence[Optional[float]], params: StoryParams) -> Option
     if np.isnan(t).all():
         return None
     gap = np.abs(t[:, None] - t[None, :])
-    w = np.exp(-(gap ** 2) / (2.0 * params.time_scale_days ** 2))
+    w = np.exp(-(gap**2) / (2.0 * params.time_scale_days**2))
     w = params.time_floor + (1.0 - params.time_floor) * w
     w[np.isnan(w)] = 1.0
     return w
 
 
-def similarity_matrix(vectors: np.ndarray, days: Sequence[Optional[float]],
-                      params: StoryParams) -> np.ndarray:
+def similarity_matrix(vectors: np.ndarray, days: Sequence[float | None], params: StoryParams) -> np.ndarray:
     sims = vectors @ vectors.T
     w = time_weights(days, params)
     if w is not None:
@@ -132,9 +132,9 @@ def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:
     return _relabel(raw)
 
 
-def _relabel(raw: Union[Sequence[int], np.ndarray]) -> np.ndarray:
+def _relabel(raw: Sequence[int] | np.ndarray) -> np.ndarray:
     """Renumber labels by first appearance, so the result does not depend on the library's order."""
-    mapping: Dict[int, int] = {}
+    mapping: dict[int, int] = {}
     out = np.empty(len(raw), dtype=np.int64)
     for i, lab in enumerate(raw):
         out[i] = mapping.setdefault(lab, len(mapping))
@@ -164,10 +164,15 @@ def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndar
     return _relabel([find(int(lab)) for lab in labels])
 
 
-def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
-                   article_labels: np.ndarray, story_labels: Sequence[int],
-                   params: StoryParams, neighbours: int = 30,
-                   nearest: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> List[Optional[int]]:
+def attach_teasers(
+    teaser_vecs: np.ndarray,
+    article_vecs: np.ndarray,
+    article_labels: np.ndarray,
+    story_labels: Sequence[int],
+    params: StoryParams,
+    neighbours: int = 30,
+    nearest: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[int | None]:
     """For each teaser, the story label it joins, or None (noise).
 
     A teaser's similarity to a story is its mean similarity to the story's
@@ -186,9 +191,9 @@ def attach_teasers(teaser_vecs: np.ndarray, article_vecs: np.ndarray,
     if nearest is None:
         nearest = knn_between(teaser_vecs, article_vecs, min(neighbours, len(article_vecs)))
     idx, sims = nearest
-    out: List[Optional[int]] = []
+    out: list[int | None] = []
     for row_idx, row_sim in zip(idx, sims):
-        totals: Dict[int, float] = {}
+        totals: dict[int, float] = {}
         for j, s in zip(row_idx, row_sim):
             if j < 0:
                 continue

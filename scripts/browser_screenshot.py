@@ -10,6 +10,7 @@ Chromium, with a story opened, for the README:
 ``--lang`` set the filters first. Needs chromium, chromium-driver and selenium
 (see tests/headless.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,11 @@ def main(argv=None) -> int:
         if args.search:
             driver.find_element("id", "f-text").send_keys(args.search)
             driver.execute_script("document.getElementById('f-text').dispatchEvent(new Event('change'));")
-            WebDriverWait(driver, 10).until(lambda d: d.execute_script(
-                "return document.getElementById('f-text').value === arguments[0]", args.search))
+            WebDriverWait(driver, 10).until(
+                lambda d: d.execute_script(
+                    "return document.getElementById('f-text').value === arguments[0]", args.search
+                )
+            )
         rows = driver.find_elements("css selector", "#story-list li.story")
         if args.story:
             rows = [r for r in rows if r.get_attribute("data-story") == args.story]

@@ -45,6 +45,7 @@ Writes (the output folder is git-ignored; the data never enters the repo):
 
 Prints counts per set. Output is deterministic (same input, same bytes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -224,16 +225,28 @@ def convert_seeds(seeds: Path, dest: Path) -> dict:
     with open(dest, "w", encoding="utf-8") as fh:
         for page in pages:
             dup = "dup:000-003" if page.name.startswith(SEEDS_DUPLICATES) else None
-            fh.write(json.dumps({"id": page.name, "text": page.read_text(encoding="utf-8"),
-                                 "story": "vn-ru-e-government", "dup": dup}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": page.name,
+                        "text": page.read_text(encoding="utf-8"),
+                        "story": "vn-ru-e-government",
+                        "dup": dup,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return {"items": len(pages), "stories": 1, "dup_groups": 1}
 
 
 def convert_all(shared: Path, out: Path) -> dict[str, dict]:
     """Convert every set; return counts per output file name."""
-    counts = {"itn.jsonl": convert_itn(shared / ITN_SOURCE, out / "itn.jsonl"),
-              "wmt.jsonl": convert_wmt(shared / WMT_SOURCE, out / "wmt.jsonl"),
-              "seeds.jsonl": convert_seeds(shared / "seeds", out / "seeds.jsonl")}
+    counts = {
+        "itn.jsonl": convert_itn(shared / ITN_SOURCE, out / "itn.jsonl"),
+        "wmt.jsonl": convert_wmt(shared / WMT_SOURCE, out / "wmt.jsonl"),
+        "seeds.jsonl": convert_seeds(shared / "seeds", out / "seeds.jsonl"),
+    }
     for name, source in PAIR_SOURCES.items():
         counts[name] = convert_pairs(shared / source, out / name)
     return counts
@@ -241,10 +254,15 @@ def convert_all(shared: Path, out: Path) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared", type=Path, default=Path("../shared"),
-                        help="the shared data folder holding eval/ (default ../shared)")
-    parser.add_argument("--out", type=Path, default=Path("eval_data"),
-                        help="output folder, git-ignored (default eval_data)")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=Path("../shared"),
+        help="the shared data folder holding eval/ (default ../shared)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("eval_data"), help="output folder, git-ignored (default eval_data)"
+    )
     args = parser.parse_args(argv)
     try:
         counts = convert_all(args.shared, args.out)

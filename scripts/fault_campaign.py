@@ -27,6 +27,7 @@ and checks the state against a reference made by uninterrupted runs:
 
 It prints each trial and what held, and exits 1 if anything did not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,15 +56,18 @@ def fingerprint(path: Path) -> dict:
     db = sqlite3.connect(str(path))
     try:
         return {
-            "items": db.execute("SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, story, "
-                                "dup, source, vec FROM items ORDER BY id").fetchall(),
+            "items": db.execute(
+                "SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, story, "
+                "dup, source, vec FROM items ORDER BY id"
+            ).fetchall(),
             "stories": db.execute("SELECT * FROM stories ORDER BY id").fetchall(),
             "dups": db.execute("SELECT * FROM dup_groups ORDER BY id").fetchall(),
             "means": db.execute("SELECT * FROM lang_means ORDER BY key").fetchall(),
             "meta": db.execute("SELECT * FROM meta ORDER BY k").fetchall(),
-            "runs": [(rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
-                     for rid, kind, status, counts in
-                     db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")],
+            "runs": [
+                (rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
+                for rid, kind, status, counts in db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")
+            ],
         }
     finally:
         db.close()
@@ -87,8 +91,19 @@ class Campaign:
         self.tally = {"kills": 0, "in_commit": 0, "held": 0, "finished_first": 0}
 
     def command(self, night: int, state: Path, cache: Path, *extra: str) -> list:
-        cmd = [sys.executable, "-m", "clusterer", "update", str(self.corpus[night]), "--state", str(state),
-               "--cache-dir", str(cache), "-q", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "clusterer",
+            "update",
+            str(self.corpus[night]),
+            "--state",
+            str(state),
+            "--cache-dir",
+            str(cache),
+            "-q",
+            *extra,
+        ]
         return cmd + (["--model", self.model] if self.model else [])
 
     def run(self, night: int, state: Path, cache: Path) -> subprocess.CompletedProcess:
@@ -105,6 +120,7 @@ class Campaign:
         self.corpus = {n: corpus_for(n, self.work / "corpus") for n in range(1, NIGHTS + 1)}
         state, cache = self.work / "reference.sqlite", self.work / "cache-reference"
         from clusterer.state import State
+
         with State(self.work / "empty.sqlite"):  # what a run killed on the first night may leave
             pass
         self.empty = fingerprint(self.work / "empty.sqlite")
@@ -135,22 +151,28 @@ class Campaign:
     def kill_campaign(self) -> None:
         state, cache = self.work / "killed.sqlite", self.work / "cache-killed"
         journal = Path(str(state) + "-journal")
-        print(f"SIGKILL: {self.kills} kills a night at random times (half within a cold run, half within "
-              "a warm one), then two the moment the commit begins", flush=True)
+        print(
+            f"SIGKILL: {self.kills} kills a night at random times (half within a cold run, half within "
+            "a warm one), then two the moment the commit begins",
+            flush=True,
+        )
         for night in range(1, NIGHTS + 1):
             finished = False
             # the first half within a cold run (model loading, embedding), the rest within a warm
             # one (reading, alignment, placing, writing: by then the cache holds the night)
             half = self.kills // 2
-            plan = [("random", self.rng.uniform(0.0, self.seconds[night] if k < half else self.warm[night]))
-                    for k in range(self.kills)]
+            plan = [
+                ("random", self.rng.uniform(0.0, self.seconds[night] if k < half else self.warm[night]))
+                for k in range(self.kills)
+            ]
             for mode, delay in plan + [("commit", 0.0)] * 2:
                 if finished:  # a run came to its end: the next kill starts the night again
                     self.restore(night, state)
                     finished = False
                 stale = _stat(journal)  # a journal an earlier kill left behind (rolled back, not hot)
-                proc = subprocess.Popen(self.command(night, state, cache), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, cwd=REPO)
+                proc = subprocess.Popen(
+                    self.command(night, state, cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO
+                )
                 started = time.perf_counter()
                 if mode == "random":
                     while proc.poll() is None and time.perf_counter() - started < delay:
@@ -161,8 +183,10 @@ class Campaign:
                 if proc.poll() is not None:  # it finished before the kill
                     self.tally["finished_first"] += 1
                     finished = proc.returncode == 0
-                    self.check(f"night {night}: a run the kill came too late for finished",
-                               finished and fingerprint(state) == self.ref[night])
+                    self.check(
+                        f"night {night}: a run the kill came too late for finished",
+                        finished and fingerprint(state) == self.ref[night],
+                    )
                     continue
                 in_commit = _stat(journal) not in (None, stale)
                 os.kill(proc.pid, signal.SIGKILL)
@@ -178,14 +202,19 @@ class Campaign:
                 finished = fp == self.ref[night]  # killed after its commit
             if not finished:
                 done = self.run(night, state, cache)
-                self.check(f"night {night}: the run after the kills gives the reference state",
-                           done.returncode == 0 and fingerprint(state) == self.ref[night], done.stderr.strip())
+                self.check(
+                    f"night {night}: the run after the kills gives the reference state",
+                    done.returncode == 0 and fingerprint(state) == self.ref[night],
+                    done.stderr.strip(),
+                )
 
     # -- 2. a full disk ------------------------------------------------------------
     def full_disk(self) -> None:
         print("full disk: the state on a 1 MiB tmpfs, filled", flush=True)
-        if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"],
-                                                             capture_output=True).returncode != 0:
+        if (
+            shutil.which("unshare") is None
+            or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0
+        ):
             print("  not tried: unshare -rm (user and mount namespaces) is not available here", flush=True)
             return
         disk, out = self.work / "disk", self.work / "disk-out"
@@ -194,25 +223,31 @@ class Campaign:
         script = f"""
 set -u
 mount -t tmpfs -o size=1m tmpfs {disk}
-cp {self.work / 'reference-night2.sqlite'} {disk}/state.sqlite
+cp {self.work / "reference-night2.sqlite"} {disk}/state.sqlite
 head -c $(( ($(df -k --output=avail {disk} | tail -1) - 16) * 1024 )) /dev/zero > {disk}/filler
-{' '.join(map(_quote, self.command(3, disk / 'state.sqlite', self.work / 'cache-reference')))} \
+{" ".join(map(_quote, self.command(3, disk / "state.sqlite", self.work / "cache-reference")))} \
   > {out}/full.out 2> {out}/full.err; echo $? > {out}/full.rc
 cp {disk}/state.sqlite {out}/full.sqlite
 rm {disk}/filler
-{' '.join(map(_quote, self.command(3, disk / 'state.sqlite', self.work / 'cache-reference')))} \
+{" ".join(map(_quote, self.command(3, disk / "state.sqlite", self.work / "cache-reference")))} \
   > /dev/null 2> {out}/freed.err; echo $? > {out}/freed.rc
 cp {disk}/state.sqlite {out}/freed.sqlite
 """
         subprocess.run(["unshare", "-rm", "bash", "-c", script], cwd=REPO)
         rc, err = (out / "full.rc").read_text().strip(), (out / "full.err").read_text()
-        self.check("full disk: one error line, exit 1", rc == "1" and len(err.strip().splitlines()) == 1
-                   and "no room left to write the state" in err, f"exit {rc}: {err.strip()[:200]}")
-        self.check("full disk: the state as it was before the night",
-                   integrity(out / "full.sqlite") == "ok" and fingerprint(out / "full.sqlite") == self.ref[2])
-        self.check("full disk: space freed, the night gives the reference state",
-                   (out / "freed.rc").read_text().strip() == "0"
-                   and fingerprint(out / "freed.sqlite") == self.ref[3])
+        self.check(
+            "full disk: one error line, exit 1",
+            rc == "1" and len(err.strip().splitlines()) == 1 and "no room left to write the state" in err,
+            f"exit {rc}: {err.strip()[:200]}",
+        )
+        self.check(
+            "full disk: the state as it was before the night",
+            integrity(out / "full.sqlite") == "ok" and fingerprint(out / "full.sqlite") == self.ref[2],
+        )
+        self.check(
+            "full disk: space freed, the night gives the reference state",
+            (out / "freed.rc").read_text().strip() == "0" and fingerprint(out / "freed.sqlite") == self.ref[3],
+        )
 
     # -- 3. concurrent runs -------------------------------------------------------
     def concurrent(self) -> None:
@@ -221,20 +256,42 @@ cp {disk}/state.sqlite {out}/freed.sqlite
         shutil.copy(self.work / "reference-night2.sqlite", state)
         link = self.work / "link.sqlite"
         link.symlink_to(state)
-        procs = [subprocess.Popen(self.command(3, path, cache), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True, cwd=REPO) for path in (state, state, link)]
-        batch = subprocess.Popen([sys.executable, "-m", "clusterer", str(self.corpus[3]), "--cache-dir", str(cache),
-                                  "-q", "--out", str(self.work / "batch.json")]
-                                 + (["--model", self.model] if self.model else []),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        procs = [
+            subprocess.Popen(
+                self.command(3, path, cache), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO
+            )
+            for path in (state, state, link)
+        ]
+        batch = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "clusterer",
+                str(self.corpus[3]),
+                "--cache-dir",
+                str(cache),
+                "-q",
+                "--out",
+                str(self.work / "batch.json"),
+            ]
+            + (["--model", self.model] if self.model else []),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
         codes = sorted(p.wait() for p in procs)
         batch.wait()
-        self.check("concurrency: one update ran, the others exited 75 (try later)", codes == [0, 75, 75],
-                   f"exit codes {codes}")
-        self.check("concurrency: the batch run beside them succeeded", batch.returncode == 0,
-                   batch.stderr.read().strip()[:200])
-        self.check("concurrency: the state equals the reference",
-                   integrity(state) == "ok" and fingerprint(state) == self.ref[3])
+        self.check(
+            "concurrency: one update ran, the others exited 75 (try later)", codes == [0, 75, 75], f"exit codes {codes}"
+        )
+        self.check(
+            "concurrency: the batch run beside them succeeded", batch.returncode == 0, batch.stderr.read().strip()[:200]
+        )
+        self.check(
+            "concurrency: the state equals the reference",
+            integrity(state) == "ok" and fingerprint(state) == self.ref[3],
+        )
 
 
 def _stat(path: Path):
@@ -247,6 +304,7 @@ def _stat(path: Path):
 
 def _quote(arg: str) -> str:
     import shlex
+
     return shlex.quote(str(arg))
 
 
@@ -270,9 +328,11 @@ def main() -> int:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     t = campaign.tally
-    print(f"\n{t['kills']} SIGKILLs ({t['in_commit']} inside the commit): the state held {t['held']} times; "
-          f"{t['finished_first']} runs finished before their kill; "
-          f"{len(campaign.failures)} failures; {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{t['kills']} SIGKILLs ({t['in_commit']} inside the commit): the state held {t['held']} times; "
+        f"{t['finished_first']} runs finished before their kill; "
+        f"{len(campaign.failures)} failures; {time.perf_counter() - started:.0f} s"
+    )
     for failure in campaign.failures:
         print(f"FAILED: {failure}")
     return 1 if campaign.failures else 0

@@ -12,6 +12,7 @@
    Embeddings come from the cache after the first pass, so the times of the
    other steps are reported as well as the totals.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ def split_by_date(records, nights: int):
     dated = sorted((r for r in records if day_number(r.date) is not None), key=lambda r: (day_number(r.date), r.id))
     undated = [r for r in records if day_number(r.date) is None]
     per = -(-len(dated) // nights)
-    parts = [dated[k * per:(k + 1) * per] for k in range(nights)]
+    parts = [dated[k * per : (k + 1) * per] for k in range(nights)]
     parts[0] = undated + parts[0]
     return parts
 
@@ -81,9 +82,12 @@ def main() -> int:
                 t = time.perf_counter()
                 report = Nightly(state, c).update(corpus)
                 night_times.append(time.perf_counter() - t)
-            print(f"night {k}: {len(part)} new, {report.counts['stories']} stories, "
-                  f"{len(report.stories_created)} created, {len(report.stories_merged)} merges, "
-                  f"{night_times[-1]:.1f}s", flush=True)
+            print(
+                f"night {k}: {len(part)} new, {report.counts['stories']} stories, "
+                f"{len(report.stories_created)} created, {len(report.stories_merged)} merges, "
+                f"{night_times[-1]:.1f}s",
+                flush=True,
+            )
         incremental = story_labels(state)
         full = write_jsonl(records, tmp / "full.jsonl")
         with Clusterer(encoder=encoder, cache_dir=args.cache_dir) as c:
@@ -122,14 +126,14 @@ def main() -> int:
             again = c.run(full)
             batch_again = time.perf_counter() - t
         figures["one_percent"] = {
-            "new_items": night.counts["new"], "night_seconds": round(night_time, 2),
+            "new_items": night.counts["new"],
+            "night_seconds": round(night_time, 2),
             "night_steps": {k: round(v, 3) for k, v in night.timings.items()},
             "batch_seconds": round(batch_again, 2),
             "batch_steps": {k: round(v, 3) for k, v in again.timings.items()},
         }
         o = figures["one_percent"]
-        print(f"\n1% night ({o['new_items']} new of {len(records)}): {o['night_seconds']}s "
-              f"{o['night_steps']}")
+        print(f"\n1% night ({o['new_items']} new of {len(records)}): {o['night_seconds']}s {o['night_steps']}")
         print(f"full batch run, same corpus: {o['batch_seconds']}s {o['batch_steps']}")
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")

@@ -1,4 +1,5 @@
 """Shared test helpers: a deterministic fake encoder and the ../shared data locator."""
+
 from __future__ import annotations
 
 import hashlib
@@ -69,11 +70,22 @@ class TopicEncoder(FakeEncoder):
     topic are close whatever their other words, as with a real model."""
 
     TOPICS = {
-        "earthquake": 0, "rescue": 0, "rubble": 0, "aftershocks": 0,
-        "election": 1, "voters": 1, "candidates": 1, "presidential": 1,
-        "bakery": 2, "bread": 2, "pastry": 2,
-        "football": 3, "goalless": 3, "penalties": 3,
-        "recipe": 4, "flour": 2,
+        "earthquake": 0,
+        "rescue": 0,
+        "rubble": 0,
+        "aftershocks": 0,
+        "election": 1,
+        "voters": 1,
+        "candidates": 1,
+        "presidential": 1,
+        "bakery": 2,
+        "bread": 2,
+        "pastry": 2,
+        "football": 3,
+        "goalless": 3,
+        "penalties": 3,
+        "recipe": 4,
+        "flour": 2,
     }
 
     def __init__(self, weight: float = 0.6, **kw):

@@ -5,11 +5,11 @@ Debian's ``chromium`` and ``chromium-driver`` packages (``apt-get install -y
 chromium chromium-driver``) and ``pip install selenium``; nothing is downloaded
 (Selenium Manager is not used: the driver's path is always given).
 """
+
 from __future__ import annotations
 
 import os
 import shutil
-from typing import Tuple
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DRIVERS = ("chromedriver", "chromium.chromedriver")
@@ -19,7 +19,7 @@ class BrowserUnavailable(RuntimeError):
     """No headless Chromium can be started here; the message says what is missing."""
 
 
-def find_chromium() -> Tuple[str, str]:
+def find_chromium() -> tuple[str, str]:
     """Paths of the browser and of its driver (``$CHROMIUM`` and ``$CHROMEDRIVER``
     override the search on ``PATH``); ``BrowserUnavailable`` where one is missing."""
     try:
@@ -30,8 +30,9 @@ def find_chromium() -> Tuple[str, str]:
     driver = os.environ.get("CHROMEDRIVER") or next(filter(None, map(shutil.which, DRIVERS)), None)
     missing = [name for name, path in (("chromium", browser), ("chromedriver", driver)) if not path]
     if missing:
-        raise BrowserUnavailable(f"{' and '.join(missing)} not found on PATH "
-                                 "(apt-get install -y chromium chromium-driver)")
+        raise BrowserUnavailable(
+            f"{' and '.join(missing)} not found on PATH (apt-get install -y chromium chromium-driver)"
+        )
     return browser, driver
 
 
@@ -45,8 +46,15 @@ def open_chromium(width: int = 1400, height: int = 1000):
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--hide-scrollbars", f"--window-size={width},{height}", "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     try:
         return webdriver.Chrome(options=options, service=Service(driver))

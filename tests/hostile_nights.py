@@ -1,5 +1,6 @@
 """The hostile corpus night by night (tests/data/hostile, see its README), for
 the tests and for scripts/fault_campaign.py."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,9 @@ def corpus_for(night: int, root: Path) -> Path:
     if not (corpus / "pipe.txt").exists():
         os.mkfifo(corpus / "pipe.txt")
     (corpus / os.fsdecode(b"bad\xffname.txt")).write_text("Storm hits the harbour.", encoding="utf-8")
-    (corpus / "new\nline.txt").write_text("A short page whose file name holds a newline, about ferries "
-                                          "in the port.", encoding="utf-8")
+    (corpus / "new\nline.txt").write_text(
+        "A short page whose file name holds a newline, about ferries in the port.", encoding="utf-8"
+    )
     sentence = "The port of Rotterdam handles more cargo than any other port in Europe. "
-    (corpus / "huge.txt").write_text((sentence * (HUGE_CHARS // len(sentence) + 1))[:HUGE_CHARS],
-                                     encoding="utf-8")
+    (corpus / "huge.txt").write_text((sentence * (HUGE_CHARS // len(sentence) + 1))[:HUGE_CHARS], encoding="utf-8")
     return corpus

@@ -7,6 +7,7 @@ SIGKILL it at a known point): before the N-th encoder batch, before the N-th
 SQL write statement on the state database, or after the update returned.
 Only this test driver knows about stalls; production code reads no test flag.
 """
+
 from __future__ import annotations
 
 import argparse

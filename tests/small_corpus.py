@@ -2,6 +2,7 @@
 a JSONL file whose records carry keys of their own (two of them one dispatch, the
 later-dated one first in the file), a French page with a "Voir plus" block of
 teasers and the same page republished under another name, and a stray record."""
+
 from __future__ import annotations
 
 import json
@@ -40,13 +41,33 @@ TEASERS_FR_OTHER = (
 )
 
 RECORDS = [
-    {"id": "antwerp-mirror", "site": "mirror.example", "text": "Antwerp (Reuters) - " + DISPATCH,
-     "lang": "en", "date": "2026-02-03", "tags": ["port", "strike"], "rank": 2},
-    {"id": "antwerp-wire", "text": DISPATCH, "lang": "en", "date": "2026-02-02",
-     "site": "wire.example", "tags": [], "rank": 1, "extra": {"nested": [1, 2.5, None]}},
-    {"id": "jazz", "text": "Le festival de jazz de Coutances accueillera une quarantaine de concerts "
-     "du 9 au 16 mai, dont celui du pianiste cubain Omar Sosa. La billetterie ouvre le 2 février.",
-     "title": "Jazz à Coutances", "lang": "fr", "note": None},
+    {
+        "id": "antwerp-mirror",
+        "site": "mirror.example",
+        "text": "Antwerp (Reuters) - " + DISPATCH,
+        "lang": "en",
+        "date": "2026-02-03",
+        "tags": ["port", "strike"],
+        "rank": 2,
+    },
+    {
+        "id": "antwerp-wire",
+        "text": DISPATCH,
+        "lang": "en",
+        "date": "2026-02-02",
+        "site": "wire.example",
+        "tags": [],
+        "rank": 1,
+        "extra": {"nested": [1, 2.5, None]},
+    },
+    {
+        "id": "jazz",
+        "text": "Le festival de jazz de Coutances accueillera une quarantaine de concerts "
+        "du 9 au 16 mai, dont celui du pianiste cubain Omar Sosa. La billetterie ouvre le 2 février.",
+        "title": "Jazz à Coutances",
+        "lang": "fr",
+        "note": None,
+    },
 ]
 
 

@@ -2,6 +2,7 @@
 opened from disk in headless Chromium (Debian's chromium and chromium-driver,
 driven by Selenium; see tests/headless.py), built by the CLI with the real model
 from the example corpus and from the seeds."""
+
 from __future__ import annotations
 
 import json
@@ -26,29 +27,61 @@ def embedded_data(page: str) -> dict:
 
 
 def small_result(title: str = "Storm") -> ClusterResult:
-    items = [ItemResult(id="a", doc="a", kind="article", lang="en", title=title, date="2026-01-15",
-                        url="https://example.org/a", story="s1", duplicate_group="d1", snippet="A storm.",
-                        x=0.5, y=-0.25),
-             ItemResult(id="b", doc="b", kind="article", lang="fr", title="Tempête", date="2026-01-16",
-                        story="s1", duplicate_group="d1", x=0.4, y=-0.2),
-             ItemResult(id="b#teaser-1", doc="b", kind="teaser", lang="fr", title="Autre chose")]
+    items = [
+        ItemResult(
+            id="a",
+            doc="a",
+            kind="article",
+            lang="en",
+            title=title,
+            date="2026-01-15",
+            url="https://example.org/a",
+            story="s1",
+            duplicate_group="d1",
+            snippet="A storm.",
+            x=0.5,
+            y=-0.25,
+        ),
+        ItemResult(
+            id="b",
+            doc="b",
+            kind="article",
+            lang="fr",
+            title="Tempête",
+            date="2026-01-16",
+            story="s1",
+            duplicate_group="d1",
+            x=0.4,
+            y=-0.2,
+        ),
+        ItemResult(id="b#teaser-1", doc="b", kind="teaser", lang="fr", title="Autre chose"),
+    ]
     return ClusterResult(
         items=items,
         stories=[Story(id="s1", title=title, members=["a", "b"], languages=["en", "fr"], articles=2)],
-        duplicate_groups=[DuplicateGroup(id="d1", members=["a", "b"], canonical="a", languages=["en", "fr"],
-                                         story="s1", evidence=[{"a": "a", "b": "b", "same_language": False,
-                                                                "cosine": 0.61, "aligned_sentences": 5}])],
-        model="test")
+        duplicate_groups=[
+            DuplicateGroup(
+                id="d1",
+                members=["a", "b"],
+                canonical="a",
+                languages=["en", "fr"],
+                story="s1",
+                evidence=[{"a": "a", "b": "b", "same_language": False, "cosine": 0.61, "aligned_sentences": 5}],
+            )
+        ],
+        model="test",
+    )
 
 
 # ---- the page's data, no browser --------------------------------------------
+
 
 def test_page_loads_nothing_and_no_text_can_close_its_script(tmp_path):
     hostile = "</script><script>alert(1)</script> <!-- <script> </SCRIPT >"
     result = small_result(title=hostile)
     page = render_html(result, title="<b>mine</b>")
     assert page.count("<script") == 2 and page.lower().count("</script") == 2
-    assert "<link" not in page and " src=" not in page and "http-equiv=\"Content-Security-Policy\"" in page
+    assert "<link" not in page and " src=" not in page and 'http-equiv="Content-Security-Policy"' in page
     assert "<title>&lt;b&gt;mine&lt;/b&gt;</title>" in page
     data = embedded_data(page)
     assert data == json.loads(json.dumps(browser_data(result)))
@@ -113,13 +146,15 @@ def test_html_inside_the_corpus_is_refused(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("Some text.", encoding="utf-8")
-    result = CliRunner().invoke(main, [str(corpus), "--html", str(corpus / "page.html"), "-q",
-                                       "--cache-dir", str(tmp_path / "c")])
+    result = CliRunner().invoke(
+        main, [str(corpus), "--html", str(corpus / "page.html"), "-q", "--cache-dir", str(tmp_path / "c")]
+    )
     assert result.exit_code == 1 and "is an input of the corpus" in result.output
     assert not (corpus / "page.html").exists()
 
 
 # ---- the page in a browser --------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def chromium():
@@ -174,8 +209,13 @@ def shown(driver, selector: str, attribute: str):
 
 
 def set_control(driver, element_id: str, value: str, event: str = "change") -> None:
-    driver.execute_script("const e = document.getElementById(arguments[0]); e.value = arguments[1];"
-                          "e.dispatchEvent(new Event(arguments[2]));", element_id, value, event)
+    driver.execute_script(
+        "const e = document.getElementById(arguments[0]); e.value = arguments[1];"
+        "e.dispatchEvent(new Event(arguments[2]));",
+        element_id,
+        value,
+        event,
+    )
 
 
 def wait_for_stories(driver, expected):
@@ -214,7 +254,8 @@ def test_browser_shows_the_seeds_as_the_result_says(chromium, seeds_page, tmp_pa
     # the map is drawn: coloured points for the story
     coloured = chromium.execute_script(
         "const c = document.getElementById('map'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        "let n = 0; for (let p = 0; p < d.length; p += 4) if (Math.abs(d[p] - d[p + 2]) > 60) n++; return n;")
+        "let n = 0; for (let p = 0; p < d.length; p += 4) if (Math.abs(d[p] - d[p + 2]) > 60) n++; return n;"
+    )
     assert coloured > 0
     # a date range after the story: nothing listed; cleared: back
     set_control(chromium, "f-from", "2020-01-01")
@@ -261,7 +302,9 @@ def test_browser_filters_the_example_corpus(chromium, examples_page, tmp_path):
         "const c = document.getElementById('map'), r = c.getBoundingClientRect(), d = window.storyBrowser;"
         "const [px, py] = d.project(arguments[0], arguments[1]);"
         "c.dispatchEvent(new MouseEvent('click', {clientX: r.left + px, clientY: r.top + py, bubbles: true}));",
-        storm.x, storm.y)
+        storm.x,
+        storm.y,
+    )
     assert chromium.find_element("id", "detail").get_attribute("data-story") == "s1"
     assert shown(chromium, "#detail .group .item.canonical", "data-item") == ["storm_en.txt"]
     chromium.save_screenshot(str(tmp_path / "browser-examples.png"))

@@ -2,10 +2,9 @@ import sqlite3
 
 import numpy as np
 import pytest
-
-from clusterer.cache import EmbeddingCache, Embedder, text_key
-
 from conftest import FakeEncoder
+
+from clusterer.cache import Embedder, EmbeddingCache, text_key
 
 
 def test_second_run_embeds_nothing(tmp_path):
@@ -61,8 +60,9 @@ def test_no_cache_dir_means_no_files(tmp_path):
 
 def test_progress_reports_to_total(tmp_path):
     seen = []
-    Embedder(FakeEncoder(), cache_dir=tmp_path, batch_size=2,
-             progress=lambda done, total: seen.append((done, total))).embed(["a", "b", "c"])
+    Embedder(
+        FakeEncoder(), cache_dir=tmp_path, batch_size=2, progress=lambda done, total: seen.append((done, total))
+    ).embed(["a", "b", "c"])
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
 
 

@@ -33,8 +33,9 @@ def test_unusable_corpus_names_the_files(tmp_path):
 def test_unknown_model_folder_is_a_clear_error(tmp_path):
     (tmp_path / "a.txt").write_text("Some text.", encoding="utf-8")
     missing = tmp_path / "models" / "nothing-here"
-    result = CliRunner().invoke(main, [str(tmp_path), "--model", str(missing), "-q",
-                                       "--cache-dir", str(tmp_path / "c")])
+    result = CliRunner().invoke(
+        main, [str(tmp_path), "--model", str(missing), "-q", "--cache-dir", str(tmp_path / "c")]
+    )
     assert result.exit_code == 1
     assert "cannot load model" in result.output and "Traceback" not in result.output
 
@@ -65,9 +66,14 @@ def test_report_prints_a_saved_result_as_the_run_did(tmp_path, fake_encoder, mon
 
 def test_counts_in_the_summary_agree_with_their_nouns():
     from clusterer.report import count
-    assert [count(1, "story", "stories"), count(2, "story", "stories"), count(0, "page"),
-            count(1, "duplicate group"), count(12000, "item")] == \
-        ["1 story", "2 stories", "0 pages", "1 duplicate group", "12,000 items"]
+
+    assert [
+        count(1, "story", "stories"),
+        count(2, "story", "stories"),
+        count(0, "page"),
+        count(1, "duplicate group"),
+        count(12000, "item"),
+    ] == ["1 story", "2 stories", "0 pages", "1 duplicate group", "12,000 items"]
 
 
 def test_settings_options_and_folders_reach_the_clusterer(tmp_path, fake_encoder, monkeypatch):
@@ -80,13 +86,26 @@ def test_settings_options_and_folders_reach_the_clusterer(tmp_path, fake_encoder
     def capture(options):
         seen.append(real(options))
         return Clusterer(encoder=fake_encoder, cache_dir=None)
+
     monkeypatch.setattr(cli, "make_clusterer", capture)
     config = tmp_path / "clusterer.toml"
     config.write_text("[stories]\nthreshold = 0.4\n[duplicates]\nmin_share = 0.7\n", encoding="utf-8")
     corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
-    result = CliRunner(env={"CLUSTERER_CACHE_DIR": str(tmp_path / "c"), "CLUSTERER_MODEL_DIR": str(tmp_path / "m")}
-                       ).invoke(main, [str(corpus), "-q", "--config", str(config),
-                                       "--set", "stories.threshold=0.35", "--set", "stories.time_scale_days=none"])
+    result = CliRunner(
+        env={"CLUSTERER_CACHE_DIR": str(tmp_path / "c"), "CLUSTERER_MODEL_DIR": str(tmp_path / "m")}
+    ).invoke(
+        main,
+        [
+            str(corpus),
+            "-q",
+            "--config",
+            str(config),
+            "--set",
+            "stories.threshold=0.35",
+            "--set",
+            "stories.time_scale_days=none",
+        ],
+    )
     assert result.exit_code == 0, result.output
     made = seen[0]
     assert made.stories.threshold == 0.35 and made.stories.time_scale_days is None
@@ -96,8 +115,9 @@ def test_settings_options_and_folders_reach_the_clusterer(tmp_path, fake_encoder
 
 def test_a_bad_setting_is_one_line_before_any_work(tmp_path):
     corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
-    result = CliRunner().invoke(main, [str(corpus), "-q", "--set", "stories.treshold=0.3",
-                                       "--cache-dir", str(tmp_path / "c")])
+    result = CliRunner().invoke(
+        main, [str(corpus), "-q", "--set", "stories.treshold=0.3", "--cache-dir", str(tmp_path / "c")]
+    )
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert "unknown setting stories.treshold" in result.output
 

@@ -1,5 +1,6 @@
 """`cluster dedup`: the corpus written back with each duplicate group reduced to its
 canonical record; removed records name it; JSONL records keep every key."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ from clusterer.cli import main
 from clusterer.dedup import dedup, dedup_corpus
 from clusterer.errors import CorpusError
 from clusterer.pipeline import Clusterer
-from clusterer.report import count
 from clusterer.read import read_corpus
 from clusterer.records import Record
+from clusterer.report import count
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_nights import corpus_for  # noqa: E402
@@ -51,12 +52,13 @@ def run_dedup(corpus: Path, tmp_path: Path, *options) -> tuple[dict, list, list]
     assert out.exit_code == 0, out.output
     data = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     kept_lines, removed_lines = read_jsonl(kept), read_jsonl(removed)
-    skipped = (f"; {count(len(data['skipped']), 'input')} skipped (run cluster PATH for why)"
-               if data["skipped"] else "")
-    assert out.output.strip() == (f"Kept {count(len(kept_lines), 'record')}, removed "
-                                  f"{count(len(removed_lines), 'duplicate')} "
-                                  f"({count(len(data['duplicate_groups']), 'duplicate group')}){skipped}; "
-                                  f"wrote {kept} and {removed}")
+    skipped = f"; {count(len(data['skipped']), 'input')} skipped (run cluster PATH for why)" if data["skipped"] else ""
+    assert out.output.strip() == (
+        f"Kept {count(len(kept_lines), 'record')}, removed "
+        f"{count(len(removed_lines), 'duplicate')} "
+        f"({count(len(data['duplicate_groups']), 'duplicate group')}){skipped}; "
+        f"wrote {kept} and {removed}"
+    )
     return data, kept_lines, removed_lines
 
 
@@ -81,7 +83,9 @@ def test_dedup_keeps_one_record_per_duplicate_group_and_every_other(tmp_path, fa
     check_one_record_per_group(result, kept, removed)
     assert [r["id"] for r in kept] == ["page_fr.txt", "antwerp-wire", "jazz"]  # corpus order
     assert sorted((r["id"], r["duplicate_of"]) for r in removed) == [
-        ("antwerp-mirror", "antwerp-wire"), ("page_fr_copy.md", "page_fr.txt")]
+        ("antwerp-mirror", "antwerp-wire"),
+        ("page_fr_copy.md", "page_fr.txt"),
+    ]
     original = {r["id"]: r for r in RECORDS}
     by_id = {r["id"]: r for r in kept + removed}
     assert by_id["antwerp-wire"] == original["antwerp-wire"]  # every key, nested values too
@@ -113,8 +117,9 @@ def test_dedup_on_the_example_corpus(tmp_path, fake_cli):
     assert [(r["id"], r["duplicate_of"]) for r in removed] == [("storm_fr.txt", "storm_en.txt")]
     jazz = json.loads((EXAMPLES / "records.jsonl").read_text(encoding="utf-8"))
     assert next(r for r in kept if r["id"] == "jazz-fr") == jazz
-    assert next(r for r in kept if r["id"] == "storm_en.txt")["text"] == \
-        (EXAMPLES / "storm_en.txt").read_text(encoding="utf-8")
+    assert next(r for r in kept if r["id"] == "storm_en.txt")["text"] == (EXAMPLES / "storm_en.txt").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_dedup_writes_back_every_record_of_the_hostile_corpus(tmp_path, fake_encoder):
@@ -139,9 +144,11 @@ def test_dedup_writes_back_every_record_of_the_hostile_corpus(tmp_path, fake_enc
 
 
 def test_dedup_from_python_and_records_in_memory(fake_encoder):
-    records = [Record(id="a", text=RECORDS[1]["text"], lang="en", date="2026-02-05"),
-               Record(id="b", text="Antwerp (Reuters) - " + RECORDS[1]["text"], lang="en", date="2026-02-01"),
-               Record(id="c", text=RECORDS[2]["text"], lang="fr")]
+    records = [
+        Record(id="a", text=RECORDS[1]["text"], lang="en", date="2026-02-05"),
+        Record(id="b", text="Antwerp (Reuters) - " + RECORDS[1]["text"], lang="en", date="2026-02-01"),
+        Record(id="c", text=RECORDS[2]["text"], lang="fr"),
+    ]
     with Clusterer(encoder=fake_encoder, cache_dir=None) as clusterer:
         result = clusterer.run(records)
     entries = list(dedup(result, records))
@@ -179,7 +186,8 @@ def test_bad_output_paths_are_one_line_errors_before_any_work(tmp_path, monkeypa
     kept = tmp_path / "kept.jsonl"
     assert "input of the corpus" in one_line_error(invoke("dedup", corpus, "--out", corpus / "kept.jsonl"))
     assert "input of the corpus" in one_line_error(
-        invoke("dedup", corpus, "--out", kept, "--removed", corpus / "wire.jsonl"))
+        invoke("dedup", corpus, "--out", kept, "--removed", corpus / "wire.jsonl")
+    )
     assert "same file" in one_line_error(invoke("dedup", corpus, "--out", kept, "--removed", kept))
     assert "is a folder" in one_line_error(invoke("dedup", corpus, "--out", tmp_path))
     assert "does not exist" in one_line_error(invoke("dedup", corpus, "--out", tmp_path / "no" / "k.jsonl"))

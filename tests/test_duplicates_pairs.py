@@ -1,11 +1,20 @@
 """Pair evidence (array code) is exactly that of the plain per-pair definition,
 and the groups and the alignment test behave as documented."""
+
 import numpy as np
 import pytest
 
 from clusterer.align import Aligner, pack
-from clusterer.duplicates import (DuplicateParams, PairEvidence, TextFeatures, _EMPTY, candidate_pairs,
-                                  containment_from_overlap, find_duplicates, sketch_overlap)
+from clusterer.duplicates import (
+    _EMPTY,
+    DuplicateParams,
+    PairEvidence,
+    TextFeatures,
+    candidate_pairs,
+    containment_from_overlap,
+    find_duplicates,
+    sketch_overlap,
+)
 
 
 def _reference(nbr_idx, nbr_sim, features, langs, eligible):
@@ -70,8 +79,7 @@ def test_no_neighbours_no_pairs():
 def test_groups_without_evidence_are_the_same():
     for seed in range(8):
         case = _random_case(seed)
-        for params in (DuplicateParams(), DuplicateParams(min_overlap=0.3, min_containment=0.3,
-                                                          min_chars=100)):
+        for params in (DuplicateParams(), DuplicateParams(min_overlap=0.3, min_containment=0.3, min_chars=100)):
             groups, evidence = find_duplicates(*case, params)
             fast, accepted = find_duplicates(*case, params, with_evidence=False)
             assert fast == groups
@@ -97,9 +105,9 @@ def _alignment_case():
     table = {}
     docs = {  # item -> (lang, meanings of its sentences, in order)
         0: ("en", [0, 1, 2, 3, 4, 5]),
-        1: ("ru", [0, 1, 2, 3, 4, 5]),   # the translation of 0
+        1: ("ru", [0, 1, 2, 3, 4, 5]),  # the translation of 0
         2: ("ru", [6, 7, 8, 9, 10, 11]),  # another report of the same weeks
-        3: ("ru", [5, 4, 3, 2, 1, 0]),   # the same sentences, order scrambled
+        3: ("ru", [5, 4, 3, 2, 1, 0]),  # the same sentences, order scrambled
     }
     sentences = {}
     for i, (lang, ms) in docs.items():
@@ -133,6 +141,7 @@ def test_alignment_is_skipped_for_short_texts_and_contained_wording():
     short = [TextFeatures(f.sketch, f.grams, 150, f.sentences) for f in features]
     embed = _CountingEmbed(table)
     idx = np.array([[1], [0], [3], [2]])
-    groups, _ = find_duplicates(idx, np.ones(idx.shape, np.float32), short, langs, [True] * 4,
-                                aligner=Aligner(embed, 0.1))
+    groups, _ = find_duplicates(
+        idx, np.ones(idx.shape, np.float32), short, langs, [True] * 4, aligner=Aligner(embed, 0.1)
+    )
     assert groups == [] and embed.seen == []  # nothing embedded: no pair was long enough

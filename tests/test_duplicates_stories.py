@@ -1,8 +1,7 @@
 import numpy as np
 
 from clusterer.duplicates import DuplicateParams, PairEvidence, group_pairs, overlap, shingles
-from clusterer.stories import (StoryParams, attach_teasers, average_linkage, day_number,
-                               merge_groups, time_weights)
+from clusterer.stories import StoryParams, attach_teasers, average_linkage, day_number, merge_groups, time_weights
 
 
 def test_overlap_of_wording():
@@ -15,8 +14,9 @@ def test_overlap_of_wording():
 
 
 def _ev(**kw):
-    base = dict(i=0, j=1, same_language=False, cosine=0.3, overlap=0.0, containment=0.0,
-                chars=2000, aligned=8, share=0.8)
+    base = dict(
+        i=0, j=1, same_language=False, cosine=0.3, overlap=0.0, containment=0.0, chars=2000, aligned=8, share=0.8
+    )
     base.update(kw)
     return PairEvidence(**base)
 
@@ -60,6 +60,7 @@ def test_group_pairs_does_not_chain_near_misses():
 
 def test_containment_from_overlap_matches_exact_sets():
     from clusterer.duplicates import containment, containment_from_overlap
+
     a = frozenset(range(100))
     b = frozenset(range(60, 400))  # 40 of a's 100 in b
     est = containment_from_overlap(overlap(a, b), len(a), len(b))
@@ -81,18 +82,20 @@ def test_time_weights_damp_far_apart_dates_only():
 
 
 def test_average_linkage_cuts_at_threshold_and_is_order_free():
-    sims = np.array([[1, .9, .8, 0, 0],
-                     [.9, 1, .7, 0, 0],
-                     [.8, .7, 1, .1, 0],
-                     [0, 0, .1, 1, .6],
-                     [0, 0, 0, .6, 1]], dtype=float)
+    sims = np.array(
+        [[1, 0.9, 0.8, 0, 0], [0.9, 1, 0.7, 0, 0], [0.8, 0.7, 1, 0.1, 0], [0, 0, 0.1, 1, 0.6], [0, 0, 0, 0.6, 1]],
+        dtype=float,
+    )
     labels = average_linkage(sims, threshold=0.5)
     assert list(labels) == [0, 0, 0, 1, 1]
     assert len(set(average_linkage(sims, threshold=0.95))) == 5
     perm = [4, 2, 0, 3, 1]
     permuted = average_linkage(sims[np.ix_(perm, perm)], threshold=0.5)
-    assert [permuted[perm.index(i)] == permuted[perm.index(j)] for i, j in [(0, 1), (3, 4), (0, 3)]] \
-        == [True, True, False]
+    assert [permuted[perm.index(i)] == permuted[perm.index(j)] for i, j in [(0, 1), (3, 4), (0, 3)]] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_merge_groups_joins_clusters_of_a_group():
@@ -112,8 +115,11 @@ def test_teasers_join_only_a_clear_story():
 
 def test_sketch_estimates_wording_overlap():
     from clusterer.duplicates import TextFeatures, sketch, sketch_overlap
-    base = ("The regional council approved the new budget on Tuesday after a long debate, with "
-            "funds for schools, hospitals, public transport and the repair of old bridges.")
+
+    base = (
+        "The regional council approved the new budget on Tuesday after a long debate, with "
+        "funds for schools, hospitals, public transport and the repair of old bridges."
+    )
     edited = base.replace("Tuesday", "Wednesday") + " The vote was 41 to 12."
     other = "Heavy snow closed the mountain pass and several villages were cut off for two days."
     for a, b in ((base, edited), (base, other)):
@@ -127,6 +133,7 @@ def test_sketch_estimates_wording_overlap():
 
 def test_length_scale_lowers_the_cut_between_full_articles_only():
     from clusterer.stories import length_scale
+
     p = StoryParams()
     s = length_scale([100, 400, 950, 1500, 5000], p)
     assert s[0] == s[1] == 1.0  # short texts: the cut stays at p.threshold

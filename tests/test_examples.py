@@ -1,4 +1,5 @@
 """The README's example corpus, through the CLI and the real bundled model."""
+
 import json
 from pathlib import Path
 
@@ -11,8 +12,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "corpus"
 
 def test_example_corpus(tmp_path, model_cache):
     out = tmp_path / "result.json"
-    result = CliRunner().invoke(main, [str(EXAMPLES), "--out", str(out), "-q",
-                                       "--cache-dir", str(model_cache)])
+    result = CliRunner().invoke(main, [str(EXAMPLES), "--out", str(out), "-q", "--cache-dir", str(model_cache)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     stories = sorted(sorted(s["members"]) for s in data["stories"])

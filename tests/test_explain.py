@@ -1,4 +1,5 @@
 """`cluster explain` and the per-language-pair recall of `cluster eval`."""
+
 import json
 
 from click.testing import CliRunner
@@ -13,10 +14,25 @@ RESULT = {
         {"id": "c", "kind": "article", "lang": "ru", "story": "s1", "duplicate_group": "d1"},
         {"id": "d", "kind": "article", "lang": "fr", "story": "s1", "duplicate_group": None},
     ],
-    "duplicate_groups": [{"id": "d1", "members": ["a", "b", "c"], "evidence": [
-        {"a": "a", "b": "b", "same_language": False, "cosine": 0.61, "overlap": 0.0, "containment": 0.0,
-         "aligned_sentences": 11, "aligned_share": 1.0},
-        {"a": "b", "b": "c", "same_language": True, "cosine": 0.9, "overlap": 0.7, "containment": 0.95}]}],
+    "duplicate_groups": [
+        {
+            "id": "d1",
+            "members": ["a", "b", "c"],
+            "evidence": [
+                {
+                    "a": "a",
+                    "b": "b",
+                    "same_language": False,
+                    "cosine": 0.61,
+                    "overlap": 0.0,
+                    "containment": 0.0,
+                    "aligned_sentences": 11,
+                    "aligned_share": 1.0,
+                },
+                {"a": "b", "b": "c", "same_language": True, "cosine": 0.9, "overlap": 0.7, "containment": 0.95},
+            ],
+        }
+    ],
 }
 
 

@@ -1,6 +1,7 @@
 """`cluster PATH --out DEST --format csv|parquet` and `cluster report --out`: three
 tables in a folder, the same rows in CSV, in Parquet read by pandas and by DuckDB,
 and what the README says about reading them back."""
+
 from __future__ import annotations
 
 import csv
@@ -47,19 +48,47 @@ def expected_tables(result: dict) -> dict:
     """The rows each table should hold, worked out from the result JSON alone."""
     canonical = {g["canonical"] for g in result["duplicate_groups"]}
     dates = {it["id"]: it["date"] for it in result["items"]}
-    items = [{"id": it["id"], "doc": it["doc"], "kind": it["kind"], "lang": it["lang"], "date": it["date"],
-              "url": it["url"], "title": it["title"], "story": it["story"],
-              "duplicate_group": it["duplicate_group"], "canonical": it["id"] in canonical}
-             for it in result["items"]]
+    items = [
+        {
+            "id": it["id"],
+            "doc": it["doc"],
+            "kind": it["kind"],
+            "lang": it["lang"],
+            "date": it["date"],
+            "url": it["url"],
+            "title": it["title"],
+            "story": it["story"],
+            "duplicate_group": it["duplicate_group"],
+            "canonical": it["id"] in canonical,
+        }
+        for it in result["items"]
+    ]
     stories = []
     for s in result["stories"]:
         given = sorted(d for d in (dates[m] for m in s["members"]) if d)  # one ISO format here
-        stories.append({"id": s["id"], "title": s["title"], "languages": ",".join(s["languages"]),
-                        "articles": s["articles"], "teasers": s["teasers"], "size": len(s["members"]),
-                        "first_date": given[0] if given else None, "last_date": given[-1] if given else None})
-    groups = [{"id": g["id"], "canonical": g["canonical"], "size": len(g["members"]),
-               "languages": g["languages"], "story": g["story"], "members": g["members"]}
-              for g in result["duplicate_groups"]]
+        stories.append(
+            {
+                "id": s["id"],
+                "title": s["title"],
+                "languages": ",".join(s["languages"]),
+                "articles": s["articles"],
+                "teasers": s["teasers"],
+                "size": len(s["members"]),
+                "first_date": given[0] if given else None,
+                "last_date": given[-1] if given else None,
+            }
+        )
+    groups = [
+        {
+            "id": g["id"],
+            "canonical": g["canonical"],
+            "size": len(g["members"]),
+            "languages": g["languages"],
+            "story": g["story"],
+            "members": g["members"],
+        }
+        for g in result["duplicate_groups"]
+    ]
     return {"items": items, "stories": stories, "duplicate_groups": groups}
 
 
@@ -72,6 +101,7 @@ def as_csv(rows: list) -> list:
         if isinstance(v, list):
             return ",".join(v)
         return str(v)
+
     return [{k: cell(v) for k, v in row.items()} for row in rows]
 
 
@@ -118,7 +148,8 @@ def test_the_small_corpus_has_what_the_tables_must_show(small):
     groups = {g["id"]: g for g in result["duplicate_groups"]}
     assert sorted((g["members"], g["canonical"]) for g in groups.values()) == [
         (["antwerp-mirror", "antwerp-wire"], "antwerp-wire"),  # the earlier date, not the first id
-        (["page_fr.txt", "page_fr_copy.md"], "page_fr.txt")]
+        (["page_fr.txt", "page_fr_copy.md"], "page_fr.txt"),
+    ]
     assert sum(it["kind"] == "teaser" for it in result["items"]) == 3
 
 
@@ -180,13 +211,17 @@ def test_canonical_flags_match_the_duplicate_groups(small, tmp_path):
 def readme_section() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     start = text.index("### Tables (CSV, Parquet) and a deduplicated corpus")
-    return text[start:text.index("\n## ", start)]
+    return text[start : text.index("\n## ", start)]
 
 
 def test_the_readme_reads_the_parquet_back_as_it_says(tmp_path, fake_cli, monkeypatch):
     section = readme_section()
-    commands = [line for block in re.findall(r"```sh\n(.*?)```", section, re.S)
-                for line in block.splitlines() if line.startswith("cluster ")]
+    commands = [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", section, re.S)
+        for line in block.splitlines()
+        if line.startswith("cluster ")
+    ]
     snippets = re.findall(r"```python\n(.*?)```", section, re.S)
     assert commands and len(snippets) == 2
     monkeypatch.chdir(tmp_path)
@@ -197,8 +232,15 @@ def test_the_readme_reads_the_parquet_back_as_it_says(tmp_path, fake_cli, monkey
     namespace: dict = {}
     for code in snippets:
         exec(compile(code, "README.md", "exec"), namespace)
-    assert sorted(namespace["kept"].id) == ["jazz-fr", "metro_en.txt", "metro_vi.txt", "metro_vi.txt#teaser-1",
-                                            "metro_vi.txt#teaser-2", "storm_de.txt", "storm_en.txt"]
+    assert sorted(namespace["kept"].id) == [
+        "jazz-fr",
+        "metro_en.txt",
+        "metro_vi.txt",
+        "metro_vi.txt#teaser-1",
+        "metro_vi.txt#teaser-2",
+        "storm_de.txt",
+        "storm_en.txt",
+    ]
     assert namespace["groups"] == [("d1", "storm_en.txt", "storm_en.txt"), ("d1", "storm_en.txt", "storm_fr.txt")]
 
 
@@ -224,11 +266,14 @@ def test_bad_destinations_are_refused_in_one_line_before_any_work(small, tmp_pat
     assert "does not exist" in one_line_error(invoke(corpus, "--out", tmp_path / "no" / "t", "--format", "csv"))
     assert "is a folder" in one_line_error(invoke(corpus, "--out", tmp_path / "theirs", "-q"))  # JSON
     assert "not written by cluster" in one_line_error(
-        invoke("report", result_path, "--out", tmp_path / "theirs", "--format", "csv"))
+        invoke("report", result_path, "--out", tmp_path / "theirs", "--format", "csv")
+    )
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    assert one_line_error(invoke(corpus, "--out", tmp_path / "new", "--format", "parquet", "-q")) == \
-        "Error: --format parquet needs pyarrow: pip install 'clusterer[parquet]'"
+    assert (
+        one_line_error(invoke(corpus, "--out", tmp_path / "new", "--format", "parquet", "-q"))
+        == "Error: --format parquet needs pyarrow: pip install 'clusterer[parquet]'"
+    )
     assert calls == [] and not (tmp_path / "new").exists()
     assert (tmp_path / "theirs" / "notes.txt").read_text(encoding="utf-8") == "keep me"
     usage = invoke(corpus, "--format", "csv")

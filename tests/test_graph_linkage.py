@@ -1,9 +1,9 @@
 """Sparse average linkage against scipy's exact average linkage on small data."""
+
 import numpy as np
 import pytest
 
-from clusterer.graph_linkage import (EdgeList, VectorSimilarity, knn_graph,
-                                     sparse_average_linkage, subgraph)
+from clusterer.graph_linkage import EdgeList, VectorSimilarity, knn_graph, sparse_average_linkage, subgraph
 from clusterer.neighbours import knn
 from clusterer.stories import StoryParams, average_linkage, similarity_matrix, time_weights
 
@@ -11,7 +11,7 @@ from clusterer.stories import StoryParams, average_linkage, similarity_matrix, t
 def clustered(n=90, dim=16, centres=6, noise=0.6, seed=0, orthogonal=False):
     rng = np.random.default_rng(seed)
     c = rng.standard_normal((centres, dim))
-    if orthogonal:                               # well separated: centres at right angles
+    if orthogonal:  # well separated: centres at right angles
         c = np.linalg.qr(c.T)[0].T * np.sqrt(dim)
     truth = rng.integers(0, centres, n)
     x = c[truth] + noise * rng.standard_normal((n, dim))
@@ -36,8 +36,9 @@ def test_complete_graph_equals_exact_average_linkage(seed, threshold, dense_max)
     assert len(graph.sims) == len(x) * (len(x) - 1) // 2
     got = sparse_average_linkage(len(x), *graph, threshold, dense_max=dense_max)
     assert same_partition(got, exact)
-    with_exact = sparse_average_linkage(len(x), *graph, threshold, dense_max=dense_max,
-                                        exact=VectorSimilarity(x, days, params))
+    with_exact = sparse_average_linkage(
+        len(x), *graph, threshold, dense_max=dense_max, exact=VectorSimilarity(x, days, params)
+    )
     assert same_partition(with_exact, exact)
 
 
@@ -80,11 +81,12 @@ def test_big_clusters_split_with_zeros_but_not_with_exact_fill(dense_max):
     idx, sims = knn(x, 8)
     graph = knn_graph(idx, sims, days, StoryParams())
     zero = sparse_average_linkage(len(x), *graph, 0.3, dense_max=dense_max)
-    assert zero.max() + 1 > 5                   # the conservative side of missing = 0
-    for lab in range(zero.max() + 1):           # ... but it never mixes clusters
+    assert zero.max() + 1 > 5  # the conservative side of missing = 0
+    for lab in range(zero.max() + 1):  # ... but it never mixes clusters
         assert len(set(truth[zero == lab])) == 1
-    exact = sparse_average_linkage(len(x), *graph, 0.3, dense_max=dense_max,
-                                   exact=VectorSimilarity(x, days, StoryParams()))
+    exact = sparse_average_linkage(
+        len(x), *graph, 0.3, dense_max=dense_max, exact=VectorSimilarity(x, days, StoryParams())
+    )
     assert same_partition(exact, planted(truth))
 
 
@@ -95,11 +97,12 @@ def test_exact_fill_on_sparse_graph_matches_exact_path(dense_max):
     expected = average_linkage(similarity_matrix(x, days, params), params.threshold)
     idx, sims = knn(x, 10)
     graph = knn_graph(idx, sims, days, params)
-    got = sparse_average_linkage(len(x), *graph, params.threshold, dense_max=dense_max,
-                                 exact=VectorSimilarity(x, days, params))
+    got = sparse_average_linkage(
+        len(x), *graph, params.threshold, dense_max=dense_max, exact=VectorSimilarity(x, days, params)
+    )
     assert same_partition(got, expected)
     zero = sparse_average_linkage(len(x), *graph, params.threshold, dense_max=dense_max)
-    assert zero.max() >= got.max()          # missing pairs as 0: never fewer clusters here
+    assert zero.max() >= got.max()  # missing pairs as 0: never fewer clusters here
 
 
 @pytest.mark.parametrize("dense_max", [0, 10_000])
@@ -155,7 +158,7 @@ def test_labels_by_first_appearance_and_edge_cases():
 def test_knn_graph_drops_padding_dedups_and_damps_like_time_weights():
     x, days, _ = clustered(n=6, seed=2)
     params = StoryParams(time_scale_days=20.0, time_floor=0.1)
-    idx, sims = knn(x, 8)                      # k > n - 1: padded with -1 / -inf
+    idx, sims = knn(x, 8)  # k > n - 1: padded with -1 / -inf
     assert (idx == -1).any()
     graph = knn_graph(idx, sims, days, params)
     assert isinstance(graph, EdgeList)
@@ -176,9 +179,9 @@ def test_knn_graph_drops_padding_dedups_and_damps_like_time_weights():
 
 
 def test_subgraph_keeps_edges_between_chosen_nodes_renumbered():
-    graph = EdgeList(np.array([0, 0, 1, 2]), np.array([1, 3, 3, 3]), np.array([.1, .2, .3, .4]))
+    graph = EdgeList(np.array([0, 0, 1, 2]), np.array([1, 3, 3, 3]), np.array([0.1, 0.2, 0.3, 0.4]))
     sub = subgraph(graph, [1, 3])
-    assert sub.rows.tolist() == [0] and sub.cols.tolist() == [1] and sub.sims.tolist() == [.3]
+    assert sub.rows.tolist() == [0] and sub.cols.tolist() == [1] and sub.sims.tolist() == [0.3]
     assert len(subgraph(graph, []).rows) == 0
     with pytest.raises(ValueError):
         subgraph(graph, [3, 1])

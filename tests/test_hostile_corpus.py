@@ -2,6 +2,7 @@
 over three nights of `cluster update`, with the real default model: every bad
 input is skipped or read with its reason, nothing stops a run, nothing is lost,
 and the state is checked after each night."""
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,30 @@ from hostile_nights import HUGE_CHARS, corpus_for  # noqa: E402
 
 CTL_ID = "ctl\u0007id\nsecond line"
 
-READ_EVERY_NIGHT = {"harbour-de", "harbour-es", "harbour_en.txt", "harbour_fr.html", "tram-fr",
-                    "chess-fr", CTL_ID, "utf16.txt", "huge.txt", "new\nline.txt"}
-SKIPPED_EVERY_NIGHT = {("pipe.txt", None), ("bad\\xffname.txt", None), ("binary.md", None),
-                       ("empty.txt", None), ("wire.jsonl", 3), ("wire.jsonl", 4), ("wire.jsonl", 5),
-                       ("wire.jsonl", 6), ("wire.jsonl", 7), ("wire.jsonl", 9)}
+READ_EVERY_NIGHT = {
+    "harbour-de",
+    "harbour-es",
+    "harbour_en.txt",
+    "harbour_fr.html",
+    "tram-fr",
+    "chess-fr",
+    CTL_ID,
+    "utf16.txt",
+    "huge.txt",
+    "new\nline.txt",
+}
+SKIPPED_EVERY_NIGHT = {
+    ("pipe.txt", None),
+    ("bad\\xffname.txt", None),
+    ("binary.md", None),
+    ("empty.txt", None),
+    ("wire.jsonl", 3),
+    ("wire.jsonl", 4),
+    ("wire.jsonl", 5),
+    ("wire.jsonl", 6),
+    ("wire.jsonl", 7),
+    ("wire.jsonl", 9),
+}
 
 
 def skipped_set(rows) -> set:
@@ -38,14 +58,27 @@ def nights(tmp_path_factory, model_cache):
     state = tmp / "state.sqlite"
     out = {}
     corpus = corpus_for(1, tmp)
-    result = CliRunner().invoke(main, [str(corpus), "--out", str(tmp / "batch.json"),
-                                       "--cache-dir", str(model_cache), "-q"])
+    result = CliRunner().invoke(
+        main, [str(corpus), "--out", str(tmp / "batch.json"), "--cache-dir", str(model_cache), "-q"]
+    )
     out["batch"] = (result, json.loads((tmp / "batch.json").read_text(encoding="utf-8")))
     for night in (1, 2, 3):
         corpus = corpus if night == 1 else corpus_for(night, tmp)
         report = tmp / f"report{night}.json"
-        result = CliRunner().invoke(main, ["update", str(corpus), "--state", str(state),
-                                           "--report", str(report), "--cache-dir", str(model_cache), "-q"])
+        result = CliRunner().invoke(
+            main,
+            [
+                "update",
+                str(corpus),
+                "--state",
+                str(state),
+                "--report",
+                str(report),
+                "--cache-dir",
+                str(model_cache),
+                "-q",
+            ],
+        )
         assert result.exit_code == 0, result.output
         with State(state) as st:
             rows, runs, check = st.items(), st.runs(), st.integrity_check()
@@ -112,8 +145,11 @@ def test_night_three_deletes_the_removed_record_and_reads_the_mended_file(nights
     live = {i for i, r in rows.items() if not r.deleted}
     assert READ_EVERY_NIGHT | {"chess-es", "harbour-vi", "harbour-en-2", "latin1.txt"} <= live
     # ids are stable: every item kept its story from night 2 unless it was deleted
-    assert all(rows[i].story == rows2[i].story for i in live if i in rows2 and i != "latin1.txt"
-               and rows2[i].story is not None and rows[i].story is not None)
+    assert all(
+        rows[i].story == rows2[i].story
+        for i in live
+        if i in rows2 and i != "latin1.txt" and rows2[i].story is not None and rows[i].story is not None
+    )
     assert rows["harbour_en.txt"].story == rows2["harbour_en.txt"].story is not None
 
 

@@ -1,4 +1,5 @@
 """Single bad inputs never stop a run nor destroy data (issue 10, first defects)."""
+
 import os
 
 import pytest
@@ -22,8 +23,9 @@ def test_file_name_not_utf8_is_skipped_with_its_reason(tmp_path):
     str(skipped[0]).encode("utf-8")  # printable and storable
 
 
-@pytest.mark.parametrize("date", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00",
-                                  "0001-01-01", "9999-12-31T23:59:59Z", "0001"])
+@pytest.mark.parametrize(
+    "date", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "0001-01-01", "9999-12-31T23:59:59Z", "0001"]
+)
 def test_the_ends_of_the_calendar_mean_no_date_and_are_not_fatal(date):
     assert day_number(date) is None  # what .NET and others write for "no date"
     assert day_number("0002-01-01T00:00:00+01:00") is not None  # an early date still reads
@@ -52,8 +54,10 @@ def test_a_record_id_shaped_like_a_teaser_id_is_refused(tmp_path):
     from clusterer.pipeline import Clusterer
 
     (tmp_path / "metro_vi.txt").write_text("Tàu điện chạy.\n\nXem thêm\n\nTin khác về giao thông", encoding="utf-8")
-    (tmp_path / "r.jsonl").write_text('{"id": "metro_vi.txt#teaser-1", "text": "Another text."}\n'
-                                      '{"id": "b", "text": "Storm hits."}\n', encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text(
+        '{"id": "metro_vi.txt#teaser-1", "text": "Another text."}\n{"id": "b", "text": "Storm hits."}\n',
+        encoding="utf-8",
+    )
     records, skipped = read_corpus(tmp_path)
     assert [r.id for r in records] == ["metro_vi.txt", "b"]
     assert skipped[0].line == 1 and "#teaser-" in skipped[0].reason
@@ -114,8 +118,10 @@ def test_given_languages_are_normalised_and_nonsense_reidentified():
     from clusterer.records import ARTICLE, Item
 
     text = "Le gouvernement a présenté mercredi un nouveau plan pour le climat."
-    items = [Item(id=str(k), doc=str(k), kind=ARTICLE, text=text, lang=lang)
-             for k, lang in enumerate(["fr-FR", "FR", "fr", "FRENCH", "??", None])]
+    items = [
+        Item(id=str(k), doc=str(k), kind=ARTICLE, text=text, lang=lang)
+        for k, lang in enumerate(["fr-FR", "FR", "fr", "FRENCH", "??", None])
+    ]
     LanguageIdentifier().fill(items)
     assert [it.lang for it in items] == ["fr"] * 6
 
@@ -125,10 +131,15 @@ def test_a_newline_in_a_file_name_stays_on_one_summary_line():
     from clusterer.result import ClusterResult, DuplicateGroup, ItemResult, Story
 
     bad, good = "bad\nname.txt", "good.txt"
-    items = [ItemResult(id=i, doc=i, kind="article", lang="en", title=None, story="s1", duplicate_group="d1")
-             for i in (bad, good)]
-    result = ClusterResult(items=items, stories=[Story("s1", "A\ntitle", [bad, good], ["en"], 2)],
-                           duplicate_groups=[DuplicateGroup("d1", [bad, good], bad, ["en"], "s1")])
+    items = [
+        ItemResult(id=i, doc=i, kind="article", lang="en", title=None, story="s1", duplicate_group="d1")
+        for i in (bad, good)
+    ]
+    result = ClusterResult(
+        items=items,
+        stories=[Story("s1", "A\ntitle", [bad, good], ["en"], 2)],
+        duplicate_groups=[DuplicateGroup("d1", [bad, good], bad, ["en"], "s1")],
+    )
     lines = summary(result).splitlines()
     assert "      - bad\\nname.txt [en]  (duplicate group d1)" in lines
     assert "  [s1] A\\ntitle" in lines
@@ -170,6 +181,7 @@ def test_eval_out_cannot_overwrite_its_gold(tmp_path):
 
 # --- the nightly job and inputs it cannot read tonight (defect 8) -------------
 
+
 def _nightly(tmp_path):
     import sys
     from pathlib import Path
@@ -179,39 +191,55 @@ def _nightly(tmp_path):
 
     from clusterer.nightly import Nightly
     from clusterer.pipeline import Clusterer
+
     return Nightly(tmp_path / "state.sqlite", Clusterer(encoder=FakeEncoder(), cache_dir=None))
 
 
 _FEED = [
-    {"id": "flood-1", "lang": "en", "text": "Heavy rain pushed the river Lenz above its banks in Valdoria; "
-     "the authorities ordered the evacuation of eleven villages and moved 4200 people to schools."},
-    {"id": "flood-2", "lang": "fr", "text": "Des pluies abondantes ont fait monter le fleuve Lenz; les autorites "
-     "ont ordonne l'evacuation de onze villages et 4200 personnes sont dans des ecoles."},
-    {"id": "strike-1", "lang": "en", "text": "Workers at the Brenport factory went on strike on Monday over "
-     "wages; the union said the strike would last three days."},
+    {
+        "id": "flood-1",
+        "lang": "en",
+        "text": "Heavy rain pushed the river Lenz above its banks in Valdoria; "
+        "the authorities ordered the evacuation of eleven villages and moved 4200 people to schools.",
+    },
+    {
+        "id": "flood-2",
+        "lang": "fr",
+        "text": "Des pluies abondantes ont fait monter le fleuve Lenz; les autorites "
+        "ont ordonne l'evacuation de onze villages et 4200 personnes sont dans des ecoles.",
+    },
+    {
+        "id": "strike-1",
+        "lang": "en",
+        "text": "Workers at the Brenport factory went on strike on Monday over "
+        "wages; the union said the strike would last three days.",
+    },
 ]
 
 
 def _write_feed(path, records, tail=""):
     import json
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) + tail,
-                    encoding="utf-8")
+
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) + tail, encoding="utf-8")
 
 
 def _rows(tmp_path):
     from clusterer.state import State
+
     with State(tmp_path / "state.sqlite") as st:
         return st.items()
 
 
 def test_a_half_written_jsonl_line_is_not_a_deletion(tmp_path):
     import json
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     feed = corpus / "feed.jsonl"
     _write_feed(feed, _FEED)
-    (corpus / "other.jsonl").write_text(json.dumps({"id": "chess", "text": "The chess final ended in a draw."})
-                                        + "\n", encoding="utf-8")
+    (corpus / "other.jsonl").write_text(
+        json.dumps({"id": "chess", "text": "The chess final ended in a draw."}) + "\n", encoding="utf-8"
+    )
     _nightly(tmp_path).update(corpus)
     before = _rows(tmp_path)
 
@@ -255,6 +283,7 @@ def test_a_schema_1_state_is_upgraded_and_careful_until_rows_know_their_file(tmp
     import sqlite3
 
     from clusterer.state import SCHEMA_VERSION
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     feed = corpus / "feed.jsonl"
@@ -287,12 +316,15 @@ def test_an_unknown_language_code_is_reported_and_reidentified(tmp_path):
 
     from clusterer.pipeline import Clusterer
     from clusterer.report import summary
+
     records = [dict(_FEED[0], lang="xx"), dict(_FEED[1], lang="FRENCH"), dict(_FEED[2], lang="en-GB")]
     (tmp_path / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     result = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(tmp_path)
     assert [it.lang for it in result.items] == ["en", "fr", "en"]
-    assert result.unrecognised_lang == [{"id": "flood-1", "given": "xx", "lang": "en"},
-                                        {"id": "flood-2", "given": "FRENCH", "lang": "fr"}]
+    assert result.unrecognised_lang == [
+        {"id": "flood-1", "given": "xx", "lang": "en"},
+        {"id": "flood-2", "given": "FRENCH", "lang": "fr"},
+    ]
     assert "  flood-1: lang 'xx' -> en" in summary(result).splitlines()
     assert result.to_dict()["unrecognised_lang"] == result.unrecognised_lang
 

@@ -1,10 +1,10 @@
 """Language identification with the bundled py3langid model."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_path
 
 from clusterer.language import LanguageIdentifier, detect_language, normalise_code
@@ -20,13 +20,16 @@ def langid():
     return LanguageIdentifier()
 
 
-@pytest.mark.parametrize("text, code", [
-    ("The government announced a new plan to build more schools in rural areas.", "en"),
-    ("Le gouvernement a annoncé un nouveau plan pour construire des écoles.", "fr"),
-    ("Chính phủ đã công bố kế hoạch mới để xây dựng thêm trường học.", "vi"),
-    ("Die Regierung hat einen neuen Plan zum Bau von Schulen angekündigt.", "de"),
-    ("Правительство объявило о новом плане строительства школ.", "ru"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("The government announced a new plan to build more schools in rural areas.", "en"),
+        ("Le gouvernement a annoncé un nouveau plan pour construire des écoles.", "fr"),
+        ("Chính phủ đã công bố kế hoạch mới để xây dựng thêm trường học.", "vi"),
+        ("Die Regierung hat einen neuen Plan zum Bau von Schulen angekündigt.", "de"),
+        ("Правительство объявило о новом плане строительства школ.", "ru"),
+    ],
+)
 def test_detect(langid, text, code):
     assert langid.detect(text) == code
 
@@ -87,8 +90,14 @@ def test_fixture_pages(langid):
     items = [i for r in records for i in segment(r)]
     langid.fill(items)
     langs = {i.id: i.lang for i in items if i.kind == ARTICLE}
-    assert langs == {"en_flood.txt": "en", "fr_sommet.txt": "fr", "page.html": "en",
-                     "j1": "en", "j4": "de", "sub/vi_hop_tac.md": "vi"}
+    assert langs == {
+        "en_flood.txt": "en",
+        "fr_sommet.txt": "fr",
+        "page.html": "en",
+        "j1": "en",
+        "j4": "de",
+        "sub/vi_hop_tac.md": "vi",
+    }
     assert all(i.lang == "fr" for i in items if i.doc == "fr_sommet.txt")
 
 

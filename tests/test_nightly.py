@@ -1,5 +1,6 @@
 """The nightly job: three simulated nights, stable ids, only new items embedded,
 the change report, deletion, rebuild, the lock, and SIGKILL at several points."""
+
 from __future__ import annotations
 
 import json
@@ -64,16 +65,19 @@ def fingerprint(path: Path) -> dict:
     db = sqlite3.connect(str(path))
     try:
         return {
-            "items": db.execute("SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, "
-                                "story, dup, vec FROM items ORDER BY id").fetchall(),
+            "items": db.execute(
+                "SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, "
+                "story, dup, vec FROM items ORDER BY id"
+            ).fetchall(),
             "stories": db.execute("SELECT * FROM stories ORDER BY id").fetchall(),
             "dups": db.execute("SELECT * FROM dup_groups ORDER BY id").fetchall(),
             "means": db.execute("SELECT * FROM lang_means ORDER BY key").fetchall(),
             "meta": db.execute("SELECT * FROM meta ORDER BY k").fetchall(),
             # how many texts a run embedded depends on the cache, which killed runs fill
-            "runs": [(rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
-                     for rid, kind, status, counts in
-                     db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")],
+            "runs": [
+                (rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
+                for rid, kind, status, counts in db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")
+            ],
         }
     finally:
         db.close()
@@ -133,17 +137,21 @@ def test_second_night_report(three_nights):
     night = reports[1]
     assert night.kind == "update"
     assert {c.id for c in night.new_items} == {
-        "flood-fr-1", "flood-en-3", "summit-en-1", "summit-fr-1", "pages/museum.txt",
-        "pages/museum.txt#teaser-1", "pages/museum.txt#teaser-2"}
+        "flood-fr-1",
+        "flood-en-3",
+        "summit-en-1",
+        "summit-fr-1",
+        "pages/museum.txt",
+        "pages/museum.txt#teaser-1",
+        "pages/museum.txt#teaser-2",
+    }
     # the translation joins the original's story and founds a duplicate group with it
     assert states[1]["flood-fr-1"] == ("S000002", "D000001")
     assert states[1]["flood-en-1"] == ("S000002", "D000001")
-    assert [(d.id, d.group, d.canonical) for d in night.new_duplicates] == [
-        ("flood-fr-1", "D000001", "flood-en-1")]
+    assert [(d.id, d.group, d.canonical) for d in night.new_duplicates] == [("flood-fr-1", "D000001", "flood-en-1")]
     assert [(g.id, g.canonical) for g in night.duplicate_groups_created] == [("D000001", "flood-en-1")]
     # two new articles about a new event found a story; teasers never do
-    assert [(s.id, s.members) for s in night.stories_created] == [
-        ("S000003", ["summit-en-1", "summit-fr-1"])]
+    assert [(s.id, s.members) for s in night.stories_created] == [("S000003", ["summit-en-1", "summit-fr-1"])]
     assert states[1]["pages/museum.txt#teaser-2"] == (None, None)
     assert not night.deleted_items and not night.changed_items
 
@@ -160,8 +168,7 @@ def test_third_night_report(three_nights):
     assert states[2]["flood-en-1-wire"] == ("S000002", "D000001")
     assert [(d.id, d.canonical) for d in night.new_duplicates] == [("flood-en-1-wire", "flood-en-1")]
     # a new article and a stored unassigned one found a story together
-    assert [(s.id, s.members) for s in night.stories_created] == [
-        ("S000004", ["chess-en-1", "chess-fr-1"])]
+    assert [(s.id, s.members) for s in night.stories_created] == [("S000004", ["chess-en-1", "chess-fr-1"])]
 
 
 def test_state_keeps_history(three_nights):
@@ -174,8 +181,7 @@ def test_state_keeps_history(three_nights):
     assert rows["pages/strike-3.txt"].deleted and rows["pages/strike-3.txt"].last_seen == 2
     assert rows["flood-en-1"].first_seen == 1 and rows["flood-en-1"].last_seen == 3
     assert rows["flood-fr-1"].first_seen == 2
-    assert [(r.id, r.kind, r.status) for r in runs] == [(1, "batch", "ok"), (2, "update", "ok"),
-                                                        (3, "update", "ok")]
+    assert [(r.id, r.kind, r.status) for r in runs] == [(1, "batch", "ok"), (2, "update", "ok"), (3, "update", "ok")]
     assert runs[2].report["deleted_items"][0]["id"] == "pages/strike-3.txt"
 
 
@@ -262,6 +268,7 @@ def test_a_doubled_language_gets_a_fresh_shrunk_mean(tmp_path, use_prior):
 
 # ----------------------------------------------------------------- processes
 
+
 def spawn(state: Path, corpus: Path, cache: Path, stall=None) -> subprocess.Popen:
     cmd = [sys.executable, str(DRIVER), str(state), str(corpus), str(cache)]
     if stall:
@@ -292,9 +299,12 @@ def reference(tmp_path_factory):
     """An uninterrupted night 1 + night 2, run by the driver process."""
     tmp = tmp_path_factory.mktemp("reference")
     for night in (1, 2):
-        done = subprocess.run([sys.executable, str(DRIVER), str(tmp / "state.sqlite"),
-                               str(corpus_for(night, tmp)), str(tmp / "cache")],
-                              cwd=str(REPO), capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, str(DRIVER), str(tmp / "state.sqlite"), str(corpus_for(night, tmp)), str(tmp / "cache")],
+            cwd=str(REPO),
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
     return fingerprint(tmp / "state.sqlite")
 
@@ -302,8 +312,12 @@ def reference(tmp_path_factory):
 def test_sigkill_leaves_state_before_or_after(tmp_path, reference):
     state, cache = tmp_path / "state.sqlite", tmp_path / "cache"
     night1, night2 = corpus_for(1, tmp_path), corpus_for(2, tmp_path)
-    assert subprocess.run([sys.executable, str(DRIVER), str(state), str(night1), str(cache)],
-                          cwd=str(REPO), capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, str(DRIVER), str(state), str(night1), str(cache)], cwd=str(REPO), capture_output=True
+        ).returncode
+        == 0
+    )
     before = fingerprint(state)
     # embedding (batches of 2; earlier kills leave their batches in the cache, so
     # later points are reached with fewer batches), then inside the one transaction
@@ -314,8 +328,12 @@ def test_sigkill_leaves_state_before_or_after(tmp_path, reference):
         kill(proc)
         assert integrity(state) == "ok"
         assert fingerprint(state) == before, point
-    done = subprocess.run([sys.executable, str(DRIVER), str(state), str(night2), str(cache)],
-                          cwd=str(REPO), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), str(state), str(night2), str(cache)],
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert integrity(state) == "ok"
     assert fingerprint(state) == reference
@@ -325,8 +343,14 @@ def test_sigkill_leaves_state_before_or_after(tmp_path, reference):
 
 def test_sigkill_after_commit_keeps_the_run(tmp_path, reference):
     state, cache = tmp_path / "state.sqlite", tmp_path / "cache"
-    assert subprocess.run([sys.executable, str(DRIVER), str(state), str(corpus_for(1, tmp_path)),
-                           str(cache)], cwd=str(REPO), capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, str(DRIVER), str(state), str(corpus_for(1, tmp_path)), str(cache)],
+            cwd=str(REPO),
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     marker = tmp_path / "marker"
     proc = spawn(state, corpus_for(2, tmp_path), cache, ("done", str(marker)))
     wait_for(marker, proc)
@@ -345,16 +369,14 @@ def test_second_run_fails_at_once_while_one_holds_the_lock(tmp_path):
         started = time.monotonic()
         with pytest.raises(StateError, match="another update is running"):
             Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None)).update(corpus)
-        result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state),
-                                               "--no-cache", "-q"])
+        result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state), "--no-cache", "-q"])
         assert time.monotonic() - started < 20
         assert result.exit_code == 75  # EX_TEMPFAIL: try again later, not corruption
         assert "another update is running" in result.output
         # the same state through a symlink is the same state: locked too
         link = tmp_path / "link.sqlite"
         link.symlink_to(state)
-        result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(link),
-                                               "--no-cache", "-q"])
+        result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(link), "--no-cache", "-q"])
         assert result.exit_code == 75 and "another update is running" in result.output
         assert "Traceback" not in result.output
     finally:
@@ -363,11 +385,14 @@ def test_second_run_fails_at_once_while_one_holds_the_lock(tmp_path):
 
 def test_cli_update_writes_report(tmp_path, monkeypatch):
     import clusterer.cli as cli
-    monkeypatch.setattr(cli, "make_clusterer", lambda *a, **kw: Clusterer(
-        encoder=FakeEncoder(), cache_dir=tmp_path / "cache"))
+
+    monkeypatch.setattr(
+        cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache")
+    )
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(cli_main, ["update", str(corpus_for(1, tmp_path)), "--state",
-                                           str(tmp_path / "s.sqlite"), "--report", str(out)])
+    result = CliRunner().invoke(
+        cli_main, ["update", str(corpus_for(1, tmp_path)), "--state", str(tmp_path / "s.sqlite"), "--report", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "Stories created (2)" in result.output
     data = json.loads(out.read_text())
@@ -387,16 +412,31 @@ Read more
 
 Grandmaster Ilse Varga wins the Harrow chess tournament final against champion Tomas Reyes
 """  # noqa: E501 (page text, one paragraph a line)
-FLOOD = {"id": "flood-en-1", "lang": "en", "date": "2024-01-03", "title": "River Lenz floods villages in Valdoria",
-         "text": "Heavy rain over three days pushed the river Lenz above its banks in Valdoria, and the regional "
-                 "authorities ordered the evacuation of villages in the valley. Rescue teams searched flooded homes."}
+FLOOD = {
+    "id": "flood-en-1",
+    "lang": "en",
+    "date": "2024-01-03",
+    "title": "River Lenz floods villages in Valdoria",
+    "text": "Heavy rain over three days pushed the river Lenz above its banks in Valdoria, and the regional "
+    "authorities ordered the evacuation of villages in the valley. Rescue teams searched flooded homes.",
+}
 CHESS = [
-    {"id": "chess-en-1", "lang": "en", "date": "2024-01-05", "title": "Ilse Varga wins the Harrow chess tournament",
-     "text": "Grandmaster Ilse Varga won the Harrow chess tournament final on Thursday against champion Tomas "
-             "Reyes, after a long game that the players called the best of the tournament."},
-    {"id": "chess-en-2", "lang": "en", "date": "2024-01-05", "title": "Varga beats Reyes in Harrow chess final",
-     "text": "Ilse Varga beat champion Tomas Reyes in the final game of the Harrow chess tournament on Thursday "
-             "and won the title, the tournament players said."},
+    {
+        "id": "chess-en-1",
+        "lang": "en",
+        "date": "2024-01-05",
+        "title": "Ilse Varga wins the Harrow chess tournament",
+        "text": "Grandmaster Ilse Varga won the Harrow chess tournament final on Thursday against champion Tomas "
+        "Reyes, after a long game that the players called the best of the tournament.",
+    },
+    {
+        "id": "chess-en-2",
+        "lang": "en",
+        "date": "2024-01-05",
+        "title": "Varga beats Reyes in Harrow chess final",
+        "text": "Ilse Varga beat champion Tomas Reyes in the final game of the Harrow chess tournament on Thursday "
+        "and won the title, the tournament players said.",
+    },
 ]
 
 
@@ -422,8 +462,10 @@ def test_a_noise_teaser_joins_the_story_that_forms_later(tmp_path):
 
 def test_damage_inside_the_state_is_one_line_not_a_traceback(tmp_path, monkeypatch):
     import clusterer.cli as cli
-    monkeypatch.setattr(cli, "make_clusterer", lambda *a, **kw: Clusterer(
-        encoder=FakeEncoder(), cache_dir=tmp_path / "cache"))
+
+    monkeypatch.setattr(
+        cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache")
+    )
     corpus = corpus_for(2, tmp_path)
     nightly(tmp_path, FakeEncoder()).update(corpus_for(1, tmp_path))
     state = tmp_path / "state.sqlite"
@@ -431,7 +473,7 @@ def test_damage_inside_the_state_is_one_line_not_a_traceback(tmp_path, monkeypat
     page = 4096
     assert len(data) > 4 * page
     for at in range(len(data) // 2 // page * page, len(data), page):  # the later pages: stored rows
-        data[at:at + 64] = b"\xff" * 64
+        data[at : at + 64] = b"\xff" * 64
     state.write_bytes(bytes(data))
     result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state), "--no-cache", "-q"])
     assert result.exit_code == 1, result.output
@@ -464,17 +506,34 @@ night "$NIGHT2"; cp "$DISK/state.sqlite" "$OUT/after.sqlite"
 
 def test_a_full_disk_leaves_the_state_as_it_was(tmp_path, reference):
     """A real full disk: a 512 KiB tmpfs in a private mount namespace (``unshare``)."""
-    if shutil.which("unshare") is None or subprocess.run(
-            ["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0
+    ):
         pytest.skip("needs unshare -rm (user and mount namespaces) to mount a small tmpfs")
     disk, out = tmp_path / "disk", tmp_path / "out"
     disk.mkdir()
     out.mkdir()
-    env = dict(os.environ, PY=sys.executable, DRIVER=str(DRIVER), DISK=str(disk), OUT=str(out),
-               CACHE=str(tmp_path / "cache"), NIGHT1=str(corpus_for(1, tmp_path)),
-               NIGHT2=str(corpus_for(2, tmp_path)), TESTS=str(DRIVER.parent), REPO=str(REPO))
-    done = subprocess.run(["unshare", "-rm", "bash", "-c", _FULL_DISK], env=env, cwd=str(REPO),
-                          capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        PY=sys.executable,
+        DRIVER=str(DRIVER),
+        DISK=str(disk),
+        OUT=str(out),
+        CACHE=str(tmp_path / "cache"),
+        NIGHT1=str(corpus_for(1, tmp_path)),
+        NIGHT2=str(corpus_for(2, tmp_path)),
+        TESTS=str(DRIVER.parent),
+        REPO=str(REPO),
+    )
+    done = subprocess.run(
+        ["unshare", "-rm", "bash", "-c", _FULL_DISK],
+        env=env,
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     log = done.stdout + done.stderr
     assert [line for line in log.splitlines() if line.startswith("rc=")] == ["rc=0", "rc=2", "rc=0"], log
     errors = [line for line in log.splitlines() if line.startswith("error:")]

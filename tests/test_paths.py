@@ -1,5 +1,6 @@
 """Where files are kept between runs: the converted model once per user, the
 embeddings cache where asked, nothing written where nothing was asked for."""
+
 import os
 from pathlib import Path
 

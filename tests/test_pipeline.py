@@ -2,34 +2,43 @@ import json
 import random
 
 import pytest
+from conftest import TopicEncoder
 
 from clusterer import Clusterer, Record
 from clusterer.errors import CorpusError
 from clusterer.pipeline import embedding_text
 from clusterer.records import Item
 
-from conftest import TopicEncoder
-
-QUAKE = ("A magnitude 7.8 earthquake struck southern Turkey and northern Syria on Monday, "
-         "killing more than 2,300 people, officials in Ankara and Damascus said. Rescue teams "
-         "searched collapsed buildings in Gaziantep, Kahramanmaras and Aleppo through the night, "
-         "and aftershocks of magnitude 7.5 followed.")
+QUAKE = (
+    "A magnitude 7.8 earthquake struck southern Turkey and northern Syria on Monday, "
+    "killing more than 2,300 people, officials in Ankara and Damascus said. Rescue teams "
+    "searched collapsed buildings in Gaziantep, Kahramanmaras and Aleppo through the night, "
+    "and aftershocks of magnitude 7.5 followed."
+)
 QUAKE_REPOST = QUAKE.replace("through the night", "through a freezing night")
-QUAKE_OTHER = ("Rescue teams in Gaziantep pulled survivors from the rubble two days after the "
-               "earthquake in Turkey and Syria, as the death toll rose above 11,000 and aid "
-               "arrived in Aleppo and Kahramanmaras from dozens of countries.")
-ELECTION = ("Voters in Nigeria went to the polls on Saturday to choose a successor to President "
-            "Muhammadu Buhari, with Bola Tinubu, Atiku Abubakar and Peter Obi the main candidates "
-            "among 18 contenders, the electoral commission INEC said in Abuja.")
-ELECTION_2 = ("Bola Tinubu was declared the winner of Nigeria's presidential election by INEC in "
-              "Abuja, ahead of Atiku Abubakar and Peter Obi, who said they would challenge the "
-              "result of the vote to succeed Muhammadu Buhari.")
+QUAKE_OTHER = (
+    "Rescue teams in Gaziantep pulled survivors from the rubble two days after the "
+    "earthquake in Turkey and Syria, as the death toll rose above 11,000 and aid "
+    "arrived in Aleppo and Kahramanmaras from dozens of countries."
+)
+ELECTION = (
+    "Voters in Nigeria went to the polls on Saturday to choose a successor to President "
+    "Muhammadu Buhari, with Bola Tinubu, Atiku Abubakar and Peter Obi the main candidates "
+    "among 18 contenders, the electoral commission INEC said in Abuja."
+)
+ELECTION_2 = (
+    "Bola Tinubu was declared the winner of Nigeria's presidential election by INEC in "
+    "Abuja, ahead of Atiku Abubakar and Peter Obi, who said they would challenge the "
+    "result of the vote to succeed Muhammadu Buhari."
+)
 STRAY = "The recipe calls for flour, butter, two eggs and a pinch of salt, baked for 40 minutes."
-PAGE = (ELECTION + "\n\nRead more\n\n"
-        "Bakery prices rise\n\nBread and pastry cost more this winter as flour and butter prices "
-        "climbed across the region.\n\n"
-        "Local football club wins cup\n\nThe club won the regional cup final on penalties after a "
-        "goalless draw, its first trophy in a decade.")
+PAGE = (
+    ELECTION + "\n\nRead more\n\n"
+    "Bakery prices rise\n\nBread and pastry cost more this winter as flour and butter prices "
+    "climbed across the region.\n\n"
+    "Local football club wins cup\n\nThe club won the regional cup final on penalties after a "
+    "goalless draw, its first trophy in a decade."
+)
 
 
 def corpus():
@@ -119,11 +128,13 @@ def test_a_story_title_is_a_headline_where_any_article_has_one():
     from clusterer.pipeline import story_title
     from clusterer.records import ARTICLE, Item
 
-    items = [Item(id="a", doc="a", kind=ARTICLE, text="Hanoi (VNA) – In the frame of his visit…",
-                  date="2018-12-11"),
-             Item(id="b", doc="b", kind=ARTICLE, text="…", title="Vietnam and Russia discuss e-government",
-                  date="2018-12-12"),
-             Item(id="c", doc="c", kind=ARTICLE, text="…", title="A later headline", date="2019-05-01")]
+    items = [
+        Item(id="a", doc="a", kind=ARTICLE, text="Hanoi (VNA) – In the frame of his visit…", date="2018-12-11"),
+        Item(
+            id="b", doc="b", kind=ARTICLE, text="…", title="Vietnam and Russia discuss e-government", date="2018-12-12"
+        ),
+        Item(id="c", doc="c", kind=ARTICLE, text="…", title="A later headline", date="2019-05-01"),
+    ]
     assert story_title(items, [0, 1, 2]) == "Vietnam and Russia discuss e-government"
     items[0].title = "The canonical article's own headline"
     assert story_title(items, [0, 1, 2]) == "The canonical article's own headline"

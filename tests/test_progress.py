@@ -1,5 +1,6 @@
 """Progress: the pipeline names its steps and counts the corpus's records; the
 terminal renderer prints tqdm bars on a terminal and plain lines in a log."""
+
 import io
 from pathlib import Path
 
@@ -12,8 +13,12 @@ CORPUS = Path(__file__).resolve().parents[1] / "examples" / "corpus"
 
 def test_the_pipeline_counts_records_and_names_its_steps(fake_encoder):
     calls = []
-    Clusterer(encoder=fake_encoder, cache_dir=None, read_batch=2,
-              progress=lambda step, done, total: calls.append((step, done, total))).run(CORPUS)
+    Clusterer(
+        encoder=fake_encoder,
+        cache_dir=None,
+        read_batch=2,
+        progress=lambda step, done, total: calls.append((step, done, total)),
+    ).run(CORPUS)
     embedding = [(d, t) for s, d, t in calls if s == "embedding"]
     assert embedding[0] == (0, 6) and embedding[-1] == (6, 6)  # records, not the reference texts
     assert [d for d, _ in embedding] == sorted(d for d, _ in embedding)  # never backwards
@@ -38,11 +43,11 @@ def test_plain_lines_in_a_log_with_rate_and_time_left(monkeypatch):
     out = _Log()
     show = TerminalProgress(stream=out)
     show("embedding", 0, 100)
-    show("embedding", 0, 100)      # said already
-    show("embedding", 40, 100)     # 12 s in: a line with the rate and the time left
-    show("embedding", 45, 100)     # 1 s later: too soon for another line
+    show("embedding", 0, 100)  # said already
+    show("embedding", 40, 100)  # 12 s in: a line with the rate and the time left
+    show("embedding", 45, 100)  # 1 s later: too soon for another line
     show("embedding", 100, 100)
-    show("embedding", 100, 100)    # the end, said already
+    show("embedding", 100, 100)  # the end, said already
     show("duplicates", 0, 1)
     show("duplicates", 1, 1)
     assert out.getvalue().splitlines() == [
@@ -64,9 +69,9 @@ def test_a_bar_on_a_terminal_and_nothing_when_quiet():
     assert "embedding" in text and "2666/2666" in text and "records" in text
     assert text.count("2666/2666") == 1
     show("reference texts", 0, 0)  # all cached: nothing shown
-    show("duplicates", 0, 1)       # a step without a count: lines, not a bar
+    show("duplicates", 0, 1)  # a step without a count: lines, not a bar
     show("duplicates", 1, 1)
-    tail = out.getvalue()[len(text):]
+    tail = out.getvalue()[len(text) :]
     assert "reference texts" not in tail and "duplicates…\n" in tail and "duplicates: done in" in tail
     quiet = _Terminal()
     TerminalProgress(quiet=True, stream=quiet)("embedding", 1, 2)

@@ -5,6 +5,7 @@ raise anything but the project's own errors.
 CI runs a bounded number of examples (the "ci" profile); a longer run:
 ``HYPOTHESIS_PROFILE=long python -m pytest -q tests/test_properties.py``.
 """
+
 import os
 
 import pytest
@@ -20,18 +21,40 @@ from clusterer.records import ARTICLE, TEASER, Item, Record
 from clusterer.segment import segment
 from clusterer.stories import NO_DATE_YEARS, day_number
 
-settings.register_profile("ci", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.register_profile("long", max_examples=5_000, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile(
+    "long", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # text with the characters that trouble parsers: controls, surrogate-free Unicode, newlines, markers
 page_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=2_000) | st.lists(
-    st.sampled_from(["Voir plus", "Read more", "Xem thêm", "date 2018-12", "Photo: VNA", "By Jane Doe",
-                     "26/05/2025 10:54 GMT+7", "Share", "Home > World", "", "  ", "\t", "a headline",
-                     "A sentence that ends with a period.", "Nguồn: http://x.vn/a", "ảnh 1", "»", "|"]),
-    max_size=40).map("\n".join)
+    st.sampled_from(
+        [
+            "Voir plus",
+            "Read more",
+            "Xem thêm",
+            "date 2018-12",
+            "Photo: VNA",
+            "By Jane Doe",
+            "26/05/2025 10:54 GMT+7",
+            "Share",
+            "Home > World",
+            "",
+            "  ",
+            "\t",
+            "a headline",
+            "A sentence that ends with a period.",
+            "Nguồn: http://x.vn/a",
+            "ảnh 1",
+            "»",
+            "|",
+        ]
+    ),
+    max_size=40,
+).map("\n".join)
 
 
 @given(page_text)
@@ -46,8 +69,9 @@ def test_segment_never_raises_and_ids_are_well_formed(text):
 @given(st.text(max_size=200))
 def test_date_parsing_never_raises(line):
     parsed = parse_date(line)
-    assert parsed is None or (len(parsed) == 10 and (day_number(parsed) is not None
-                                                     or int(parsed[:4]) in NO_DATE_YEARS))
+    assert parsed is None or (
+        len(parsed) == 10 and (day_number(parsed) is not None or int(parsed[:4]) in NO_DATE_YEARS)
+    )
     is_date_line(line), is_byline(line), is_chrome(line)
     day_number(line)
 
@@ -73,8 +97,14 @@ def test_duplicate_features_never_raise(text, lang):
     assert f.chars == len(text) and f.grams >= 0
 
 
-@given(st.lists(st.tuples(st.sampled_from(["a.txt", "b.md", "c.jsonl", "d.html", "e.txt"]),
-                          st.binary(max_size=500)), min_size=1, max_size=5, unique_by=lambda t: t[0]))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a.txt", "b.md", "c.jsonl", "d.html", "e.txt"]), st.binary(max_size=500)),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda t: t[0],
+    )
+)
 @settings(max_examples=60)
 def test_reading_arbitrary_bytes_never_raises_but_our_errors(tmp_path_factory, files):
     folder = tmp_path_factory.mktemp("corpus")
@@ -90,8 +120,16 @@ def test_reading_arbitrary_bytes_never_raises_but_our_errors(tmp_path_factory, f
     assert all(s.reason for s in skipped)
 
 
-@pytest.mark.parametrize("line", ['{"id": "a", "text": "x", "date": "0001-01-01T00:00:00+01:00"}',
-                                  '{"id": "a", "text": "x", "lang": 5}', '[1, 2]', '{"id": null}', '"'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": "a", "text": "x", "date": "0001-01-01T00:00:00+01:00"}',
+        '{"id": "a", "text": "x", "lang": 5}',
+        "[1, 2]",
+        '{"id": null}',
+        '"',
+    ],
+)
 def test_odd_json_lines_are_records_or_reported(tmp_path, line):
     (tmp_path / "r.jsonl").write_text(line + "\n" + '{"id": "ok", "text": "Storm hits."}\n', encoding="utf-8")
     records, skipped = read_corpus(tmp_path)

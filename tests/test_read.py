@@ -1,4 +1,5 @@
 """Reading a corpus: formats, skipped inputs, order, errors."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,12 @@ def corpus():
 def test_ids_in_deterministic_order(corpus):
     records, _ = corpus
     assert [r.id for r in records] == [
-        "en_flood.txt", "fr_sommet.txt", "page.html", "j1", "j4", "sub/vi_hop_tac.md",
+        "en_flood.txt",
+        "fr_sommet.txt",
+        "page.html",
+        "j1",
+        "j4",
+        "sub/vi_hop_tac.md",
     ]
 
 
@@ -53,7 +59,11 @@ def test_jsonl_bad_lines_and_duplicates(corpus):
     j1 = next(r for r in records if r.id == "j1")
     assert j1.text.startswith("The central bank")  # the first one is kept
     assert (j1.title, j1.lang, j1.date, j1.url) == (
-        "Central bank holds rates", "en", "2022-03-02", "https://example.com/j1")
+        "Central bank holds rates",
+        "en",
+        "2022-03-02",
+        "https://example.com/j1",
+    )
     assert next(r for r in records if r.id == "j4").lang == "de-CH"
 
 
@@ -142,14 +152,16 @@ def test_duplicate_id_between_file_and_jsonl(tmp_path):
 
 def test_html_without_text_is_skipped(tmp_path):
     (tmp_path / "a.txt").write_text("page text")
-    (tmp_path / "b.html").write_text("<html><head><title>t</title></head>"
-                                     "<body><script>var a = 1;</script></body></html>")
+    (tmp_path / "b.html").write_text(
+        "<html><head><title>t</title></head><body><script>var a = 1;</script></body></html>"
+    )
     _, skipped = read_corpus(tmp_path)
     assert [s.path for s in skipped] == ["b.html"] and "no main text" in skipped[0].reason
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="permissions are not enforced for root or on this OS")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="permissions are not enforced for root or on this OS"
+)
 def test_unreadable_file_is_skipped(tmp_path):
     (tmp_path / "a.txt").write_text("page text")
     locked = tmp_path / "b.txt"

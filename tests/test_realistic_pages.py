@@ -2,6 +2,7 @@
 through the CLI and the real bundled model: a dispatch republished with other
 chrome and cut short, its translation into another script, separate reports of
 the same event in other languages, pages that open with a date and a byline."""
+
 import json
 from pathlib import Path
 
@@ -45,8 +46,11 @@ def test_separate_reports_of_the_event_are_not_duplicates(realistic):
     assert _group_of(items, "parade_fr.txt") is None and _group_of(items, "parade_vi.txt") is None
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: an Italian report that gives the dispatch's facts in its "
-                   "order aligns like an adaptation (see the closing note of issue 9)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: an Italian report that gives the dispatch's facts in its "
+    "order aligns like an adaptation (see the closing note of issue 9)",
+)
 def test_italian_report_with_the_same_facts_is_not_a_duplicate(realistic):
     _, items = realistic
     assert _group_of(items, "grid_it.txt") != _group_of(items, "grid_wire.txt")

@@ -1,4 +1,5 @@
 """The acceptance case, through the CLI and the real bundled model (see ../shared/seeds/README.md)."""
+
 import json
 
 import pytest
@@ -6,13 +7,19 @@ from click.testing import CliRunner
 
 from clusterer.cli import main
 
-ARTICLES = ["000_f3b3e693c4e01450.txt", "001_01e4eb2627025de6.txt", "002_9cf367e4308b91ca.txt",
-            "003_87a623c1ce95cb42.txt", "004_68dd66d7231c2937.txt"]
+ARTICLES = [
+    "000_f3b3e693c4e01450.txt",
+    "001_01e4eb2627025de6.txt",
+    "002_9cf367e4308b91ca.txt",
+    "003_87a623c1ce95cb42.txt",
+    "004_68dd66d7231c2937.txt",
+]
 
 
 @pytest.fixture(scope="module")
 def seeds_run(tmp_path_factory, model_cache):
     from conftest import shared_path
+
     seeds = shared_path("seeds")
     tmp = tmp_path_factory.mktemp("seeds")
     out = tmp / "r.json"

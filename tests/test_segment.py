@@ -1,10 +1,10 @@
 """Splitting pages into an article and teasers; metadata and furniture lines."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_path
 
 from clusterer.read import read_corpus
@@ -59,11 +59,21 @@ def test_vietnamese_page_source_reporter_caption():
 
 
 def test_record_metadata_wins():
-    rec = Record(id="x", text=" date 2018-12 Caption.\n\nHeadline here\n\nBody text.\n\nhttp://a.b/c",
-                 title="Given", lang="zh-yue", date="2020-01-02", url="https://given")
+    rec = Record(
+        id="x",
+        text=" date 2018-12 Caption.\n\nHeadline here\n\nBody text.\n\nhttp://a.b/c",
+        title="Given",
+        lang="zh-yue",
+        date="2020-01-02",
+        url="https://given",
+    )
     [article] = segment(rec)
     assert (article.title, article.lang, article.date, article.url) == (
-        "Given", "zh-yue", "2020-01-02", "https://given")
+        "Given",
+        "zh-yue",
+        "2020-01-02",
+        "https://given",
+    )
     assert article.text == "Headline here\n\nBody text."
 
 
@@ -97,10 +107,22 @@ def test_segment_is_pure_and_deterministic():
     assert rec.text == before
 
 
-@pytest.mark.parametrize("line", [
-    "Voir plus", "voir plus:", "Read more", "RELATED ARTICLES", "Xem thêm", "Tin liên quan :",
-    "Mehr zum Thema", "Читайте также", "相关新闻", "Leer más", "Leia também",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Voir plus",
+        "voir plus:",
+        "Read more",
+        "RELATED ARTICLES",
+        "Xem thêm",
+        "Tin liên quan :",
+        "Mehr zum Thema",
+        "Читайте также",
+        "相关新闻",
+        "Leer más",
+        "Leia também",
+    ],
+)
 def test_markers(line):
     assert is_marker(line)
 
@@ -110,14 +132,17 @@ def test_not_markers(line):
     assert not is_marker(line)
 
 
-@pytest.mark.parametrize("line", [
-    "Lors de la séance de travail. Photo: VNA",
-    "Le Vietnam et la Russie ảnh 1Lors de la séance",
-    "Rescue teams in the street. (Photo: Reuters)",
-    "Ảnh: TTXVN",
-    "Le vice-Premier ministre rend une visite - Photo : VGP",
-    "Le ministre (deuxième à droite) (Source: VNA)",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Lors de la séance de travail. Photo: VNA",
+        "Le Vietnam et la Russie ảnh 1Lors de la séance",
+        "Rescue teams in the street. (Photo: Reuters)",
+        "Ảnh: TTXVN",
+        "Le vice-Premier ministre rend une visite - Photo : VGP",
+        "Le ministre (deuxième à droite) (Source: VNA)",
+    ],
+)
 def test_captions(line):
     assert is_caption(line)
 
@@ -148,8 +173,7 @@ def test_real_seed_pages():
         assert all(t.title and t.text.startswith(t.title) and len(t.text) > 200 for t in group)
 
     d002 = by_doc[ids[2]]
-    assert d002[0].title == ("Le Vietnam attache une grande importance au rôle et à la "
-                             "position mondiale de l’UE")
+    assert d002[0].title == ("Le Vietnam attache une grande importance au rôle et à la position mondiale de l’UE")
     assert d002[1].title == "Le SG du Parti To Lam rend hommage aux anciens SG Tran Phu et Ha Huy Tap"
     assert d002[1].text.count("rend hommage aux anciens SG") == 1
     assert d002[3].title.startswith("Le Vietnam participe à la Réunion restreinte")

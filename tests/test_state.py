@@ -1,4 +1,5 @@
 """The nightly state database: round trip, one transaction per run, lock, model check."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,17 +10,34 @@ from clusterer.state import Changes, GroupRow, RunRecord, State, StateLock, Stor
 
 
 def item(i: str, story=None, dup=None, run=1) -> StoredItem:
-    return StoredItem(id=i, doc=i, kind="article", lang="en", title=None, date="2024-01-01",
-                      url=None, hash="h" + i, first_seen=run, last_seen=run, story=story, dup=dup)
+    return StoredItem(
+        id=i,
+        doc=i,
+        kind="article",
+        lang="en",
+        title=None,
+        date="2024-01-01",
+        url=None,
+        hash="h" + i,
+        first_seen=run,
+        last_seen=run,
+        story=story,
+        dup=dup,
+    )
 
 
 def changes(run: int = 1) -> Changes:
     vec = np.ones(4, dtype=np.float32) / 2
-    return Changes(run=RunRecord(run, "batch", "t0", "t1", counts={"new": 2}),
-                   items=[item("a", "S000001", "D000001"), item("b", "S000001", "D000001")],
-                   vectors={"a": vec, "b": -vec}, stories=[GroupRow("S000001", run, extra="title")],
-                   dup_groups=[GroupRow("D000001", run, extra="a")],
-                   means={lang_key("en"): (2, vec)}, next_story=2, next_dup=2)
+    return Changes(
+        run=RunRecord(run, "batch", "t0", "t1", counts={"new": 2}),
+        items=[item("a", "S000001", "D000001"), item("b", "S000001", "D000001")],
+        vectors={"a": vec, "b": -vec},
+        stories=[GroupRow("S000001", run, extra="title")],
+        dup_groups=[GroupRow("D000001", run, extra="a")],
+        means={lang_key("en"): (2, vec)},
+        next_story=2,
+        next_dup=2,
+    )
 
 
 def test_round_trip(tmp_path):
@@ -43,7 +61,7 @@ def test_commit_is_all_or_nothing(tmp_path):
     bad = changes()
     bad.vectors["a"] = object()  # fails half-way through the transaction
     with State(path) as st:
-        with pytest.raises(Exception):
+        with pytest.raises(TypeError):
             st.commit("m", bad)
         assert st.is_empty() and st.runs() == [] and st.model is None
         st.commit("m", changes())
@@ -60,9 +78,8 @@ def test_other_model_refused(tmp_path):
 
 def test_lock_is_exclusive_and_released(tmp_path):
     path = tmp_path / "s.sqlite"
-    with StateLock(path):
-        with pytest.raises(StateError, match="another update is running"):
-            StateLock(path).acquire()
+    with StateLock(path), pytest.raises(StateError, match="another update is running"):
+        StateLock(path).acquire()
     with StateLock(path):  # released on exit
         pass
 

@@ -1,4 +1,5 @@
 """attach_teasers with the articles nearest each teaser given by the caller."""
+
 import numpy as np
 
 from clusterer.neighbours import knn_between
@@ -19,6 +20,7 @@ def test_given_neighbours_give_the_same_answer_without_a_search(monkeypatch):
 
     def no_search(*a, **kw):
         raise AssertionError("searched although the neighbours were given")
+
     monkeypatch.setattr("clusterer.stories.knn_between", no_search)
     got = attach_teasers(teasers, arts, labels, kept, StoryParams(), neighbours=10, nearest=nearest)
     assert got == want
