@@ -24,13 +24,14 @@ neighbours exist (``n - 1 < k`` for :func:`knn`), the missing columns hold index
 mask them with ``np.isfinite``. Results are sorted, so ``idx[:, :j]`` of a call
 with ``k`` is the answer for any ``j <= k``: call once with the largest k needed.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -70,7 +71,8 @@ class HnswParams:
 
 # --------------------------------------------------------------------------- checks
 
-def _as_matrix(vectors, name: str = "vectors", dim: Optional[int] = None) -> np.ndarray:
+
+def _as_matrix(vectors, name: str = "vectors", dim: int | None = None) -> np.ndarray:
     x = np.asarray(vectors)
     if x.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (n, dim), got shape {x.shape}")
@@ -84,8 +86,7 @@ def _as_matrix(vectors, name: str = "vectors", dim: Optional[int] = None) -> np.
         bad = (np.abs(norms - 1.0) > _NORM_TOLERANCE) & (norms > 0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name} must be L2-normalised rows; row {row} has norm "
-                             f"{float(np.sqrt(norms[row])):.4f}")
+            raise ValueError(f"{name} must be L2-normalised rows; row {row} has norm {float(np.sqrt(norms[row])):.4f}")
     return x
 
 
@@ -101,21 +102,22 @@ def _check_method(method: str) -> str:
     return method
 
 
-def _threads(threads: Optional[int]) -> int:
+def _threads(threads: int | None) -> int:
     return max(1, int(threads) if threads else (os.cpu_count() or 1))
 
 
-def _empty(m: int, k: int) -> Tuple[np.ndarray, np.ndarray]:
+def _empty(m: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full((m, k), -1, dtype=np.int64), np.full((m, k), -np.inf, dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- exact
 
-def _top_rows(sims: np.ndarray, kk: int) -> Tuple[np.ndarray, np.ndarray]:
+
+def _top_rows(sims: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     """Top ``kk`` columns of every row, by similarity desc then column asc."""
     n = sims.shape[1]
     if kk < n:
-        cols = np.argpartition(sims, n - kk, axis=1)[:, n - kk:]
+        cols = np.argpartition(sims, n - kk, axis=1)[:, n - kk :]
         vals = np.take_along_axis(sims, cols, axis=1)
         kth = vals.min(axis=1)
         # A tie at the cut-off may have let argpartition pick an arbitrary column:
@@ -133,8 +135,9 @@ def _top_rows(sims: np.ndarray, kk: int) -> Tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(cols, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 
-def _exact(queries: np.ndarray, base: np.ndarray, k: int, self_offset: Optional[int],
-           chunk: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+def _exact(
+    queries: np.ndarray, base: np.ndarray, k: int, self_offset: int | None, chunk: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of ``queries`` in ``base``; with ``self_offset`` query row i is
     base row ``self_offset + i`` and is excluded."""
     m, n = queries.shape[0], base.shape[0]
@@ -157,12 +160,12 @@ def _exact(queries: np.ndarray, base: np.ndarray, k: int, self_offset: Optional[
 
 # --------------------------------------------------------------------------- hnsw
 
+
 def _hnswlib():
     try:
         import hnswlib
     except ImportError as exc:  # pragma: no cover - a broken install
-        raise ImportError("approximate neighbours need the 'hnswlib' package: "
-                          "pip install hnswlib") from exc
+        raise ImportError("approximate neighbours need the 'hnswlib' package: pip install hnswlib") from exc
     return hnswlib
 
 
@@ -184,13 +187,16 @@ class _ShardedGraph:
 
     def _new(self, capacity: int):
         graph = _hnswlib().Index(space="ip", dim=self.dim)
-        graph.init_index(max_elements=max(1, capacity), M=self.params.m,
-                         ef_construction=self.params.ef_construction,
-                         random_seed=self.params.seed)
+        graph.init_index(
+            max_elements=max(1, capacity),
+            M=self.params.m,
+            ef_construction=self.params.ef_construction,
+            random_seed=self.params.seed,
+        )
         graph.set_num_threads(1)
         return graph
 
-    def add(self, vectors: np.ndarray, threads: Optional[int]) -> None:
+    def add(self, vectors: np.ndarray, threads: int | None) -> None:
         size = self.params.shard_size
         jobs = []
         pos, end = self.count, self.count + len(vectors)
@@ -209,7 +215,7 @@ class _ShardedGraph:
             if need > graph.get_max_elements():
                 graph.resize_index(max(need, min(size, 2 * graph.get_max_elements())))
             graph.set_num_threads(1)  # parallel insertion order would vary run to run
-            graph.add_items(vectors[lo - first: hi - first], np.arange(lo, hi))
+            graph.add_items(vectors[lo - first : hi - first], np.arange(lo, hi))
 
         workers = min(len(jobs), _threads(threads))
         if workers <= 1:
@@ -220,9 +226,9 @@ class _ShardedGraph:
                 list(pool.map(fill, jobs))  # hnswlib releases the GIL while inserting
         self.count = end
 
-    def search(self, queries: np.ndarray, base: np.ndarray, k: int,
-               self_offset: Optional[int], threads: Optional[int]
-               ) -> Tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, base: np.ndarray, k: int, self_offset: int | None, threads: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         m, n = queries.shape[0], self.count
         idx, sim = _empty(m, k)
         want = min(k + (1 if self_offset is not None else 0), n)
@@ -245,16 +251,18 @@ class _ShardedGraph:
                 off = None if self_offset is None else self_offset + start
                 cols, vals = _exact(q, base, k, off)
             else:
-                cols, vals = _merge(np.hstack([f[0] for f in found]),
-                                    np.hstack([f[1] for f in found]), k, self_offset, start)
+                cols, vals = _merge(
+                    np.hstack([f[0] for f in found]), np.hstack([f[1] for f in found]), k, self_offset, start
+                )
             kk = cols.shape[1]
             idx[start:stop, :kk] = cols
             sim[start:stop, :kk] = vals
         return idx, sim
 
 
-def _merge(labels: np.ndarray, dists: np.ndarray, k: int, self_offset: Optional[int],
-           start: int) -> Tuple[np.ndarray, np.ndarray]:
+def _merge(
+    labels: np.ndarray, dists: np.ndarray, k: int, self_offset: int | None, start: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidates from all shards to the top k: self removed, sorted, cut."""
     cand = labels.astype(np.int64)
     vals = (1.0 - dists).astype(np.float32)  # hnswlib's "ip" distance is 1 - dot
@@ -270,8 +278,8 @@ def _merge(labels: np.ndarray, dists: np.ndarray, k: int, self_offset: Optional[
 
 # --------------------------------------------------------------------------- public
 
-def _graph(base: np.ndarray, method: str, params: HnswParams,
-           threads: Optional[int]) -> Optional[_ShardedGraph]:
+
+def _graph(base: np.ndarray, method: str, params: HnswParams, threads: int | None) -> _ShardedGraph | None:
     """The HNSW graph over ``base`` that ``method`` calls for, or None where the
     search is exact (``"exact"``, ``"auto"`` up to :data:`EXACT_MAX_ITEMS` rows,
     or at most one row)."""
@@ -283,17 +291,28 @@ def _graph(base: np.ndarray, method: str, params: HnswParams,
     return graph
 
 
-def _search(graph: Optional[_ShardedGraph], queries: np.ndarray, base: np.ndarray, k: int,
-            self_offset: Optional[int], threads: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+def _search(
+    graph: _ShardedGraph | None,
+    queries: np.ndarray,
+    base: np.ndarray,
+    k: int,
+    self_offset: int | None,
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` of ``queries`` in ``base``: through ``graph``, or exact without one."""
     if graph is None or k == 0:
         return _exact(queries, base, k, self_offset)
     return graph.search(queries, base, k, self_offset, threads)
 
 
-def knn(vectors: np.ndarray, k: int, method: str = "auto", *,
-        params: HnswParams = HnswParams(), threads: Optional[int] = None
-        ) -> Tuple[np.ndarray, np.ndarray]:
+def knn(
+    vectors: np.ndarray,
+    k: int,
+    method: str = "auto",
+    *,
+    params: HnswParams = HnswParams(),
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows of every row by cosine similarity (self excluded).
 
     Returns ``(indices, sims)``: int64 and float32 arrays of shape ``(n, k)``,
@@ -308,9 +327,15 @@ def knn(vectors: np.ndarray, k: int, method: str = "auto", *,
     return _search(graph, x, x, k, 0, threads)
 
 
-def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "auto", *,
-                params: HnswParams = HnswParams(), threads: Optional[int] = None
-                ) -> Tuple[np.ndarray, np.ndarray]:
+def knn_between(
+    queries: np.ndarray,
+    base: np.ndarray,
+    k: int,
+    method: str = "auto",
+    *,
+    params: HnswParams = HnswParams(),
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``base`` for every row of ``queries`` (no self to
     exclude: the sets are distinct, e.g. two languages for margin scores).
 
@@ -324,10 +349,16 @@ def knn_between(queries: np.ndarray, base: np.ndarray, k: int, method: str = "au
     return _search(graph, q, b, k, None, threads)
 
 
-def knn_with_queries(vectors: np.ndarray, k: int, queries: np.ndarray, k_queries: int,
-                     method: str = "auto", *, params: HnswParams = HnswParams(),
-                     threads: Optional[int] = None
-                     ) -> Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]:
+def knn_with_queries(
+    vectors: np.ndarray,
+    k: int,
+    queries: np.ndarray,
+    k_queries: int,
+    method: str = "auto",
+    *,
+    params: HnswParams = HnswParams(),
+    threads: int | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``knn(vectors, k)`` and ``knn_between(queries, vectors, k_queries)`` from one
     index: where both would build an HNSW graph over ``vectors``, it is built once.
 
@@ -357,8 +388,14 @@ class NeighbourIndex:
 
     FORMAT_VERSION = 1
 
-    def __init__(self, dim: Optional[int] = None, *, exact_max: int = EXACT_MAX_ITEMS,
-                 params: HnswParams = HnswParams(), threads: Optional[int] = None):
+    def __init__(
+        self,
+        dim: int | None = None,
+        *,
+        exact_max: int = EXACT_MAX_ITEMS,
+        params: HnswParams = HnswParams(),
+        threads: int | None = None,
+    ):
         if dim is not None and int(dim) < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         if int(exact_max) < 0:
@@ -369,8 +406,8 @@ class NeighbourIndex:
         self.threads = threads
         self._ids: list = []
         self._pos: dict = {}
-        self._buf = np.zeros((0, self.dim or 0), dtype=np.float32)
-        self._graph = None
+        self._buf: np.ndarray = np.zeros((0, self.dim or 0), dtype=np.float32)
+        self._graph: _ShardedGraph | None = None
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -411,7 +448,7 @@ class NeighbourIndex:
             self._buf = np.zeros((0, self.dim), dtype=np.float32)
         n0 = len(self._ids)
         self._reserve(n0 + len(ids))
-        self._buf[n0: n0 + len(ids)] = x
+        self._buf[n0 : n0 + len(ids)] = x
         for offset, item_id in enumerate(ids):
             self._pos[item_id] = n0 + offset
         self._ids.extend(ids)
@@ -420,7 +457,7 @@ class NeighbourIndex:
 
     def _reserve(self, size: int) -> None:
         if size > self._buf.shape[0]:
-            grown = np.zeros((max(size, 2 * self._buf.shape[0], 64), self.dim), dtype=np.float32)
+            grown = np.zeros((max(size, 2 * self._buf.shape[0], 64), self.dim or 0), dtype=np.float32)
             grown[: len(self._ids)] = self._buf[: len(self._ids)]
             self._buf = grown
 
@@ -456,23 +493,29 @@ class NeighbourIndex:
         n = len(self._ids)
 
         def write(fh):
-            np.savez(fh, format_version=np.int64(self.FORMAT_VERSION),
-                     dim=np.int64(self.dim or 0), exact_max=np.int64(self.exact_max),
-                     params=np.array([asdict(self.params)[f] for f in _PARAM_FIELDS], dtype=np.int64),
-                     ids=np.array(self._ids, dtype=np.str_),
-                     vectors=self._buf[:n])
+            np.savez(
+                fh,
+                format_version=np.int64(self.FORMAT_VERSION),
+                dim=np.int64(self.dim or 0),
+                exact_max=np.int64(self.exact_max),
+                params=np.array([asdict(self.params)[f] for f in _PARAM_FIELDS], dtype=np.int64),
+                ids=np.array(self._ids, dtype=np.str_),
+                vectors=self._buf[:n],
+            )
+
         atomic_write(path, write, binary=True)
 
     @classmethod
-    def load(cls, path, *, threads: Optional[int] = None) -> "NeighbourIndex":
+    def load(cls, path, *, threads: int | None = None) -> NeighbourIndex:
         """Read an index written by :meth:`save`; :class:`StateError` if unusable."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 version = int(data["format_version"])
                 if version != cls.FORMAT_VERSION:
-                    raise StateError(f"{path}: neighbour index format {version}, "
-                                     f"this version reads {cls.FORMAT_VERSION}")
+                    raise StateError(
+                        f"{path}: neighbour index format {version}, this version reads {cls.FORMAT_VERSION}"
+                    )
                 dim = int(data["dim"]) or None
                 exact_max = int(data["exact_max"])
                 params = HnswParams(**dict(zip(_PARAM_FIELDS, map(int, data["params"]))))
@@ -485,8 +528,7 @@ class NeighbourIndex:
         except Exception as exc:  # zip, key, value errors: a damaged file
             raise StateError(f"{path}: unreadable neighbour index ({exc})") from exc
         if len(ids) != vectors.shape[0] or (dim is not None and vectors.shape[1] != dim):
-            raise StateError(f"{path}: neighbour index is inconsistent "
-                             f"({len(ids)} ids, vectors {vectors.shape})")
+            raise StateError(f"{path}: neighbour index is inconsistent ({len(ids)} ids, vectors {vectors.shape})")
         index = cls(dim, exact_max=exact_max, params=params, threads=threads)
         try:
             index.add(ids, vectors)

@@ -1,10 +1,10 @@
 """Nearest neighbours: exact against brute force, hnsw recall, padding, the index."""
+
 import numpy as np
 import pytest
 
 from clusterer.errors import StateError
-from clusterer.neighbours import (EXACT_MAX_ITEMS, HnswParams, NeighbourIndex, knn, knn_between,
-                                  knn_with_queries)
+from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, NeighbourIndex, knn, knn_between, knn_with_queries
 
 
 def unit(x):
@@ -18,12 +18,14 @@ def blobs(n, dim=384, seed=0, per_blob=6, noise=0.15):
     rng = np.random.default_rng(seed)
     topics = unit(rng.standard_normal((max(1, n // 400), dim)))
     n_blobs = max(1, n // per_blob)
-    centres = unit(topics[rng.integers(0, len(topics), n_blobs)]
-                   + 0.8 * rng.standard_normal((n_blobs, dim)) / np.sqrt(dim))
+    centres = unit(
+        topics[rng.integers(0, len(topics), n_blobs)] + 0.8 * rng.standard_normal((n_blobs, dim)) / np.sqrt(dim)
+    )
     x = centres[rng.integers(0, n_blobs, n)] + 0.5 * rng.standard_normal((n, dim)) / np.sqrt(dim)
     stray = rng.random(n) < noise
-    x[stray] = (topics[rng.integers(0, len(topics), stray.sum())]
-                + 1.2 * rng.standard_normal((stray.sum(), dim)) / np.sqrt(dim))
+    x[stray] = topics[rng.integers(0, len(topics), stray.sum())] + 1.2 * rng.standard_normal(
+        (stray.sum(), dim)
+    ) / np.sqrt(dim)
     offset = unit(rng.standard_normal((1, dim)))
     return unit(unit(x) + offset)
 
@@ -42,6 +44,7 @@ def recall(found, truth):
 
 # ------------------------------------------------------------------ exact
 
+
 @pytest.mark.parametrize("n,dim,k", [(50, 8, 5), (300, 32, 10), (257, 16, 30)])
 def test_exact_matches_brute_force(n, dim, k):
     x = unit(np.random.default_rng(n).standard_normal((n, dim)))
@@ -57,6 +60,7 @@ def test_exact_matches_brute_force(n, dim, k):
 
 def test_exact_blocks_do_not_change_the_answer():
     from clusterer.neighbours import _exact
+
     x = unit(np.random.default_rng(3).standard_normal((101, 12)))
     whole = _exact(x, x, 7, self_offset=0)
     for chunk in (1, 10, 33):
@@ -120,6 +124,7 @@ def test_smaller_k_is_a_prefix_of_larger_k():
 
 
 # ------------------------------------------------------------------ hnsw
+
 
 @pytest.fixture(scope="module")
 def blobs5k():
@@ -204,6 +209,7 @@ def test_knn_with_queries_builds_one_graph(blobs5k, monkeypatch):
 
 
 # ------------------------------------------------------------------ index
+
 
 def ids_for(n, start=0):
     return [f"item-{i}" for i in range(start, start + n)]
