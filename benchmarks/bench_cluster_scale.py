@@ -265,7 +265,10 @@ def synthetic_analyse_inputs(
         names.append(frozenset(own))
     for a, b in zip(src.tolist(), dst.tolist()):
         names[b] = names[a]
-    features = [TextFeatures(names[i], sk[i], int(chars[i])) for i in range(n)]
+    # TextFeatures(sketch, word pairs, chars, sentences, figures): about one word
+    # pair per 6 characters; no sentences (no alignment test); the names stand in
+    # for the figures
+    features = [TextFeatures(sk[i], max(1, int(chars[i]) // 6), int(chars[i]), figures=names[i]) for i in range(n)]
     art_ids = [f"a{i:07d}" for i in arts]
     doc_of = rng.choice(len(arts), n)
     items = []

@@ -8,13 +8,14 @@ Two ways to search, one result shape:
 * **exact**: blocked matrix products, ``chunk`` query rows at a time against all
   base rows, so memory stays O(chunk * n) and never n x n. Ties are broken by the
   lower index, so the answer is fully determined by the data.
-* **hnsw**: HNSW graphs (the ``hnswlib`` package) over fixed-size shards of
-  consecutive rows, each filled by one thread with a fixed seed, so the same rows
+* **hnsw**: HNSW graphs (faiss's ``IndexHNSWFlat``, inner product, from the
+  ``faiss-cpu`` wheels) over fixed-size shards of consecutive rows, each built in
+  one go from all its rows by one thread with a fixed seed, so the same rows
   always give the same graphs and the same answer whatever the number of cores;
   shards are built in parallel, queries run on several threads (they only read).
   Candidates are sorted like the exact path and their similarities are the true
-  dot products (computed by hnswlib); only the recall is approximate: >= 0.95 at
-  k = 10..30 on clustered 384-d data (tests, ``benchmarks/bench_cluster_scale.py``).
+  dot products (computed by faiss); only the recall is approximate: >= 0.97 at
+  k = 10..30 on clustered 384-d data (tests, ``benchmarks/bench_ann.py``).
 
 ``method="auto"`` is exact up to :data:`EXACT_MAX_ITEMS` base rows and hnsw above.
 
@@ -28,10 +29,12 @@ with ``k`` is the answer for any ``j <= k``: call once with the largest k needed
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,12 +52,13 @@ _NORM_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class HnswParams:
-    """HNSW settings. The defaults give recall >= 0.95 at k <= 30 on 384-d data.
+    """HNSW settings. The defaults give recall >= 0.97 at k <= 30 on 384-d data.
 
-    ``m``, ``ef_construction`` and ``seed`` go to hnswlib; ``ef_search`` is the
-    search breadth per shard (raised to k + 1 when a query asks for more). Rows
-    are split into graphs of ``shard_size`` consecutive rows, built in parallel:
-    a fixed size, so the result never depends on the number of cores.
+    ``m`` (links per node; twice that on the bottom layer), ``ef_construction``
+    and ``seed`` (of the level draws) go to faiss's HNSW graph; ``ef_search`` is
+    the search breadth per shard (raised to k + 1 when a query asks for more).
+    Rows are split into graphs of ``shard_size`` consecutive rows, built in
+    parallel: a fixed size, so the result never depends on the number of cores.
     """
 
     m: int = 16
@@ -161,22 +165,38 @@ def _exact(
 # --------------------------------------------------------------------------- hnsw
 
 
-def _hnswlib():
+def _faiss():
     try:
-        import hnswlib
+        import faiss
     except ImportError as exc:  # pragma: no cover - a broken install
-        raise ImportError("approximate neighbours need the 'hnswlib' package: pip install hnswlib") from exc
-    return hnswlib
+        raise ImportError("approximate neighbours need the 'faiss-cpu' package: pip install faiss-cpu") from exc
+    return faiss
+
+
+@contextmanager
+def _omp_threads(count: int) -> Iterator[Any]:
+    """faiss (the module) with ``count`` OpenMP threads in the calling thread; what
+    that thread had is put back after (the setting is per thread, not global)."""
+    faiss = _faiss()
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield faiss
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 class _ShardedGraph:
     """HNSW graphs over consecutive slices of ``shard_size`` rows.
 
-    Row ``p`` always lives in shard ``p // shard_size`` and every shard is filled by
-    one thread in row order, so the graphs depend only on the rows, never on the
-    number of cores or on how the rows were batched. Different shards are filled
-    at the same time, which is how building uses more than one core
-    deterministically; a query searches every shard and merges.
+    Row ``p`` always lives in shard ``p // shard_size``, and every shard's graph
+    is built in one go from all its rows, by one thread, with the seed of
+    :class:`HnswParams`: the graphs depend only on the rows, never on the number
+    of cores or on how the rows were batched (faiss's graph for rows added in
+    two batches differs from the one for the same rows added at once, so a shard
+    that gets more rows is built again). Different shards are built at the same
+    time, which is how building uses more than one core; a query searches every
+    shard and merges.
     """
 
     def __init__(self, dim: int, params: HnswParams):
@@ -185,46 +205,33 @@ class _ShardedGraph:
         self.graphs: list = []
         self.count = 0
 
-    def _new(self, capacity: int):
-        graph = _hnswlib().Index(space="ip", dim=self.dim)
-        graph.init_index(
-            max_elements=max(1, capacity),
-            M=self.params.m,
-            ef_construction=self.params.ef_construction,
-            random_seed=self.params.seed,
-        )
-        graph.set_num_threads(1)
+    def _build(self, rows: np.ndarray):
+        with _omp_threads(1) as faiss:
+            graph = faiss.IndexHNSWFlat(self.dim, self.params.m, faiss.METRIC_INNER_PRODUCT)
+            graph.hnsw.efConstruction = self.params.ef_construction
+            graph.hnsw.rng = faiss.RandomGenerator(self.params.seed)
+            graph.add(rows)  # faiss releases the GIL while inserting
         return graph
 
-    def add(self, vectors: np.ndarray, threads: int | None) -> None:
-        size = self.params.shard_size
-        jobs = []
-        pos, end = self.count, self.count + len(vectors)
-        while pos < end:
-            shard = pos // size
-            stop = min(end, (shard + 1) * size)
-            if shard == len(self.graphs):
-                self.graphs.append(self._new(stop - pos))
-            jobs.append((self.graphs[shard], pos, stop))
-            pos = stop
-        first = self.count
+    def extend(self, base: np.ndarray, threads: int | None) -> None:
+        """Cover every row of ``base``, whose first :attr:`count` rows are in already."""
+        size, n = self.params.shard_size, base.shape[0]
+        if n <= self.count:
+            return
+        first = self.count // size  # the open shard (if any) is built again with its new rows
+        shards = range(first, (n - 1) // size + 1)
 
-        def fill(job):
-            graph, lo, hi = job
-            need = graph.get_current_count() + (hi - lo)
-            if need > graph.get_max_elements():
-                graph.resize_index(max(need, min(size, 2 * graph.get_max_elements())))
-            graph.set_num_threads(1)  # parallel insertion order would vary run to run
-            graph.add_items(vectors[lo - first : hi - first], np.arange(lo, hi))
+        def build(shard: int):
+            return self._build(base[shard * size : min(n, (shard + 1) * size)])
 
-        workers = min(len(jobs), _threads(threads))
+        workers = min(len(shards), _threads(threads))
         if workers <= 1:
-            for job in jobs:
-                fill(job)
+            built = [build(shard) for shard in shards]
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(fill, jobs))  # hnswlib releases the GIL while inserting
-        self.count = end
+                built = list(pool.map(build, shards))
+        self.graphs[first:] = built
+        self.count = n
 
     def search(
         self, queries: np.ndarray, base: np.ndarray, k: int, self_offset: int | None, threads: int | None
@@ -234,38 +241,37 @@ class _ShardedGraph:
         want = min(k + (1 if self_offset is not None else 0), n)
         if want <= 0 or m == 0:
             return idx, sim
-        sizes = [g.get_current_count() for g in self.graphs]
-        for graph in self.graphs:
-            graph.set_ef(max(self.params.ef_search, want))
-            graph.set_num_threads(_threads(threads))
-        width = sum(min(want, s) for s in sizes)
+        size = self.params.shard_size
+        counts = [g.ntotal for g in self.graphs]
+        width = sum(min(want, c) for c in counts)
         rows = max(1, min(m, 8192, (1 << 22) // width))
-        for start in range(0, m, rows):
-            stop = min(m, start + rows)
-            q = queries[start:stop]
-            try:
-                found = [g.knn_query(q, k=min(want, s)) for g, s in zip(self.graphs, sizes)]
-            except RuntimeError:
-                # hnswlib could not fill every row (a poorly connected graph): this
-                # block falls back to the exact search, which always can.
-                off = None if self_offset is None else self_offset + start
-                cols, vals = _exact(q, base, k, off)
-            else:
-                cols, vals = _merge(
-                    np.hstack([f[0] for f in found]), np.hstack([f[1] for f in found]), k, self_offset, start
-                )
-            kk = cols.shape[1]
-            idx[start:stop, :kk] = cols
-            sim[start:stop, :kk] = vals
+        with _omp_threads(_threads(threads)) as faiss:
+            breadth = faiss.SearchParametersHNSW()
+            breadth.efSearch = max(self.params.ef_search, want)
+            for start in range(0, m, rows):
+                stop = min(m, start + rows)
+                q = queries[start:stop]
+                found = [g.search(q, min(want, c), params=breadth) for g, c in zip(self.graphs, counts)]
+                if any((labels < 0).any() for _, labels in found):
+                    # faiss could not fill every row (a poorly connected graph): this
+                    # block falls back to the exact search, which always can.
+                    off = None if self_offset is None else self_offset + start
+                    cols, vals = _exact(q, base, k, off)
+                else:
+                    labels = np.hstack([found[s][1] + s * size for s in range(len(found))])
+                    cols, vals = _merge(labels, np.hstack([dots for dots, _ in found]), k, self_offset, start)
+                kk = cols.shape[1]
+                idx[start:stop, :kk] = cols
+                sim[start:stop, :kk] = vals
         return idx, sim
 
 
 def _merge(
-    labels: np.ndarray, dists: np.ndarray, k: int, self_offset: int | None, start: int
+    labels: np.ndarray, dots: np.ndarray, k: int, self_offset: int | None, start: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates from all shards to the top k: self removed, sorted, cut."""
     cand = labels.astype(np.int64)
-    vals = (1.0 - dists).astype(np.float32)  # hnswlib's "ip" distance is 1 - dot
+    vals = dots.astype(np.float32)  # faiss's inner-product "distance" is the dot product
     if self_offset is not None:
         own = self_offset + start + np.arange(len(cand))
         vals[cand == own[:, None]] = -np.inf
@@ -287,7 +293,7 @@ def _graph(base: np.ndarray, method: str, params: HnswParams, threads: int | Non
     if method == "exact" or (method == "auto" and n <= EXACT_MAX_ITEMS) or n <= 1:
         return None
     graph = _ShardedGraph(base.shape[1], params)
-    graph.add(base, threads)
+    graph.extend(base, threads)
     return graph
 
 
@@ -375,14 +381,15 @@ class NeighbourIndex:
 
     Searches are exact while the index holds at most ``exact_max`` items and use an
     HNSW graph above that. The graph is built lazily, at the first query that needs
-    it, from all items in insertion order, and later ``add`` calls insert into it in
-    order with one thread; either way the graph is the one a single sequential
-    insertion of the same items gives, so results depend only on the sequence of
-    ``(id, vector)`` added, not on how it was batched, queried or saved.
+    it, from all items in insertion order; items added later join it at the next
+    query, which builds again only the last, partly filled shard and any new ones.
+    Either way each shard is built from all its rows at once, so results depend
+    only on the sequence of ``(id, vector)`` added, not on how it was batched,
+    queried or saved.
 
     :meth:`save` stores ids, vectors and settings (one ``.npz`` file, written to a
     temporary file then moved into place), not the graph: :meth:`load` rebuilds
-    it on first need, which keeps the file small, free of hnswlib's binary
+    it on first need, which keeps the file small, free of any library's binary
     format, and the results identical to an index that was never saved.
     """
 
@@ -452,8 +459,6 @@ class NeighbourIndex:
         for offset, item_id in enumerate(ids):
             self._pos[item_id] = n0 + offset
         self._ids.extend(ids)
-        if self._graph is not None:
-            self._graph.add(x, self.threads)
 
     def _reserve(self, size: int) -> None:
         if size > self._buf.shape[0]:
@@ -482,7 +487,7 @@ class NeighbourIndex:
         else:
             if self._graph is None:
                 self._graph = _ShardedGraph(self.dim, self.params)
-                self._graph.add(base, self.threads)
+            self._graph.extend(base, self.threads)  # rows added since the last query
             idx, sims = self._graph.search(x, base, kk, None, self.threads)
         ids = self._ids
         return [[ids[j] for j in row if j >= 0] for row in idx.tolist()], sims

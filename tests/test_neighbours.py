@@ -1,5 +1,10 @@
 """Nearest neighbours: exact against brute force, hnsw recall, padding, the index."""
 
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -155,6 +160,58 @@ def test_hnsw_is_deterministic(blobs5k):
     np.testing.assert_array_equal(first[1], second[1])
 
 
+_CHILD = """
+import hashlib, sys
+import numpy as np
+from clusterer.neighbours import HnswParams, knn
+x = np.load(sys.argv[1])
+idx, sims = knn(x, 12, method="hnsw", params=HnswParams(shard_size=700), threads=int(sys.argv[2]))
+print(hashlib.sha256(idx.tobytes() + sims.tobytes()).hexdigest())
+"""
+
+
+def test_hnsw_gives_the_same_answer_in_fresh_processes(blobs5k, tmp_path):
+    # run to run, not just call to call: graphs, level draws and searches are
+    # seeded, whatever the number of threads (faiss's OpenMP ones included)
+    x = blobs5k[:2000]
+    np.save(tmp_path / "x.npy", x)
+    root = Path(__file__).resolve().parents[1]
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", _CHILD, str(tmp_path / "x.npy"), str(threads)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=root,
+        ).stdout.strip()
+        for threads in (1, 2, 2)
+    }
+    idx, sims = knn(x, 12, method="hnsw", params=HnswParams(shard_size=700), threads=2)
+    assert runs == {hashlib.sha256(idx.tobytes() + sims.tobytes()).hexdigest()}
+
+
+def test_hnsw_leaves_the_callers_openmp_threads_alone(blobs5k):
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    knn(blobs5k[:1000], 5, method="hnsw", threads=1)
+    knn(blobs5k[:1000], 5, method="hnsw", params=HnswParams(shard_size=300), threads=3)
+    assert faiss.omp_get_max_threads() == before
+
+
+@pytest.mark.parametrize("k", [10, 20])
+def test_default_params_keep_recall_above_097(k):
+    # a guard on the settings and the backend: the default HNSW settings must
+    # keep recall@k >= 0.97 on clustered 384-d data, in one graph and in shards;
+    # the data is hard enough that weak settings fall below the bar
+    x = blobs(3000, seed=23, noise=0.4)
+    truth = knn(x, k, method="exact")[0]
+    assert recall(knn(x, k, method="hnsw")[0], truth) >= 0.97
+    assert recall(knn(x, k, method="hnsw", params=HnswParams(shard_size=1000))[0], truth) >= 0.97
+    weak = HnswParams(m=8, ef_construction=16, ef_search=2)  # ~0.75-0.8 here; the defaults ~0.997
+    assert recall(knn(x, k, method="hnsw", params=weak)[0], truth) < 0.97
+
+
 def test_shards_keep_recall_and_ignore_thread_count(blobs5k):
     x = blobs5k[:2500]
     params = HnswParams(shard_size=600)  # 5 shards, the last one short
@@ -202,8 +259,8 @@ def test_knn_with_queries_builds_one_graph(blobs5k, monkeypatch):
     import clusterer.neighbours as nb
 
     built = []
-    real = nb._ShardedGraph.add
-    monkeypatch.setattr(nb._ShardedGraph, "add", lambda self, *a: built.append(1) or real(self, *a))
+    real = nb._ShardedGraph._build
+    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows: built.append(1) or real(self, rows))
     knn_with_queries(blobs5k[:2000], 10, blobs5k[2000:2100], 30, method="hnsw")
     assert len(built) == 1
 
@@ -255,6 +312,32 @@ def test_index_results_do_not_depend_on_batching_or_saving(blobs5k, tmp_path):
     reloaded = NeighbourIndex.load(tmp_path / "idx.npz")
     reloaded.add(ids_for(800, 700), x[700:])
     got = reloaded.query(q, 12)
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_index_adds_after_a_query_rebuild_only_the_open_shard(blobs5k, monkeypatch):
+    import clusterer.neighbours as nb
+
+    x, q = blobs5k[:1500], blobs5k[1500:1600]
+    params = HnswParams(shard_size=500)
+    whole = NeighbourIndex(exact_max=10, params=params)
+    whole.add(ids_for(1500), x)
+    expected = whole.query(q, 10)
+
+    built = []
+    real = nb._ShardedGraph._build
+    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows: built.append(len(rows)) or real(self, rows))
+    grown = NeighbourIndex(exact_max=10, params=params)
+    grown.add(ids_for(700), x[:700])
+    grown.query(q, 5)
+    assert sorted(built) == [200, 500]  # shards are built in parallel
+    grown.add(ids_for(300, 700), x[700:1000])
+    grown.add(ids_for(100, 1000), x[1000:1100])  # two adds, one rebuild at the next query
+    grown.query(q, 5)
+    assert sorted(built[2:]) == [100, 500]  # shard 0 kept, shard 1 rebuilt, shard 2 new
+    grown.add(ids_for(400, 1100), x[1100:])
+    got = grown.query(q, 10)
     assert got[0] == expected[0]
     np.testing.assert_array_equal(got[1], expected[1])
 
