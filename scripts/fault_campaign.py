@@ -31,12 +31,10 @@ It prints each trial and what held, and exits 1 if anything did not.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,41 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from hostile_nights import NIGHTS, corpus_for  # noqa: E402
-
-
-def fingerprint(path: Path) -> dict:
-    """Everything in a state but timestamps, report texts and embedding counts (which
-    depend on what killed runs left in the cache)."""
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(str(path))
-    try:
-        return {
-            "items": db.execute(
-                "SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, story, "
-                "dup, source, vec FROM items ORDER BY id"
-            ).fetchall(),
-            "stories": db.execute("SELECT * FROM stories ORDER BY id").fetchall(),
-            "dups": db.execute("SELECT * FROM dup_groups ORDER BY id").fetchall(),
-            "means": db.execute("SELECT * FROM lang_means ORDER BY key").fetchall(),
-            "meta": db.execute("SELECT * FROM meta ORDER BY k").fetchall(),
-            "runs": [
-                (rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
-                for rid, kind, status, counts in db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")
-            ],
-        }
-    finally:
-        db.close()
-
-
-def integrity(path: Path) -> str:
-    if not path.exists():
-        return "ok"
-    db = sqlite3.connect(str(path))
-    try:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        db.close()
+from state_checks import fingerprint, integrity  # noqa: E402
 
 
 class Campaign:

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nightly_fake import FakeEncoder  # noqa: E402
+from state_checks import fingerprint, integrity  # noqa: E402
 
 from clusterer.cli import main as cli_main  # noqa: E402
 from clusterer.debias import Prior, center_by_language, language_means  # noqa: E402
@@ -58,37 +58,6 @@ def nightly(tmp: Path, encoder: FakeEncoder) -> Nightly:
 def assignments(path: Path) -> dict:
     with State(path) as st:
         return {i: (r.story, r.dup) for i, r in st.items().items() if not r.deleted}
-
-
-def fingerprint(path: Path) -> dict:
-    """Everything in a state but timestamps and the stored report text."""
-    db = sqlite3.connect(str(path))
-    try:
-        return {
-            "items": db.execute(
-                "SELECT id, doc, kind, lang, hash, first_seen, last_seen, deleted, "
-                "story, dup, vec FROM items ORDER BY id"
-            ).fetchall(),
-            "stories": db.execute("SELECT * FROM stories ORDER BY id").fetchall(),
-            "dups": db.execute("SELECT * FROM dup_groups ORDER BY id").fetchall(),
-            "means": db.execute("SELECT * FROM lang_means ORDER BY key").fetchall(),
-            "meta": db.execute("SELECT * FROM meta ORDER BY k").fetchall(),
-            # how many texts a run embedded depends on the cache, which killed runs fill
-            "runs": [
-                (rid, kind, status, {k: v for k, v in json.loads(counts).items() if k != "embedded"})
-                for rid, kind, status, counts in db.execute("SELECT id, kind, status, counts FROM runs ORDER BY id")
-            ],
-        }
-    finally:
-        db.close()
-
-
-def integrity(path: Path) -> str:
-    db = sqlite3.connect(str(path))
-    try:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        db.close()
 
 
 @pytest.fixture(scope="module")
