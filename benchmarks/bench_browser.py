@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from headless import open_chromium  # noqa: E402
 
-from clusterer.browser import write_html  # noqa: E402
+from clusterer.output.browser import write_html  # noqa: E402
 from clusterer.result import ClusterResult, DuplicateGroup, ItemResult, Story  # noqa: E402
 
 LANGS = ["en", "fr", "de", "es", "ru", "vi", "zh", "ar", "pt", "it"]

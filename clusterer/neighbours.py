@@ -1,6 +1,6 @@
 """Nearest neighbours by cosine similarity: the only module that knows about kNN.
 
-Vectors are L2-normalised float32 rows (what every :class:`~clusterer.encoders.Encoder`
+Vectors are L2-normalised float32 rows (what every :class:`~clusterer.embed.encoders.Encoder`
 returns), so cosine similarity is a dot product.
 
 Two ways to search, one result shape:

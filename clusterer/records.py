@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from dataclasses import dataclass, field
 
 ARTICLE = "article"
@@ -76,3 +78,53 @@ class Skipped:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.reason}"
+
+
+def embedding_text(item: Item) -> str:
+    """What is embedded for an item: its title (when the text does not start
+    with it) followed by its text."""
+    text = item.text.strip()
+    title = (item.title or "").strip()
+    if title and not text.startswith(title):
+        return f"{title}\n{text}"
+    return text or title
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+NO_DATE_YEARS = (1, 9999)
+
+
+def day_number(date: str | None) -> float | None:
+    """Days since 1970 for an ISO date (``2018``, ``2018-12``, ``2018-12-11``, or a datetime).
+
+    A month alone is read as its 15th day, a year alone as 1 July. The years 1
+    and 9999 are the ends of the calendar that software writes for "no date"
+    (.NET's ``DateTime.MinValue`` and ``MaxValue``): they give None, as no date.
+    """
+    if not date:
+        return None
+    text = date.strip()
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if when.year in NO_DATE_YEARS:
+            return None
+        if when.tzinfo is not None:
+            try:
+                when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # the year 1 or 9999 shifted out of range: keep the local time
+                when = when.replace(tzinfo=None)
+        return (when - _dt.datetime(1970, 1, 1)).total_seconds() / 86400.0
+    except ValueError:
+        pass
+    m = _DATE.match(text)
+    if not m:
+        return None
+    year = int(m.group(1))
+    if year in NO_DATE_YEARS:
+        return None
+    month = int(m.group(2)) if m.group(2) else 7
+    day = int(m.group(3)) if m.group(3) else (15 if m.group(2) else 1)
+    try:
+        return (_dt.date(year, month, day) - _dt.date(1970, 1, 1)).days + 0.0
+    except ValueError:
+        return None

@@ -1,10 +1,19 @@
-"""Result types: plain dataclasses the CLI serialises as they are."""
+"""Result types, plain dataclasses the CLI serialises as they are, and how an
+analysis becomes one (:func:`build_result`: stable ids, canonical members,
+story titles, snippets, the story map)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
 
-from .records import Skipped
+import numpy as np
+
+from .records import ARTICLE, Item, Skipped, day_number
+
+if TYPE_CHECKING:
+    from .pipeline import Analysis
 
 
 @dataclass
@@ -119,3 +128,151 @@ def load_result(path) -> ClusterResult:
 def _known(kind, row: dict) -> dict:
     names = {f.name for f in fields(kind)}
     return {k: v for k, v in row.items() if k in names}
+
+
+def canonical_member(items: Sequence[Item], members: Sequence[int]) -> int:
+    """The item a downstream system keeps: the earliest by date, then by id.
+
+    Items without a date come after dated ones."""
+
+    def key(i: int):
+        d = day_number(items[i].date)
+        return (d is None, d if d is not None else 0.0, items[i].id)
+
+    return min(members, key=key)
+
+
+def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str) -> ClusterResult:
+    """Give stable, order-independent ids: stories by size then first member id,
+    duplicate groups by first member id."""
+    items = analysis.items
+    by_label: dict[int, list[int]] = {}
+    for i, lab in enumerate(analysis.story_of):
+        if lab is not None:
+            by_label.setdefault(lab, []).append(i)
+    ordered = sorted(by_label.values(), key=lambda m: (-len(m), min(items[i].id for i in m)))
+    story_id = {}
+    stories: list[Story] = []
+    for k, members in enumerate(ordered, start=1):
+        sid = f"s{k}"
+        members = sorted(members, key=lambda i: items[i].id)
+        for i in members:
+            story_id[i] = sid
+        arts = [i for i in members if items[i].kind == ARTICLE]
+        stories.append(
+            Story(
+                id=sid,
+                title=story_title(items, members),
+                members=[items[i].id for i in members],
+                languages=sorted({items[i].lang or "?" for i in members}),
+                articles=len(arts),
+                teasers=len(members) - len(arts),
+            )
+        )
+    groups = sorted((sorted(g, key=lambda i: items[i].id) for g in analysis.dup_groups), key=lambda g: items[g[0]].id)
+    dup_id = {}
+    for k, g in enumerate(groups, start=1):
+        for i in g:
+            dup_id[i] = f"d{k}"
+    ids = [it.id for it in items]
+    pairs_of: dict = {}
+    for e in analysis.dup_evidence:
+        if dup_id.get(e.i) is not None and dup_id.get(e.i) == dup_id.get(e.j):
+            pairs_of.setdefault(dup_id[e.i], []).append(e.to_dict(ids))
+    dup_groups: list[DuplicateGroup] = []
+    for k, g in enumerate(groups, start=1):
+        gid = f"d{k}"
+        dup_groups.append(
+            DuplicateGroup(
+                id=gid,
+                members=[items[i].id for i in g],
+                canonical=items[canonical_member(items, g)].id,
+                languages=sorted({items[i].lang or "?" for i in g}),
+                story=story_id.get(g[0]),
+                evidence=sorted(pairs_of.get(gid, []), key=lambda d: (d["a"], d["b"])),
+            )
+        )
+    xy = map_coordinates(analysis.centred)
+    results = [
+        ItemResult(
+            id=it.id,
+            doc=it.doc,
+            kind=it.kind,
+            lang=it.lang,
+            title=it.title,
+            date=it.date,
+            url=it.url,
+            story=story_id.get(i),
+            duplicate_group=dup_id.get(i),
+            snippet=it.meta.get("snippet", snippet(it.text, SNIPPET_CHARS)),
+            x=float(xy[i, 0]),
+            y=float(xy[i, 1]),
+        )
+        for i, it in enumerate(items)
+    ]
+    return ClusterResult(
+        items=results,
+        stories=stories,
+        duplicate_groups=dup_groups,
+        skipped=list(skipped),
+        model=model_name,
+        truncated=truncated_pages(items),
+        unrecognised_lang=unrecognised_languages(items),
+    )
+
+
+def truncated_pages(items: Sequence[Item]) -> list[dict]:
+    """The pages cut at ``max_chars``: id and original length in characters."""
+    return [{"id": it.id, "chars": it.meta["truncated_from"]} for it in items if "truncated_from" in it.meta]
+
+
+def unrecognised_languages(items: Sequence[Item]) -> list[dict]:
+    """Records whose given ``lang`` is no language tag: id, the value given, and
+    the language identified from the text instead (one row a record)."""
+    return [
+        {"id": it.doc, "given": it.meta["lang_given"], "lang": it.lang}
+        for it in items
+        if "lang_given" in it.meta and it.id == it.doc
+    ]
+
+
+def story_title(items: Sequence[Item], members: Sequence[int]) -> str:
+    """A story's title: a headline, that of its canonical article (earliest, then by
+    id) or else of the next article in that order that has one; only where no
+    article has a headline, the opening words of the canonical one's text."""
+    arts = [i for i in members if items[i].kind == ARTICLE] or list(members)
+    first = canonical_member(items, arts)
+    titled = [i for i in arts if items[i].title]
+    if titled:
+        return items[first].title or items[canonical_member(items, titled)].title or ""
+    src = items[first]
+    return snippet(src.meta.get("snippet") or src.text)
+
+
+def map_coordinates(centred: np.ndarray, fit_rows: int = 20_000, block: int = 16_384) -> np.ndarray:
+    """The story map: the first two principal components of the language-centred
+    vectors, one row per item, rounded to 4 decimals (zeros for fewer than two
+    items). Fitted on at most ``fit_rows`` rows (a seeded sample), then applied
+    ``block`` rows at a time, so that memory stays small at 200k items.
+    Deterministic: the sample and the solver are seeded, sklearn fixes the signs."""
+    from sklearn.decomposition import PCA
+
+    xy = np.zeros((len(centred), 2))
+    if len(centred) < 2 or centred.ndim != 2 or centred.shape[1] < 2:
+        return xy
+    rows = np.arange(len(centred))
+    if len(rows) > fit_rows:
+        rows = np.sort(np.random.default_rng(0).choice(rows, fit_rows, replace=False))
+    pca = PCA(n_components=2, random_state=0).fit(np.asarray(centred[rows], dtype=np.float64))
+    for lo in range(0, len(centred), block):
+        xy[lo : lo + block] = pca.transform(np.asarray(centred[lo : lo + block], dtype=np.float64))
+    return np.round(xy, 4)
+
+
+SNIPPET_CHARS = 200  # of an item's text, kept in the result
+
+
+def snippet(text: str, n: int = 80) -> str:
+    """The opening words of a text, at most ``n`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

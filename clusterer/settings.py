@@ -1,6 +1,6 @@
 """The story and duplicate settings by name, for the command line and config files.
 
-Every field of :class:`~clusterer.stories.StoryParams` and
+Every field of :class:`~clusterer.stories.similarity.StoryParams` and
 :class:`~clusterer.duplicates.DuplicateParams` has a name ``stories.<field>`` or
 ``duplicates.<field>``. :func:`load_settings` applies a TOML file (tables
 ``[stories]`` and ``[duplicates]``) and then ``NAME=VALUE`` pairs (the command
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .duplicates import DuplicateParams
 from .errors import ClustererError
-from .stories import StoryParams
+from .stories.similarity import StoryParams
 
 SECTIONS = {"stories": StoryParams, "duplicates": DuplicateParams}
 

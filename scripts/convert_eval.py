@@ -27,7 +27,7 @@ Writes (the output folder is git-ignored; the data never enters the repo):
   ``{"id1","id2","lang1","lang2","text1","text2","score"}`` (score = gold
   Overall, 1 similar .. 4 dissimilar), in the source order. No separate
   articles file is written: a few multilingual article ids carry two different
-  texts, so ``clusterer.evaluate.distinct_texts`` deduplicates by text, which
+  texts, so ``clusterer.evaluation.gold.distinct_texts`` deduplicates by text, which
   lets a pairs evaluation embed each distinct text once.
 
 - ``wmt.jsonl``: the WMT news articles and their human translations from

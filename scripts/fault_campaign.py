@@ -83,7 +83,7 @@ class Campaign:
     def reference(self) -> None:
         self.corpus = {n: corpus_for(n, self.work / "corpus") for n in range(1, NIGHTS + 1)}
         state, cache = self.work / "reference.sqlite", self.work / "cache-reference"
-        from clusterer.state import State
+        from clusterer.nightly.state import State
 
         with State(self.work / "empty.sqlite"):  # what a run killed on the first night may leave
             pass

@@ -24,13 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clusterer.cache import DEFAULT_CACHE_DIR  # noqa: E402
-from clusterer.encoders import get_encoder  # noqa: E402
-from clusterer.evaluate import bcubed, load_gold  # noqa: E402
-from clusterer.nightly import Nightly  # noqa: E402
+from clusterer.embed.cache import DEFAULT_CACHE_DIR  # noqa: E402
+from clusterer.embed.encoders import get_encoder  # noqa: E402
+from clusterer.evaluation.gold import load_gold  # noqa: E402
+from clusterer.evaluation.metrics import bcubed  # noqa: E402
+from clusterer.nightly.job import Nightly  # noqa: E402
+from clusterer.nightly.state import State  # noqa: E402
 from clusterer.pipeline import Clusterer  # noqa: E402
-from clusterer.state import State  # noqa: E402
-from clusterer.stories import day_number  # noqa: E402
+from clusterer.records import day_number  # noqa: E402
 
 
 def write_jsonl(records, path: Path) -> Path:

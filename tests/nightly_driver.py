@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nightly_fake import FakeEncoder  # noqa: E402
 
-import clusterer.state as state_module  # noqa: E402
+import clusterer.nightly.state as state_module  # noqa: E402
 from clusterer.errors import ClustererError  # noqa: E402
-from clusterer.nightly import Nightly  # noqa: E402
+from clusterer.nightly.job import Nightly  # noqa: E402
 from clusterer.pipeline import Clusterer  # noqa: E402
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clusterer.browser import browser_data, render_html, write_html
 from clusterer.cli import main
+from clusterer.output.browser import browser_data, render_html, write_html
 from clusterer.pipeline import Clusterer
 from clusterer.result import ClusterResult, DuplicateGroup, ItemResult, Story, load_result
 
@@ -127,7 +127,7 @@ def test_map_coordinates_are_the_principal_components_in_bounded_memory():
     import numpy as np
     from sklearn.decomposition import PCA
 
-    from clusterer.pipeline import map_coordinates
+    from clusterer.result import map_coordinates
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3000, 64)).astype(np.float32)

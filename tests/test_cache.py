@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import FakeEncoder
 
-from clusterer.cache import Embedder, EmbeddingCache, text_key
+from clusterer.embed.cache import Embedder, EmbeddingCache, text_key
 
 
 def test_second_run_embeds_nothing(tmp_path):

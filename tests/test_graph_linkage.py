@@ -3,9 +3,16 @@
 import numpy as np
 import pytest
 
-from clusterer.graph_linkage import EdgeList, VectorSimilarity, knn_graph, sparse_average_linkage, subgraph
 from clusterer.neighbours import knn
-from clusterer.stories import StoryParams, average_linkage, similarity_matrix, time_weights
+from clusterer.stories.linkage import (
+    EdgeList,
+    VectorSimilarity,
+    average_linkage,
+    knn_graph,
+    sparse_average_linkage,
+    subgraph,
+)
+from clusterer.stories.similarity import StoryParams, similarity_matrix, time_weights
 
 
 def clustered(n=90, dim=16, centres=6, noise=0.6, seed=0, orthogonal=False):

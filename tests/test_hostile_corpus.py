@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from clusterer.cli import main
-from clusterer.state import State
+from clusterer.nightly.state import State
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_nights import HUGE_CHARS, corpus_for  # noqa: E402

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from clusterer.cli import main
 from clusterer.read import read_corpus
-from clusterer.stories import day_number
+from clusterer.records import day_number
 
 
 def test_file_name_not_utf8_is_skipped_with_its_reason(tmp_path):
@@ -189,7 +189,7 @@ def _nightly(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from nightly_fake import FakeEncoder
 
-    from clusterer.nightly import Nightly
+    from clusterer.nightly.job import Nightly
     from clusterer.pipeline import Clusterer
 
     return Nightly(tmp_path / "state.sqlite", Clusterer(encoder=FakeEncoder(), cache_dir=None))
@@ -224,7 +224,7 @@ def _write_feed(path, records, tail=""):
 
 
 def _rows(tmp_path):
-    from clusterer.state import State
+    from clusterer.nightly.state import State
 
     with State(tmp_path / "state.sqlite") as st:
         return st.items()
@@ -282,7 +282,7 @@ def test_a_schema_1_state_is_upgraded_and_careful_until_rows_know_their_file(tmp
     import json
     import sqlite3
 
-    from clusterer.state import SCHEMA_VERSION
+    from clusterer.nightly.state import SCHEMA_VERSION
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -23,9 +23,10 @@ from state_checks import fingerprint, integrity  # noqa: E402
 from clusterer.cli import main as cli_main  # noqa: E402
 from clusterer.debias import Prior, center_by_language, language_means  # noqa: E402
 from clusterer.errors import StateError  # noqa: E402
-from clusterer.nightly import Nightly  # noqa: E402
-from clusterer.pipeline import Clusterer, embedding_text  # noqa: E402
-from clusterer.state import OVERALL, State, lang_key  # noqa: E402
+from clusterer.nightly.job import Nightly  # noqa: E402
+from clusterer.nightly.state import OVERALL, State, lang_key  # noqa: E402
+from clusterer.pipeline import Clusterer  # noqa: E402
+from clusterer.records import embedding_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "nightly"
 DRIVER = Path(__file__).resolve().parent / "nightly_driver.py"

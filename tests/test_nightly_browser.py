@@ -19,12 +19,13 @@ from test_browser import chromium, embedded_data, open_page, shown  # noqa: E402
 from test_nightly import corpus_for  # noqa: E402
 
 import clusterer.cli as cli  # noqa: E402
-from clusterer.browser import browser_data, write_html  # noqa: E402
 from clusterer.debias import center_by_language  # noqa: E402
 from clusterer.errors import StateError  # noqa: E402
-from clusterer.nightly import Nightly  # noqa: E402
-from clusterer.pipeline import Clusterer, map_coordinates  # noqa: E402
-from clusterer.state import State, means_by_lang  # noqa: E402
+from clusterer.nightly.job import Nightly  # noqa: E402
+from clusterer.nightly.state import State, means_by_lang  # noqa: E402
+from clusterer.output.browser import browser_data, write_html  # noqa: E402
+from clusterer.pipeline import Clusterer  # noqa: E402
+from clusterer.result import map_coordinates  # noqa: E402
 
 
 def standing(path: Path) -> dict:

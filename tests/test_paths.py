@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clusterer import paths
-from clusterer.e5_convert import FOLDER_PREFIX
+from clusterer.embed.e5_convert import FOLDER_PREFIX
 from clusterer.pipeline import Clusterer
 from clusterer.records import ARTICLE, Item
 

@@ -6,8 +6,7 @@ from conftest import TopicEncoder
 
 from clusterer import Clusterer, Record
 from clusterer.errors import CorpusError
-from clusterer.pipeline import embedding_text
-from clusterer.records import Item
+from clusterer.records import Item, embedding_text
 
 QUAKE = (
     "A magnitude 7.8 earthquake struck southern Turkey and northern Syria on Monday, "
@@ -125,8 +124,8 @@ def test_folder_run_reports_skipped_files(tmp_path):
 
 
 def test_a_story_title_is_a_headline_where_any_article_has_one():
-    from clusterer.pipeline import story_title
     from clusterer.records import ARTICLE, Item
+    from clusterer.result import story_title
 
     items = [
         Item(id="a", doc="a", kind=ARTICLE, text="Hanoi (VNA) – In the frame of his visit…", date="2018-12-11"),

@@ -17,9 +17,8 @@ from clusterer.duplicates import TextFeatures
 from clusterer.errors import ClustererError
 from clusterer.language import LanguageIdentifier, normalise_code
 from clusterer.read import read_corpus
-from clusterer.records import ARTICLE, TEASER, Item, Record
+from clusterer.records import ARTICLE, NO_DATE_YEARS, TEASER, Item, Record, day_number
 from clusterer.segment import segment
-from clusterer.stories import NO_DATE_YEARS, day_number
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -90,7 +90,7 @@ def test_nightly_places_a_translation_that_arrives_later(tmp_path, model_cache):
     their duplicate group, as a batch run over the same corpus does."""
     import shutil
 
-    from clusterer.nightly import Nightly
+    from clusterer.nightly.job import Nightly
     from clusterer.pipeline import Clusterer
 
     corpus = tmp_path / "corpus"

@@ -4,7 +4,7 @@ import pytest
 
 from clusterer.duplicates import DuplicateParams
 from clusterer.settings import SettingsError, describe, load_settings
-from clusterer.stories import StoryParams
+from clusterer.stories.similarity import StoryParams
 
 
 def test_defaults_and_changes_by_name(tmp_path):

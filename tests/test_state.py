@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from clusterer.errors import StateError
-from clusterer.state import Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key
+from clusterer.nightly.state import Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key
 
 
 def item(i: str, story=None, dup=None, run=1) -> StoredItem:

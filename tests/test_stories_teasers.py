@@ -3,7 +3,8 @@
 import numpy as np
 
 from clusterer.neighbours import knn_between
-from clusterer.stories import StoryParams, attach_teasers
+from clusterer.stories.similarity import StoryParams
+from clusterer.stories.teasers import attach_teasers
 
 
 def test_given_neighbours_give_the_same_answer_without_a_search(monkeypatch):
@@ -21,7 +22,7 @@ def test_given_neighbours_give_the_same_answer_without_a_search(monkeypatch):
     def no_search(*a, **kw):
         raise AssertionError("searched although the neighbours were given")
 
-    monkeypatch.setattr("clusterer.stories.knn_between", no_search)
+    monkeypatch.setattr("clusterer.stories.teasers.knn_between", no_search)
     got = attach_teasers(teasers, arts, labels, kept, StoryParams(), neighbours=10, nearest=nearest)
     assert got == want
     assert any(lab is not None for lab in got)

@@ -1,14 +1,14 @@
 """The nightly job: cluster a growing corpus incrementally, with stable ids.
 
 ``Nightly(state_path, clusterer).update(corpus)`` reads the whole corpus,
-compares it with the state (:mod:`clusterer.state`), embeds only new or
+compares it with the state (:mod:`clusterer.nightly.state`), embeds only new or
 changed items (changed = the content hash of the embedded text differs),
 places them into the stored duplicate groups and stories
-(:mod:`clusterer.placement`), and writes the state in one transaction. The
+(:mod:`clusterer.nightly.placement`), and writes the state in one transaction. The
 first run on an empty state, and ``rebuild``, are full batch runs
 (:meth:`Clusterer.analyse` on the stored vectors plus the new ones) whose
 clusters get ids by maximum overlap with the stored ones. What a run changed
-is a :class:`~clusterer.changes.ChangeReport`.
+is a :class:`~clusterer.nightly.changes.ChangeReport`.
 """
 
 from __future__ import annotations
@@ -24,22 +24,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import text_key
-from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
-from .debias import Prior, center_by_language, language_means
-from .errors import StateError, is_damaged_database, is_disk_full
-from .pipeline import (
-    Clusterer,
+from ..debias import Prior, center_by_language, language_means
+from ..embed.cache import text_key
+from ..errors import StateError, is_damaged_database, is_disk_full
+from ..pipeline import Clusterer
+from ..records import Item, Skipped, embedding_text
+from ..result import (
+    ClusterResult,
     build_result,
     canonical_member,
-    embedding_text,
     story_title,
     truncated_pages,
     unrecognised_languages,
 )
+from .changes import ChangeReport, GroupInfo, ItemChange, Merge, NewDuplicate
 from .placement import Assignment, Groups, Placer, dup_id, map_by_overlap, story_id
-from .records import Item, Skipped
-from .result import ClusterResult
 from .snapshot import state_result
 from .state import OVERALL, Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key, means_by_lang
 
@@ -89,7 +88,7 @@ class Nightly:
 
     def result(self) -> ClusterResult:
         """The state as it stands, as a :class:`ClusterResult` (what the story browser
-        shows; see :func:`clusterer.snapshot.state_result`). Read under the lock, so
+        shows; see :func:`clusterer.nightly.snapshot.state_result`). Read under the lock, so
         never halfway through a run: StateError while one holds it."""
         if not self.state_path.exists():
             raise StateError(f"no state at {self.state_path}")

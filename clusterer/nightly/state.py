@@ -41,7 +41,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .errors import StateError, StateLocked
+from ..errors import StateError, StateLocked
 
 SCHEMA_VERSION = 2  # 2 added items.source; a version-1 file is upgraded in place when opened
 OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of language means without a reference prior)

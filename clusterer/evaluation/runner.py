@@ -1,6 +1,6 @@
 """Running the pipeline on labelled data: what ``cluster eval`` does.
 
-Two kinds of gold (see :mod:`clusterer.evaluate` for the formats): a labelled
+Two kinds of gold (see :mod:`clusterer.evaluation.metrics` for the formats): a labelled
 corpus (stories and duplicate groups), scored with B-cubed and pairwise
 metrics; and SemEval-style pairs with a graded similarity, scored by how well
 the pipeline's similarity ranks and correlates with the grades.
@@ -12,11 +12,12 @@ import json
 import time
 from pathlib import Path
 
-from .errors import CorpusError
-from .evaluate import EvalReport, distinct_texts, evaluate, load_gold, load_pairs, pair_scores_report
-from .pipeline import Clusterer
-from .records import ARTICLE, Record
-from .result import ClusterResult
+from ..errors import CorpusError
+from ..pipeline import Clusterer
+from ..records import ARTICLE, Record
+from ..result import ClusterResult
+from .gold import distinct_texts, load_gold, load_pairs
+from .metrics import EvalReport, evaluate, pair_scores_report
 
 
 def gold_kind(path: str | Path) -> str:

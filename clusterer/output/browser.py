@@ -8,7 +8,7 @@ to show its duplicate groups with their evidence, its other articles and its
 teasers, and draws a timeline of the stories and a map of the items (the
 ``x``/``y`` the pipeline gives each item). Noise is listed apart: teasers, and
 strays (articles in no story). Given a nightly run's
-:class:`~clusterer.changes.ChangeReport`, a "Tonight" panel on top lists what
+:class:`~clusterer.nightly.changes.ChangeReport`, a "Tonight" panel on top lists what
 the run changed; a story id there opens the story.
 
 The JSON is column-wise (one list per field, items referred to by position) so
@@ -23,10 +23,10 @@ import math
 from importlib import resources
 from pathlib import Path
 
-from .atomic import atomic_write
-from .changes import ChangeReport
-from .result import ClusterResult
-from .stories import day_number
+from ..atomic import atomic_write
+from ..nightly.changes import ChangeReport
+from ..records import day_number
+from ..result import ClusterResult
 
 DEFAULT_TITLE = "Story browser"
 

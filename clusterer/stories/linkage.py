@@ -1,6 +1,6 @@
 """Average-linkage story clustering over a sparse similarity graph, never n x n.
 
-:func:`~clusterer.stories.average_linkage` needs the dense similarity matrix,
+:func:`~clusterer.stories.similarity.average_linkage` needs the dense similarity matrix,
 O(n^2) memory (20k items are gigabytes). Here the input is a sparse symmetric
 graph, normally the kNN graph built by :func:`knn_graph`, and the similarity of
 two clusters A and B is
@@ -60,9 +60,18 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
-from .stories import StoryParams
+from .similarity import StoryParams
 
-__all__ = ["DENSE_MAX", "EdgeList", "VectorSimilarity", "knn_graph", "sparse_average_linkage", "subgraph"]
+__all__ = [
+    "DENSE_MAX",
+    "EdgeList",
+    "VectorSimilarity",
+    "average_linkage",
+    "knn_graph",
+    "merge_groups",
+    "sparse_average_linkage",
+    "subgraph",
+]
 
 DENSE_MAX = 1500
 """Components up to this many nodes are clustered by scipy on a dense matrix
@@ -111,7 +120,7 @@ def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[float | N
     Row ``i`` of ``nbr_idx``/``nbr_sim`` holds the neighbours of item ``i``;
     padding (index -1, similarity -inf) is dropped. Each pair appears once
     (``i < j``) whichever side found it; its similarity is multiplied by the same
-    Gaussian date damping as :func:`clusterer.stories.time_weights` (1 when either
+    Gaussian date damping as :func:`clusterer.stories.similarity.time_weights` (1 when either
     date is unknown or ``params.time_scale_days`` is None), computed per edge.
     ``days`` has one entry per row (None or NaN: no date).
     """
@@ -262,7 +271,45 @@ def sparse_average_linkage(
     return _relabel(root)
 
 
-def _relabel(raw: np.ndarray) -> np.ndarray:
+def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:
+    """Cluster labels (0..k-1, by first member) cutting average linkage at ``threshold``."""
+    n = sims.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    dist = np.clip(1.0 - sims, 0.0, None)
+    dist = (dist + dist.T) / 2.0
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(dist, checks=False), method="average")
+    raw = fcluster(tree, t=1.0 - threshold, criterion="distance")
+    return _relabel(raw)
+
+
+def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """Put the members of each group (e.g. a duplicate group) in one cluster."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return _relabel(labels)
+    parent = np.arange(int(labels.max()) + 1)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for g in groups:
+        first = find(int(labels[g[0]]))
+        for i in g[1:]:
+            other = find(int(labels[i]))
+            if other != first:
+                parent[max(first, other)] = min(first, other)
+                first = min(first, other)
+    return _relabel([find(int(lab)) for lab in labels])
+
+
+def _relabel(raw: Sequence[int] | np.ndarray) -> np.ndarray:
     """Renumber labels by first appearance."""
     if len(raw) == 0:
         return np.zeros(0, dtype=np.int64)

@@ -6,9 +6,9 @@ stored items), so a night costs (new items) x (neighbours, story sizes), not
 the square of the archive. Every rule is the batch pipeline's: pairs are judged
 by :meth:`PairEvidence.is_duplicate` on evidence from
 :func:`~clusterer.duplicates.find_duplicates`; stories use
-:class:`~clusterer.stories.StoryParams`, the damped similarity, average
-linkage, :func:`~clusterer.stories.merge_groups` and
-:func:`~clusterer.stories.attach_teasers`.
+:class:`~clusterer.stories.similarity.StoryParams`, the damped similarity, average
+linkage, :func:`~clusterer.stories.similarity.merge_groups` and
+:func:`~clusterer.stories.similarity.attach_teasers`.
 
 :class:`Groups` keeps the story or duplicate-group ids while a night changes
 them (new ids from a counter, merges keep the larger group's id), and
@@ -24,22 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .align import Aligner
+from ..align import Aligner
+from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
+from ..neighbours import NeighbourIndex, knn
+from ..records import ARTICLE, Item, day_number, embedding_text
+from ..stories.linkage import average_linkage, merge_groups
+from ..stories.similarity import StoryParams, length_scale, similarity_matrix, time_weights
+from ..stories.teasers import attach_teasers
 from .changes import Merge, Split
-from .duplicates import DuplicateParams, TextFeatures, find_duplicates
-from .neighbours import NeighbourIndex, knn
-from .pipeline import embedding_text
-from .records import ARTICLE, Item
-from .stories import (
-    StoryParams,
-    attach_teasers,
-    average_linkage,
-    day_number,
-    length_scale,
-    merge_groups,
-    similarity_matrix,
-    time_weights,
-)
 
 STORY_PREFIX, DUP_PREFIX = "S", "D"
 

@@ -1,0 +1,2 @@
+"""What a result becomes besides its JSON: tables (``export``), the story browser
+page (``browser``) and a deduplicated corpus (``dedup``)."""
