@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import click
@@ -40,6 +42,51 @@ class _TryLater(click.ClickException):
     exit_code = EXIT_TEMPFAIL
 
 
+@contextlib.contextmanager
+def one_line(reading: str | None = None, writing: str | None = None) -> Iterator[None]:
+    """The command line's one mapping from an error to what it prints (one line on
+    stderr, no traceback) and its exit code.
+
+    A :class:`ClustererError` is its own message, exit 1 (:class:`StateLocked`:
+    exit 75, try again later). With ``reading``, the file the block reads, an
+    OSError or ValueError is "cannot read READING: ..." and a KeyError (an id the
+    file does not hold) "no item ... in READING"; with ``writing``, the file the
+    block writes, an OSError is "cannot write WRITING: ...". Anything else is a bug
+    and keeps its traceback.
+    """
+    try:
+        yield
+    except StateLocked as exc:
+        raise _TryLater(str(exc)) from None
+    except ClustererError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        if writing is not None:
+            raise click.ClickException(f"cannot write {writing}: {exc.strerror or exc}") from None
+        if reading is None:
+            raise
+        raise click.ClickException(f"cannot read {reading}: {exc}") from None
+    except ValueError as exc:
+        if reading is None:
+            raise
+        raise click.ClickException(f"cannot read {reading}: {exc}") from None
+    except KeyError as exc:
+        if reading is None:
+            raise
+        raise click.ClickException(f"no item {exc.args[0]!r} in {reading}") from None
+
+
+def errors_in_one_line(command):
+    """Run a command under :func:`one_line`, so that its body is the work only."""
+
+    @functools.wraps(command)
+    def wrapped(*args, **kwargs):
+        with one_line():
+            return command(*args, **kwargs)
+
+    return wrapped
+
+
 class _EchoHandler(logging.Handler):
     """The library's log messages (the one-off model conversion) as plain lines on
     whatever stderr is current."""
@@ -68,6 +115,7 @@ class RunOptions:
     max_chars: int = 100_000
     config: str | None = None
     settings: tuple[str, ...] = ()
+    ray_address: str | None = None
 
 
 def model_options(f):
@@ -134,6 +182,16 @@ def model_options(f):
             metavar="NAME=VALUE",
             help="one story or duplicate setting, e.g. --set stories.threshold=0.35 (repeatable; after --config).",
         ),
+        click.option(
+            "--ray",
+            "ray_address",
+            is_flag=False,
+            flag_value="auto",
+            default=None,
+            metavar="[ADDRESS]",
+            help="read, split and embed on a Ray cluster (auto: the one started on this machine; "
+            "host:port; ray://host:port); the clustering runs here. Needs pip install -e '.[ray]'.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -143,10 +201,8 @@ def model_options(f):
 def _written(write, path):
     """Run ``write`` and return what it returns; a file that cannot be written is
     one line, not a traceback."""
-    try:
+    with one_line(writing=path):
         return write()
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def html_option(f):
@@ -191,6 +247,11 @@ def make_clusterer(options: RunOptions) -> Clusterer:
 
     stories, duplicates = load_settings(options.config, options.settings)
     logging.getLogger("clusterer").setLevel(logging.WARNING if options.quiet else logging.INFO)
+    executor = None
+    if options.ray_address is not None:
+        from .executor import ray_executor
+
+        executor = ray_executor(options.ray_address)
     return Clusterer(
         model=options.model,
         prefix=options.prefix,
@@ -201,6 +262,7 @@ def make_clusterer(options: RunOptions) -> Clusterer:
         stories=stories,
         duplicates=duplicates,
         progress=TerminalProgress(options.quiet),
+        executor=executor,
     )
 
 
@@ -224,21 +286,19 @@ def main():
 @format_option
 @html_option
 @model_options
+@errors_in_one_line
 def run_cmd(path, out, output_format, html_out, options):
     """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
     from .output.export import check_output, write_output
     from .read import check_output_path
 
     fmt = _output_format(out, output_format)
-    try:
-        if out:
-            check_output(path, out, fmt)
-        if html_out:
-            check_output_path(path, html_out, "HTML")
-        with make_clusterer(options) as clusterer:
-            result = clusterer.run(path)
-    except ClustererError as exc:
-        raise click.ClickException(str(exc)) from None
+    if out:
+        check_output(path, out, fmt)
+    if html_out:
+        check_output_path(path, html_out, "HTML")
+    with make_clusterer(options) as clusterer:
+        result = clusterer.run(path)
     click.echo(summary(result))
     if out:
         _written(lambda: write_output(result, out, fmt), out)
@@ -257,6 +317,7 @@ def run_cmd(path, out, output_format, html_out, options):
 )
 @click.option("--name", default=None, help="dataset name in the report (default: the file name).")
 @model_options
+@errors_in_one_line
 def eval_cmd(gold, out, name, options):
     """Run the pipeline on a labelled set GOLD (JSONL) and print its scores.
 
@@ -264,31 +325,28 @@ def eval_cmd(gold, out, name, options):
     stories and pairwise P/R/F1 for duplicate groups; a pairs file (`id1`, `id2`, `text1`,
     `text2`, `score` as in SemEval-2022 Task 8) gets Pearson r and ROC AUC of the
     pipeline's similarity against the graded score."""
-    from .evaluation.runner import evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
+    from .evaluation.runner import GoldKind, evaluate_corpus, evaluate_pairs, format_pairs, gold_kind
     from .read import check_output_path
     from .report import write_json_atomic
 
     command = "cluster eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cluster eval"
-    try:
-        if out:
-            check_output_path(gold, out)
-        with make_clusterer(options) as clusterer:
-            if gold_kind(gold) == "pairs":
-                data = evaluate_pairs(clusterer, gold)
-                click.echo(format_pairs(data))
-            else:
-                report, result = evaluate_corpus(clusterer, gold, dataset=name, command=command)
-                click.echo(report.table_header())
-                click.echo(report.format_table_row())
-                click.echo(
-                    f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
-                    f"story pairwise P/R/F1 {report.story_pairwise}"
-                )
-                if any(len(set(key.split("/"))) > 1 for key in report.dup_recall_by_languages):
-                    click.echo("\nduplicate pairs found, by languages:\n" + report.format_recall_by_languages())
-                data = {"metrics": report.to_dict(), "result": result.to_dict()}
-    except ClustererError as exc:
-        raise click.ClickException(str(exc)) from None
+    if out:
+        check_output_path(gold, out)
+    with make_clusterer(options) as clusterer:
+        if gold_kind(gold) is GoldKind.PAIRS:
+            data = evaluate_pairs(clusterer, gold)
+            click.echo(format_pairs(data))
+        else:
+            report, result = evaluate_corpus(clusterer, gold, dataset=name, command=command)
+            click.echo(report.table_header())
+            click.echo(report.format_table_row())
+            click.echo(
+                f"\nstories: gold {report.n_gold_stories}, predicted {report.n_pred_stories}; "
+                f"story pairwise P/R/F1 {report.story_pairwise}"
+            )
+            if any(len(set(key.split("/"))) > 1 for key in report.dup_recall_by_languages):
+                click.echo("\nduplicate pairs found, by languages:\n" + report.format_recall_by_languages())
+            data = {"metrics": report.to_dict(), "result": result.to_dict()}
     if out:
         _written(lambda: write_json_atomic(data, out), out)
         click.echo(f"Wrote {out}")
@@ -306,14 +364,8 @@ def explain_cmd(result, first, second):
 
     from .report import explain_pair
 
-    try:
-        with open(result, encoding="utf-8") as fh:
-            data = json.load(fh)
-        click.echo(explain_pair(data, first, second))
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read {result}: {exc}") from None
-    except KeyError as exc:
-        raise click.ClickException(f"no item {exc.args[0]!r} in {result}") from None
+    with one_line(reading=result), open(result, encoding="utf-8") as fh:
+        click.echo(explain_pair(json.load(fh), first, second))
 
 
 @main.command("report")
@@ -321,6 +373,7 @@ def explain_cmd(result, first, second):
 @click.option("--out", "-o", type=click.Path(), help="export the result here too (see --format).")
 @format_option
 @html_option
+@errors_in_one_line
 def report_cmd(result, out, output_format, html_out):
     """Print the summary of RESULT, a JSON result written by --out; with --out,
     export it again (--format csv or parquet: its tables); with --html, write its
@@ -330,16 +383,12 @@ def report_cmd(result, out, output_format, html_out):
     from .result import load_result
 
     fmt = _output_format(out, output_format)
-    try:
+    with one_line(reading=result):
         if out:
             check_output(result, out, fmt)
         if html_out:
             check_output_path(result, html_out, "HTML")
         loaded = load_result(result)
-    except ClustererError as exc:
-        raise click.ClickException(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read {result}: {exc}") from None
     click.echo(summary(loaded))
     if out:
         _written(lambda: write_output(loaded, out, fmt), out)
@@ -362,22 +411,20 @@ def report_cmd(result, out, output_format, html_out):
     help="keep only each record's article text: the teasers split off a page, and its chrome, removed.",
 )
 @model_options
+@errors_in_one_line
 def dedup_cmd(path, out, removed, drop_teasers, options):
     """Write the corpus at PATH as JSONL with each duplicate group reduced to its
     canonical record: a JSONL record as its original line, every key kept; a page
     as {id, text, title, lang, date, url}."""
     from .output.dedup import check_dedup_paths, dedup_corpus
 
-    try:
-        check_dedup_paths(path, out, removed)
-        with make_clusterer(options) as clusterer:
-            result = clusterer.run(path)
-        counts = _written(
-            lambda: dedup_corpus(result, path, out, removed, drop_teasers=drop_teasers),
-            out if removed is None else f"{out} or {removed}",
-        )
-    except ClustererError as exc:
-        raise click.ClickException(str(exc)) from None
+    check_dedup_paths(path, out, removed)
+    with make_clusterer(options) as clusterer:
+        result = clusterer.run(path)
+    counts = _written(
+        lambda: dedup_corpus(result, path, out, removed, drop_teasers=drop_teasers),
+        out if removed is None else f"{out} or {removed}",
+    )
     skipped = f"; {count(len(result.skipped), 'input')} skipped (run cluster PATH for why)" if result.skipped else ""
     click.echo(
         f"Kept {count(counts.kept, 'record')}, removed {count(counts.removed, 'duplicate')} "
@@ -410,6 +457,7 @@ def settings_cmd():
 )
 @html_option
 @model_options
+@errors_in_one_line
 def update_cmd(corpus, state_path, report, rebuild, html_out, options):
     """Bring the nightly STATE up to date with CORPUS: embed and place only new or
     changed items, keep story (S000001) and duplicate group (D000001) ids stable,
@@ -423,26 +471,17 @@ def update_cmd(corpus, state_path, report, rebuild, html_out, options):
 
     if html_out and Path(html_out).resolve() in {Path(p).resolve() for p in (state_path, report) if p}:
         raise click.UsageError(f"--html {html_out} is the --state or --report file; give the page a path of its own")
-    try:
-        check_output_path(corpus, state_path, "state")
-        if report:
-            check_output_path(corpus, report, "report")
-        if html_out:
-            check_output_path(corpus, html_out, "HTML")
-        with make_clusterer(options) as clusterer:
-            nightly = Nightly(state_path, clusterer)
-            changes = nightly.update(corpus, rebuild=rebuild)
-    except StateLocked as exc:
-        raise _TryLater(str(exc)) from None
-    except ClustererError as exc:
-        raise click.ClickException(str(exc)) from None
+    check_output_path(corpus, state_path, "state")
+    if report:
+        check_output_path(corpus, report, "report")
+    if html_out:
+        check_output_path(corpus, html_out, "HTML")
+    with make_clusterer(options) as clusterer:
+        nightly = Nightly(state_path, clusterer)
+        changes = nightly.update(corpus, rebuild=rebuild)
     click.echo(changes.summary())
     if report:
         _written(lambda: write_json_atomic(changes.to_dict(), report), report)
         click.echo(f"\nWrote {report}")
     if html_out:  # the state is committed: the page shows it as it stands now
-        try:
-            standing = nightly.result()
-        except ClustererError as exc:
-            raise click.ClickException(str(exc)) from None
-        _write_browser(standing, html_out, f"Stories in {corpus} after run {changes.run}", changes)
+        _write_browser(nightly.result(), html_out, f"Stories in {corpus} after run {changes.run}", changes)

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.cluster.hierarchy import DisjointSet
 
 from .align import Aligner, Alignment, pack, split_sentences, unpack
 from .entities import fold, number_agreement, numbers
@@ -349,33 +350,22 @@ def group_pairs(
     join only when at least ``support`` of the pairs across them (among the first
     members of each side) pass ``check``: average linkage on the verdicts, so a
     chain of pairs does not make one group of items that are not duplicates."""
-    parent = list(range(n))
-    members: dict[int, list[int]] = {}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = DisjointSet()  # of the items met in pairs (0..n-1); the others stay alone
     for a, b in pairs:
-        ra, rb = find(a), find(b)
-        if ra == rb:
+        if not (0 <= a < n and 0 <= b < n):
+            raise ValueError(f"pair ({a}, {b}) outside 0..{n - 1}")
+        sets.add(a)
+        sets.add(b)
+        if sets.connected(a, b):
             continue
-        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
-        if check is not None and len(ga) + len(gb) > 2:
+        if check is not None and sets.subset_size(a) + sets.subset_size(b) > 2:
+            ga, gb = sorted(sets.subset(a)), sorted(sets.subset(b))
             across = [(min(x, y), max(x, y)) for x in ga[:GROUP_CHECK_MEMBERS] for y in gb[:GROUP_CHECK_MEMBERS]]
             verdicts = check(across)
             if sum(verdicts) < support * len(across):
                 continue
-        root, other = min(ra, rb), max(ra, rb)
-        parent[other] = root
-        members[root] = sorted(ga + gb)
-        members.pop(other, None)
-    groups: dict[int, list[int]] = {}
-    for x in range(n):
-        groups.setdefault(find(x), []).append(x)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+        sets.merge(a, b)
+    return sorted((sorted(g) for g in sets.subsets() if len(g) > 1), key=lambda g: g[0])
 
 
 def find_duplicates(

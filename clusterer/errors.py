@@ -25,6 +25,11 @@ class StateLocked(StateError):
     """Another run holds the state's lock: try again later (exit code 75, EX_TEMPFAIL)."""
 
 
+class ClusterError(ClustererError):
+    """A Ray cluster cannot be used: Ray is not installed, no cluster answers at the
+    address given, or the cluster failed the work."""
+
+
 class OutputError(ClustererError):
     """An output cannot be written as asked: a folder holding other files, a file
     where a folder is needed, a format whose library is not installed."""

@@ -270,15 +270,33 @@ def _merge(
     labels: np.ndarray, dots: np.ndarray, k: int, self_offset: int | None, start: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates from all shards to the top k: self removed, sorted, cut."""
-    cand = labels.astype(np.int64)
-    vals = dots.astype(np.float32)  # faiss's inner-product "distance" is the dot product
-    if self_offset is not None:
-        own = self_offset + start + np.arange(len(cand))
-        vals[cand == own[:, None]] = -np.inf
+    own = None if self_offset is None else self_offset + start + np.arange(len(labels))
+    return top_k(labels, dots, k, own)  # faiss's inner-product "distance" is the dot product
+
+
+def top_k(cand: np.ndarray, sims: np.ndarray, k: int, own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best candidates of every row, in the shape every search here answers in.
+
+    ``cand``/``sims``: per query row, candidate indices (one numbering; ``-1``
+    for none) and their similarities, e.g. the answers of several searches put
+    side by side. ``own``: per row an index to leave out (the query itself).
+    Sorted by similarity desc, ties by index asc, cut to ``k`` columns and
+    padded with ``-1`` / ``-inf``: merging the answers over parts of a base
+    gives the answer over the whole base."""
+    cand = np.array(cand, dtype=np.int64)
+    vals = np.array(sims, dtype=np.float32)
+    if cand.shape != vals.shape or cand.ndim != 2:
+        raise ValueError(f"candidates and similarities must be 2-D of one shape, got {cand.shape} and {vals.shape}")
+    vals[cand < 0] = -np.inf
+    if own is not None:
+        vals[cand == np.asarray(own, dtype=np.int64)[:, None]] = -np.inf
     order = np.lexsort((cand, -vals), axis=-1)[:, :k]
     cand = np.take_along_axis(cand, order, axis=1)
     vals = np.take_along_axis(vals, order, axis=1)
     cand[~np.isfinite(vals)] = -1
+    if cand.shape[1] < k:
+        pad_idx, pad_sim = _empty(len(cand), k - cand.shape[1])
+        cand, vals = np.hstack([cand, pad_idx]), np.hstack([vals, pad_sim])
     return cand, vals
 
 

@@ -14,12 +14,7 @@ from pathlib import Path
 
 CACHE_ENV = "CLUSTERER_CACHE_DIR"
 MODEL_ENV = "CLUSTERER_MODEL_DIR"
-EMBEDDINGS_CACHE = "embeddings_cache"
-
-
-def embeddings_cache_dir() -> Path:
-    """The default embeddings cache folder."""
-    return Path(os.environ.get(CACHE_ENV) or EMBEDDINGS_CACHE)
+EMBEDDINGS_CACHE = "embeddings_cache"  # the one default: Clusterer(cache_dir=...) and --cache-dir
 
 
 def model_dir() -> Path:

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .align import Aligner, split_sentences
-from .debias import Prior, center_by_language, reference_texts
+from .debias import Prior, center_by_language, language_means, reference_texts
 from .duplicates import DuplicateParams, PairEvidence, TextFeatures, find_duplicates
 from .embed.cache import DEFAULT_CACHE_DIR, Embedder
 from .embed.encoders import Encoder, get_encoder
@@ -28,12 +29,18 @@ from .read import count_records, iter_records, read_corpus
 from .records import ARTICLE, TEASER_MARK, Item, Record, Skipped, day_number, embedding_text
 from .result import SNIPPET_CHARS, ClusterResult, build_result, snippet
 from .segment import segment
-from .stories.linkage import VectorSimilarity, knn_graph, merge_groups, sparse_average_linkage
-from .stories.similarity import StoryParams, length_scale
+from .stories.linkage import link_stories
+from .stories.similarity import StoryParams
 from .stories.teasers import attach_teasers
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 Source = str | Path | Iterable[Record | dict]
 Progress = Callable[[str, int, int], None]
+# what reading and embedding a corpus gives the clustering: the items (without their
+# texts), one raw vector and one TextFeatures per item, the inputs skipped, timings
+Corpus = tuple[list[Item], np.ndarray, list[TextFeatures], list[Skipped], dict[str, float]]
 
 
 def to_record(obj: Record | dict) -> Record:
@@ -57,8 +64,8 @@ def to_record(obj: Record | dict) -> Record:
 class Analysis:
     """Everything computed for a set of items, before ids are given out.
 
-    Kept so the nightly job and the evaluation can reuse the vectors and the
-    evidence without recomputing them.
+    Kept so the nightly job and the evaluation can reuse the vectors, the
+    evidence and the language means it centred with, without recomputing them.
     """
 
     items: list[Item]
@@ -69,6 +76,7 @@ class Analysis:
     days: list[float | None] = field(default_factory=list)
     dup_evidence: list[PairEvidence] = field(default_factory=list)  # the accepted pairs'
     align_seconds: float = 0.0  # of which: embedding sentences for the alignment test
+    language_means: dict[str | None, np.ndarray] = field(default_factory=dict)  # subtracted in centring
 
 
 class Clusterer:
@@ -96,6 +104,7 @@ class Clusterer:
         max_chars: int = 100_000,
         progress: Progress | None = None,
         model_dir: str | Path | None = None,
+        executor: Executor | None = None,
     ):
         if max_chars < 1:
             raise ValueError(f"max_chars must be at least 1, got {max_chars!r}")
@@ -115,6 +124,7 @@ class Clusterer:
         self.max_chars = max_chars
         self.progress = progress
         self.model_dir = model_dir
+        self.executor = executor  # None: every step runs in this process
         self.embedder_: Embedder | None = None
         self.prior_: Prior | None = None
         self.sentence_prior_: Prior | None = None
@@ -127,7 +137,8 @@ class Clusterer:
             if encoder is None:  # loaded on first use: a bad corpus is reported before a model loads
                 encoder = get_encoder(self.model, prefix=self.prefix, model_dir=self.model_dir)
             cache = self.cache_dir if self.cache_embeddings else None
-            self.embedder_ = Embedder(encoder, cache_dir=cache, batch_size=self.batch_size)
+            compute = self.executor.compute if self.executor is not None else None
+            self.embedder_ = Embedder(encoder, cache_dir=cache, batch_size=self.batch_size, compute=compute)
         return self.embedder_
 
     def read(self, source: Source) -> tuple[list[Record], list[Skipped]]:
@@ -207,9 +218,16 @@ class Clusterer:
             self.sentence_prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
         return self.sentence_prior_
 
-    def centre(self, vectors: np.ndarray, langs: Sequence[str | None]) -> np.ndarray:
-        """Language-centred vectors (see :mod:`clusterer.debias`)."""
-        return center_by_language(vectors, langs, shrink=self.language_shrink, prior=self.prior())
+    def centring_means(self, vectors: np.ndarray, langs: Sequence[str | None]) -> dict[str | None, np.ndarray]:
+        """The mean :meth:`centre` subtracts from the vectors of each language (shrunk
+        toward the prior; see :mod:`clusterer.debias`)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return language_means(vectors, langs, shrink=self.language_shrink, prior=self.prior())
+
+    def centre(self, vectors: np.ndarray, langs: Sequence[str | None], means: dict | None = None) -> np.ndarray:
+        """Language-centred vectors (see :mod:`clusterer.debias`), by ``means`` where
+        given (else those of :meth:`centring_means`)."""
+        return center_by_language(vectors, langs, shrink=self.language_shrink, means=means, prior=self.prior())
 
     def embed(self, items: Sequence[Item], progress=None) -> np.ndarray:
         """Raw embeddings of ``items`` (through the cache); ``progress(done, total)``
@@ -239,7 +257,8 @@ class Clusterer:
             return Analysis(items, vectors, vectors, [], [])
         step = self.progress or (lambda *a: None)
         langs = [it.lang for it in items]
-        centred = self.centre(vectors, langs)
+        means = self.centring_means(vectors, langs)
+        centred = self.centre(vectors, langs, means)
         is_article = np.array([it.kind == ARTICLE for it in items])
         days = [day_number(it.date) for it in items]
 
@@ -280,13 +299,8 @@ class Clusterer:
             e.i, e.j = int(art[e.i]), int(art[e.j])
         step("duplicates", 1, 1)
         step("stories", 0, 1)
-        scale = length_scale([features[int(i)].chars for i in art], self.stories)
-        story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
-        graph = knn_graph(nbr_idx, story_sim, a_days, self.stories)
-        labels = sparse_average_linkage(
-            len(art), *graph, self.stories.threshold, exact=VectorSimilarity(xa * scale[:, None], a_days, self.stories)
-        )
-        labels = merge_groups(labels, groups)
+        chars = [features[int(i)].chars for i in art]
+        labels = link_stories(xa, chars, a_days, nbr_idx, nbr_sim, self.stories, groups)
         counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=int)
         kept = [lab for lab in range(len(counts)) if counts[lab] >= self.stories.min_articles]
         story_of: list[int | None] = [None] * n
@@ -301,17 +315,45 @@ class Clusterer:
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("teasers", 1, 1)
-        return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence, aligner.seconds)
+        return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence, aligner.seconds, means)
 
     # -- the whole run ----------------------------------------------------
     def run(self, source: Source) -> ClusterResult:
         """Cluster a corpus folder/file, or an iterable of records (``Record`` or dicts).
 
-        The corpus is read, split and embedded ``read_batch`` records at a time;
-        only each item's metadata, vector and duplicate features are kept, never
-        the texts, so memory grows with the number of items, not their length."""
-        timings = {"read": 0.0, "embed": 0.0}
+        The corpus is read, split and embedded ``read_batch`` records at a time
+        (by ``executor``, where one is given); only each item's metadata, vector
+        and duplicate features are kept, never the texts, so memory grows with the
+        number of items, not their length."""
         t0 = time.perf_counter()
+        if self.executor is not None:
+            items, vectors, features, skipped, timings = self.executor.embed_corpus(self, source)
+        else:
+            items, vectors, features, skipped, timings = self._embed_corpus(source)
+        if not items:
+            raise CorpusError("no usable record in the corpus" + (f" ({len(skipped)} skipped)" if skipped else ""))
+        t1 = time.perf_counter()
+        analysis = self.analyse(items, vectors=vectors, features=features)
+        timings["analyse"] = time.perf_counter() - t1
+        timings["align"] = analysis.align_seconds  # part of "analyse"
+        result = build_result(analysis, skipped, self._embedder().encoder.name)
+        timings["total"] = time.perf_counter() - t0
+        result.timings = timings
+        return result
+
+    def prepare(self, records: Sequence[Record]) -> tuple[list[Item], list[str], list[TextFeatures]]:
+        """The items of ``records`` (see :meth:`split`) with their embedding texts and
+        duplicate features; the items are copies without their text (memory stays
+        bounded by the batch), its opening kept in ``meta["snippet"]``."""
+        items = self.split(records)
+        texts = [embedding_text(it) for it in items]
+        features = [TextFeatures.of(text, it.lang, self.duplicates) for text, it in zip(texts, items)]
+        kept = [replace(it, text="", meta={**it.meta, "snippet": snippet(it.text, SNIPPET_CHARS)}) for it in items]
+        return kept, texts, features
+
+    def _embed_corpus(self, source: Source) -> Corpus:
+        """The local run's reading and embedding: ``read_batch`` records at a time."""
+        timings = {"read": 0.0, "embed": 0.0}
         skipped: list[Skipped] = []
         items: list[Item] = []
         chunks: list[np.ndarray] = []
@@ -326,44 +368,120 @@ class Clusterer:
             batch = list(islice(records, self.read_batch))
             if not batch:
                 break
-            batch_items = self.split(batch)
+            batch_items, texts, batch_features = self.prepare(batch)
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
 
             def within(done: int, todo: int, before: int = read, size: int = len(batch)) -> None:
                 report("embedding", before + size * done // max(todo, 1), total)
 
-            chunks.append(self.embed(batch_items, progress=within if self.progress else None))
+            chunks.append(self._embedder().embed(texts, progress=within if self.progress else None))
             read += len(batch)
             report("embedding", read, total)
             timings["embed"] += time.perf_counter() - t
-            for it in batch_items:
-                features.append(TextFeatures.of(embedding_text(it), it.lang, self.duplicates))
-                it.meta["snippet"] = snippet(it.text, SNIPPET_CHARS)
-                it.text = ""  # not kept: memory stays bounded by the batch
+            features.extend(batch_features)
             items.extend(batch_items)
         report("embedding", read, read)  # exact now: the count took in bad lines and files
-        if not items:
-            raise CorpusError("no usable record in the corpus" + (f" ({len(skipped)} skipped)" if skipped else ""))
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        return items, vectors, features, skipped, timings
+
+    def from_embeddings(self, records: Iterable[Record | dict], vectors: np.ndarray | Sequence) -> ClusterResult:
+        """Cluster records whose embeddings were computed already: ``vectors`` holds
+        one row per record, in the order of ``records`` (``Record`` or dicts).
+
+        Each record is one article, as given: a page is not split into its article
+        and teasers (a teaser would need a vector of its own), and its text is not
+        embedded, only read for the duplicate test and the snippets (cut at
+        ``max_chars``, as ``run`` cuts a page). A record without ``lang`` gets one
+        identified from its text. Rows are L2-normalised here (a copy: ``vectors``
+        is not changed). The vectors must come from this clusterer's model: its
+        language directions (the reference texts, unless ``use_prior=False``) and
+        the sentence alignment of duplicate candidates are computed with it.
+
+        Raises :class:`~clusterer.errors.CorpusError` for a record ``run`` would
+        refuse (not a Record or dict, a repeated or reserved id) or for none at all,
+        and ``ValueError`` for vectors that do not fit the records.
+        """
+        if isinstance(records, (str, Path)):
+            raise TypeError("from_embeddings takes records (Record or dict), not a path; run() reads a corpus")
+        t0 = time.perf_counter()
+        given = list(self.stream(records, []))
+        if not given:
+            raise CorpusError("no record given")
+        matrix = _unit_rows(vectors, [r.id for r in given])
+        prior = self.prior()
+        if prior is not None and prior.overall.shape[-1] != matrix.shape[1]:
+            raise ValueError(
+                f"the vectors have {matrix.shape[1]} dimensions, the model {self._embedder().encoder.name!r} "
+                f"gives {prior.overall.shape[-1]}: give Clusterer the encoder that made them"
+            )
+        items: list[Item] = []
+        for record in given:
+            text = record.text[: self.max_chars]
+            meta = {"truncated_from": len(record.text)} if len(record.text) > self.max_chars else {}
+            items.append(
+                Item(
+                    id=record.id,
+                    doc=record.id,
+                    kind=ARTICLE,
+                    text=text,
+                    title=record.title,
+                    lang=record.lang,
+                    date=record.date,
+                    url=record.url,
+                    meta=meta,
+                    source=record.source,
+                )
+            )
+        if self.language_id_ is None:
+            self.language_id_ = LanguageIdentifier()
+        self.language_id_.fill(items)
         t1 = time.perf_counter()
-        analysis = self.analyse(items, vectors=np.concatenate(chunks), features=features)
-        timings["analyse"] = time.perf_counter() - t1
-        timings["align"] = analysis.align_seconds  # part of "analyse"
-        result = build_result(analysis, skipped, self._embedder().encoder.name)
-        timings["total"] = time.perf_counter() - t0
-        result.timings = timings
+        analysis = self.analyse(items, vectors=matrix)
+        result = build_result(analysis, [], self._embedder().encoder.name)
+        result.timings = {
+            "analyse": time.perf_counter() - t1,
+            "align": analysis.align_seconds,
+            "total": time.perf_counter() - t0,
+        }
         return result
 
     def close(self) -> None:
+        """Close the embeddings cache, and the executor's connection (a cluster's
+        driver disconnects; the cluster itself goes on)."""
         if self.embedder_ is not None:
             self.embedder_.close()
             self.embedder_ = None
+        if self.executor is not None:
+            self.executor.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _unit_rows(vectors: np.ndarray | Sequence, ids: Sequence[str]) -> np.ndarray:
+    """``vectors`` as float32 rows of length one, one per id; ValueError, naming the
+    record, for a shape that does not fit or a row that cannot be normalised."""
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"vectors must be a 2-D array of numbers, one row per record ({exc})") from None
+    if matrix.ndim != 2 or (len(matrix) and matrix.shape[1] == 0):
+        raise ValueError(f"vectors must be a 2-D array, one row per record; got shape {matrix.shape}")
+    if len(matrix) != len(ids):
+        raise ValueError(f"{len(matrix)} vectors for {len(ids)} records; give one row per record")
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"the vector of record {ids[row]!r} (row {row}) holds NaN or infinity")
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if (norms == 0).any():
+        row = int(np.flatnonzero(norms[:, 0] == 0)[0])
+        raise ValueError(f"the vector of record {ids[row]!r} (row {row}) is all zeros; it has no direction")
+    return matrix / norms
 
 
 def _record_count(source: Source) -> int:

@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -111,6 +112,14 @@ def iter_records(path: PathLike, skipped: list, on_skip: SkipCallback | None = N
     of an unsupported type); ``CorpusError`` is also raised at the end of
     the iteration if no record at all could be read.
     """
+    return _iter(Path(path), iter_inputs(path), skipped, on_skip)
+
+
+def iter_inputs(path: PathLike) -> Iterator[RawInput | Skipped]:
+    """The corpus's inputs in reading order, as bytes, not yet parsed (see
+    :func:`parse_input`), with, in their place, the inputs that cannot be read
+    at all (the files a folder holds that are not read come first). The path is
+    checked at once: ``CorpusError`` if missing or of an unsupported type."""
     root = Path(path)
     if not root.exists():
         raise CorpusError(f"corpus path not found: {root}")
@@ -125,12 +134,86 @@ def iter_records(path: PathLike, skipped: list, on_skip: SkipCallback | None = N
         files = None
     else:
         raise CorpusError(f"corpus path is neither a file nor a folder: {root}")
-    return _iter(root, files, skipped, on_skip)
+    return _inputs(root, files)
+
+
+@dataclass
+class RawInput:
+    """One record's bytes as read from the corpus: a page file's content
+    (``line`` None), or one non-blank JSONL line (its number; a first line's
+    byte-order mark removed). Reading is I/O only and :func:`parse_input` does
+    the rest, so that the two can run in different processes (the Ray executor
+    reads on the driver and parses on the cluster)."""
+
+    path: str  # relative to the corpus folder
+    data: bytes
+    line: int | None = None
+
+
+def parse_input(raw: RawInput) -> Record | Skipped:
+    """The record an input holds, or why it cannot be used."""
+    if raw.line is not None:
+        try:
+            return _record_from_json_line(raw.data)
+        except _Unusable as exc:
+            return Skipped(
+                raw.path,
+                str(exc),
+                line=raw.line,
+                record=_id_in_damaged_line(raw.data),
+                digest=hashlib.blake2b(raw.data.rstrip(b"\r\n"), digest_size=8).hexdigest(),
+            )
+    try:
+        text = _decode(raw.data)
+        if not text.strip():
+            raise _Unusable("empty file (no text)")
+        if Path(raw.path).suffix.lower() in HTML_SUFFIXES:
+            return _record_from_html(raw.path, text)
+        return Record(id=raw.path, text=text)
+    except _Unusable as exc:
+        return Skipped(raw.path, str(exc))
+
+
+class Admission:
+    """The checks a record needs the whole corpus for, made in reading order: an
+    id may not contain ``TEASER_MARK``, and a repeated id is skipped (the first is
+    kept). An admitted record's ``source`` is set to its file."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}  # record id -> where it was first seen
+        self.count = 0
+
+    def check(self, record: Record, rel: str, line_no: int | None) -> Skipped | None:
+        """None if ``record`` (read from ``rel``, at ``line_no`` for JSONL) is admitted, else why not."""
+        if TEASER_MARK in record.id:
+            return Skipped(
+                rel,
+                f"id {record.id!r} contains {TEASER_MARK!r}, which names the teasers split off a page",
+                line=line_no,
+                unread=False,
+            )
+        first = self.seen.get(record.id)
+        if first is not None:
+            return Skipped(
+                rel, f"duplicate id {record.id!r} (first seen in {first}); kept the first", line=line_no, unread=False
+            )
+        self.seen[record.id] = rel if line_no is None else f"{rel}:{line_no}"
+        record.source = rel
+        self.count += 1
+        return None
+
+    def finish(self, root: PathLike, skipped: list[Skipped]) -> None:
+        """``CorpusError`` if no record was admitted."""
+        if self.count == 0:
+            n = len(skipped)
+            first = next((s for s in skipped if s.unread), skipped[0]) if n else None
+            detail = f"; {n} input(s) skipped, first: {first}" if n else ""
+            raise CorpusError(f"no usable document found in {root}{detail}")
 
 
 def _iter(
     root: Path,
-    files: list[tuple[str, Path]] | None,
+    inputs: Iterator[RawInput | Skipped],
     skipped: list,
     on_skip: SkipCallback | None,
 ) -> Iterator[Record]:
@@ -139,43 +222,34 @@ def _iter(
         if on_skip is not None:
             on_skip(entry)
 
+    admission = Admission()
+    for raw in inputs:
+        parsed = raw if isinstance(raw, Skipped) else parse_input(raw)
+        if isinstance(parsed, Skipped):
+            skip(parsed)
+            continue
+        assert isinstance(raw, RawInput)
+        refused = admission.check(parsed, raw.path, raw.line)
+        if refused is not None:
+            skip(refused)
+            continue
+        yield parsed
+    admission.finish(root, skipped)
+
+
+def _inputs(root: Path, files: list[tuple[str, Path]] | None) -> Iterator[RawInput | Skipped]:
     if files is None:
-        files = _list_files(root, skip)
-    seen: dict[str, str] = {}  # record id -> where it was first seen
-    count = 0
+        listed: list[Skipped] = []
+        files = _list_files(root, listed.append)
+        yield from listed
     for rel, file in files:
-        for line_no, record in _read_file(rel, file, skip):
-            where = rel if line_no is None else f"{rel}:{line_no}"
-            if TEASER_MARK in record.id:
-                skip(
-                    Skipped(
-                        rel,
-                        f"id {record.id!r} contains {TEASER_MARK!r}, which names the teasers split off a page",
-                        line=line_no,
-                        unread=False,
-                    )
-                )
-                continue
-            first = seen.get(record.id)
-            if first is not None:
-                skip(
-                    Skipped(
-                        rel,
-                        f"duplicate id {record.id!r} (first seen in {first}); kept the first",
-                        line=line_no,
-                        unread=False,
-                    )
-                )
-                continue
-            seen[record.id] = where
-            record.source = rel
-            count += 1
-            yield record
-    if count == 0:
-        n = len(skipped)
-        first = next((s for s in skipped if s.unread), skipped[0]) if n else None
-        detail = f"; {n} input(s) skipped, first: {first}" if n else ""
-        raise CorpusError(f"no usable document found in {root}{detail}")
+        if file.suffix.lower() in JSONL_SUFFIXES:
+            yield from _jsonl_lines(rel, file)
+            continue
+        try:
+            yield RawInput(rel, _read_bytes(file))
+        except _Unusable as exc:
+            yield Skipped(rel, str(exc))
 
 
 def _list_files(root: Path, skip: SkipCallback) -> list[tuple[str, Path]]:
@@ -213,24 +287,6 @@ def _list_files(root: Path, skip: SkipCallback) -> list[tuple[str, Path]]:
     return found
 
 
-def _read_file(rel: str, file: Path, skip: SkipCallback):
-    """Yield (line number or None, Record) for one file; report what is unusable."""
-    suffix = file.suffix.lower()
-    try:
-        if suffix in JSONL_SUFFIXES:
-            yield from _read_jsonl(rel, file, skip)
-            return
-        text = _read_text(file)
-        if suffix in HTML_SUFFIXES:
-            record = _record_from_html(rel, text)
-        else:
-            record = Record(id=rel, text=text)
-    except _Unusable as exc:
-        skip(Skipped(rel, str(exc)))
-        return
-    yield None, record
-
-
 def _read_bytes(file: Path) -> bytes:
     try:
         return file.read_bytes()
@@ -256,20 +312,16 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _read_text(file: Path) -> str:
-    text = _decode(_read_bytes(file))
-    if not text.strip():
-        raise _Unusable("empty file (no text)")
-    return text
-
-
-def _read_jsonl(rel: str, file: Path, skip: SkipCallback):
+def _jsonl_lines(rel: str, file: Path) -> Iterator[RawInput | Skipped]:
+    """The non-blank lines of a JSONL file; in their place, why it cannot be used."""
     try:
         handle = file.open("rb")
     except PermissionError:
-        raise _Unusable("cannot read file: permission denied") from None
+        yield Skipped(rel, "cannot read file: permission denied")
+        return
     except OSError as exc:
-        raise _Unusable(f"cannot read file: {exc.strerror or exc}") from None
+        yield Skipped(rel, f"cannot read file: {exc.strerror or exc}")
+        return
     any_content = False
     with handle:
         for line_no, raw in enumerate(handle, start=1):
@@ -278,22 +330,9 @@ def _read_jsonl(rel: str, file: Path, skip: SkipCallback):
             if not raw.strip():
                 continue
             any_content = True
-            try:
-                record = _record_from_json_line(raw)
-            except _Unusable as exc:
-                skip(
-                    Skipped(
-                        rel,
-                        str(exc),
-                        line=line_no,
-                        record=_id_in_damaged_line(raw),
-                        digest=hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=8).hexdigest(),
-                    )
-                )
-                continue
-            yield line_no, record
+            yield RawInput(rel, raw, line_no)
     if not any_content:
-        raise _Unusable("empty file (no JSON lines)")
+        yield Skipped(rel, "empty file (no JSON lines)")
 
 
 _ID_FIELD = re.compile(r'"id"\s*:\s*("(?:[^"\\]|\\.)*")')

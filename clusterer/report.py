@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .atomic import atomic_write
+from .records import TEASER
 from .result import ClusterResult
 
 
@@ -25,7 +26,7 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     by_id = {it.id: it for it in result.items}
     lines: list[str] = []
     n_items = len(result.items)
-    n_teasers = sum(1 for it in result.items if it.kind == "teaser")
+    n_teasers = sum(1 for it in result.items if it.kind == TEASER)
     lines.append(
         f"{count(n_items, 'item')} ({count(n_items - n_teasers, 'article')}, "
         f"{count(n_teasers, 'teaser')}), {count(len(result.stories), 'story', 'stories')}, "
@@ -57,9 +58,7 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     noise = result.noise
     if noise:
         lines.append("")
-        lines.append(
-            f"Noise: {count(len(noise), 'item')} ({sum(1 for i in noise if by_id[i].kind == 'teaser')} teasers)"
-        )
+        lines.append(f"Noise: {count(len(noise), 'item')} ({sum(1 for i in noise if by_id[i].kind == TEASER)} teasers)")
     if result.truncated:
         lines.append("")
         lines.append(

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nightly_fake import FakeEncoder  # noqa: E402
+from fakes import bilingual  # noqa: E402
 
 import clusterer.nightly.state as state_module  # noqa: E402
 from clusterer.errors import ClustererError  # noqa: E402
@@ -31,18 +31,6 @@ from clusterer.pipeline import Clusterer  # noqa: E402
 def stall(marker: str) -> None:
     Path(marker).write_text("stalled\n")
     time.sleep(600)
-
-
-class StallingEncoder(FakeEncoder):
-    def __init__(self, at: int, marker: str):
-        super().__init__()
-        self.at, self.marker, self.batches = at, marker, 0
-
-    def encode(self, texts):
-        self.batches += 1
-        if self.batches == self.at:
-            stall(self.marker)
-        return super().encode(texts)
 
 
 class StallingConnection:
@@ -77,9 +65,10 @@ def main() -> int:
     ap.add_argument("--stall", nargs=2, metavar=("POINT", "MARKER"))
     args = ap.parse_args()
     point, marker = args.stall if args.stall else ("", "")
-    encoder = FakeEncoder()
+    encoder = bilingual()
     if point.startswith("embed:"):
-        encoder = StallingEncoder(int(point.split(":")[1]), marker)
+        at = int(point.split(":")[1])
+        encoder = bilingual(before_batch=lambda batch: stall(marker) if batch == at else None)
     if point.startswith("write:"):
         at = int(point.split(":")[1])
         shim = types.SimpleNamespace(**{k: getattr(sqlite3, k) for k in dir(sqlite3) if not k.startswith("__")})

@@ -2,7 +2,7 @@ import sqlite3
 
 import numpy as np
 import pytest
-from conftest import FakeEncoder
+from fakes import FakeEncoder
 
 from clusterer.embed.cache import Embedder, EmbeddingCache, text_key
 
@@ -11,10 +11,10 @@ def test_second_run_embeds_nothing(tmp_path):
     enc = FakeEncoder()
     texts = ["alpha beta", "gamma delta", "alpha beta"]
     first = Embedder(enc, cache_dir=tmp_path, batch_size=2).embed(texts)
-    assert enc.texts == 2  # the repeated text is embedded once
+    assert len(enc.texts) == 2  # the repeated text is embedded once
     again = Embedder(enc, cache_dir=tmp_path, batch_size=2)
     second = again.embed(texts)
-    assert enc.texts == 2 and again.encoded == 0
+    assert len(enc.texts) == 2 and again.encoded == 0
     np.testing.assert_array_equal(first, second)
 
 
@@ -32,13 +32,11 @@ def test_keys_depend_on_model():
 
 
 def test_batches_done_before_a_crash_are_kept(tmp_path):
-    class Failing(FakeEncoder):
-        def encode(self, texts):
-            if self.calls == 1:
-                raise RuntimeError("killed")
-            return super().encode(texts)
+    def killed_at_the_second(batch: int) -> None:
+        if batch == 2:
+            raise RuntimeError("killed")
 
-    enc = Failing()
+    enc = FakeEncoder(before_batch=killed_at_the_second)
     with pytest.raises(RuntimeError):
         Embedder(enc, cache_dir=tmp_path, batch_size=2).embed(["a", "bb", "ccc", "dddd"])
     cache = EmbeddingCache(tmp_path, enc.name)

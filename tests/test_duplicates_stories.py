@@ -3,7 +3,7 @@ import numpy as np
 from clusterer.duplicates import DuplicateParams, PairEvidence, group_pairs, overlap, shingles
 from clusterer.records import day_number
 from clusterer.stories.linkage import average_linkage, merge_groups
-from clusterer.stories.similarity import StoryParams, time_weights
+from clusterer.stories.similarity import StoryParams, damping
 from clusterer.stories.teasers import attach_teasers
 
 
@@ -77,11 +77,10 @@ def test_day_number_reads_partial_dates():
     assert day_number(None) is None and day_number("soon") is None
 
 
-def test_time_weights_damp_far_apart_dates_only():
-    w = time_weights([0.0, 1.0, 200.0, None], StoryParams(time_scale_days=30))
-    assert w[0, 1] > 0.99 and w[0, 2] < 0.01
-    assert (w[3] == 1.0).all()
-    assert time_weights([0.0, 1.0], StoryParams(time_scale_days=None)) is None
+def test_damping_damps_far_apart_dates_only():
+    w = damping(np.array([1.0, 200.0, np.nan]), StoryParams(time_scale_days=30))  # NaN: a date unknown
+    assert w[0] > 0.99 and w[1] < 0.01 and w[2] == 1.0
+    assert (damping(np.array([1.0, 200.0]), StoryParams(time_scale_days=None)) == 1.0).all()
 
 
 def test_average_linkage_cuts_at_threshold_and_is_order_free():
@@ -145,3 +144,48 @@ def test_length_scale_lowers_the_cut_between_full_articles_only():
     assert abs(p.threshold / (s[3] * s[4]) - p.long_threshold) < 1e-6
     assert p.long_threshold < p.threshold / (s[0] * s[3]) < p.threshold
     assert (length_scale([5000], StoryParams(long_threshold=None)) == 1.0).all()
+
+
+def _old_group_pairs(n, pairs, check=None, support=0.5, cap=16):
+    """group_pairs as it was: its own union-find, members kept sorted per root."""
+    parent = list(range(n))
+    members: dict = {}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
+        if check is not None and len(ga) + len(gb) > 2:
+            across = [(min(x, y), max(x, y)) for x in ga[:cap] for y in gb[:cap]]
+            if sum(check(across)) < support * len(across):
+                continue
+        root, other = min(ra, rb), max(ra, rb)
+        parent[other] = root
+        members[root] = sorted(ga + gb)
+        members.pop(other, None)
+    groups: dict = {}
+    for x in range(n):
+        groups.setdefault(find(x), []).append(x)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def test_group_pairs_equals_the_old_union_find():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(2, 60))
+        pairs = [tuple(int(v) for v in rng.choice(n, 2, replace=False)) for _ in range(int(rng.integers(0, 2 * n)))]
+        side = rng.integers(0, 3, n)  # a check that passes pairs of one side only
+
+        def check(across, side=side):
+            return [bool(side[a] == side[b]) for a, b in across]
+
+        assert group_pairs(n, pairs) == _old_group_pairs(n, pairs)
+        for support in (0.34, 0.5, 1.0):
+            assert group_pairs(n, pairs, check, support) == _old_group_pairs(n, pairs, check, support)

@@ -13,6 +13,7 @@ from conftest import shared_path
 from clusterer.errors import CorpusError
 from clusterer.evaluation.gold import count_languages, distinct_texts, load_gold, load_pairs
 from clusterer.evaluation.metrics import PRF, EvalReport, bcubed, evaluate, pair_scores_report, pairwise
+from clusterer.records import ARTICLE, TEASER
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -221,8 +222,8 @@ def test_load_pairs_and_distinct_texts(tmp_path):
 # --------------------------------------------------------------------- evaluate
 
 
-def _item(item_id, story, dup=None):
-    return SimpleNamespace(id=item_id, story=story, duplicate_group=dup)
+def _item(item_id, story, dup=None, kind=ARTICLE):
+    return SimpleNamespace(id=item_id, story=story, duplicate_group=dup, kind=kind)
 
 
 def test_evaluate_ignores_teasers_and_counts_extras():
@@ -234,9 +235,11 @@ def test_evaluate_ignores_teasers_and_counts_extras():
         _item("d", 2),
         _item("e", 2),
         _item("f", None),
-        _item("a#teaser-0", 1),
-        _item("a#teaser-1", 2),  # teasers: ignored
+        _item("a#teaser-0", 1, kind=TEASER),
+        _item("a#teaser-1", 2, kind=TEASER),  # teasers: ignored
         _item("stray", 3),  # not in gold: ignored, counted
+        SimpleNamespace(id="stray-2", story=None, duplicate_group=None),  # no kind: an article, counted
+        _item("a-related-1", 3, kind=TEASER),  # a teaser is told by its kind, not its id
     ]
     report = evaluate(
         results, GOLD, gold_dup, dataset="toy", n_languages=2, wall_seconds=1.25, command="clusterer run toy"
@@ -245,7 +248,7 @@ def test_evaluate_ignores_teasers_and_counts_extras():
     assert report.story_pairwise == PRF(1.0, 1.0, 1.0)
     assert report.dup == PRF(1.0, 1.0, 1.0)
     assert (report.n_items, report.n_gold_stories, report.n_pred_stories) == (6, 2, 2)
-    assert (report.n_missing, report.n_extra) == (0, 1)
+    assert (report.n_missing, report.n_extra) == (0, 2)
     data = report.to_dict()
     assert data["story"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
     assert data["dataset"] == "toy" and data["wall_seconds"] == 1.25

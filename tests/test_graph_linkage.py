@@ -7,12 +7,22 @@ from clusterer.neighbours import knn
 from clusterer.stories.linkage import (
     EdgeList,
     VectorSimilarity,
+    _dense_component,
     average_linkage,
     knn_graph,
+    link_stories,
+    merge_groups,
     sparse_average_linkage,
     subgraph,
 )
-from clusterer.stories.similarity import StoryParams, similarity_matrix, time_weights
+from clusterer.stories.similarity import (
+    StoryParams,
+    cross_similarity,
+    damping,
+    day_array,
+    length_scale,
+    similarity_matrix,
+)
 
 
 def clustered(n=90, dim=16, centres=6, noise=0.6, seed=0, orthogonal=False):
@@ -162,7 +172,7 @@ def test_labels_by_first_appearance_and_edge_cases():
         sparse_average_linkage(2, [0], [1], [0.5], 0.3, exact=vs)
 
 
-def test_knn_graph_drops_padding_dedups_and_damps_like_time_weights():
+def test_knn_graph_drops_padding_dedups_and_damps_by_the_date_gap():
     x, days, _ = clustered(n=6, seed=2)
     params = StoryParams(time_scale_days=20.0, time_floor=0.1)
     idx, sims = knn(x, 8)  # k > n - 1: padded with -1 / -inf
@@ -172,7 +182,8 @@ def test_knn_graph_drops_padding_dedups_and_damps_like_time_weights():
     assert len(graph.sims) == 15 and (graph.rows < graph.cols).all()
     keys = graph.rows * 6 + graph.cols
     assert (np.diff(keys) > 0).all()
-    w = time_weights(days, params)
+    t = day_array(days)
+    w = damping(np.abs(t[:, None] - t[None, :]), params)
     dots = np.einsum("ij,ij->i", x[graph.rows], x[graph.cols])
     np.testing.assert_allclose(graph.sims, dots * w[graph.rows, graph.cols], rtol=1e-5)
     undated = knn_graph(idx, sims, [None] * 6, params)
@@ -192,3 +203,118 @@ def test_subgraph_keeps_edges_between_chosen_nodes_renumbered():
     assert len(subgraph(graph, []).rows) == 0
     with pytest.raises(ValueError):
         subgraph(graph, [3, 1])
+
+
+# -- one rule, one place: the shared pieces equal the code they replaced -------
+
+
+def _old_damping(t: np.ndarray, rows, cols, params: StoryParams) -> np.ndarray:
+    """The date-gap factor as knn_graph, VectorSimilarity and stories.time_weights each wrote it."""
+    gap = np.abs(t[rows] - t[cols])
+    w = np.exp(-(gap**2) / (2.0 * params.time_scale_days**2))
+    w = params.time_floor + (1.0 - params.time_floor) * w
+    w[np.isnan(w)] = 1.0
+    return w
+
+
+@pytest.mark.parametrize("floor", [0.0, 0.3])
+@pytest.mark.parametrize("scale", [30.0, 2.5])
+def test_damping_is_the_old_formula(floor, scale):
+    params = StoryParams(time_scale_days=scale, time_floor=floor)
+    _, days, _ = clustered(n=40, seed=3)
+    t = day_array(days)
+    rows, cols = np.meshgrid(np.arange(40), np.arange(40), indexing="ij")
+    got = damping(np.abs(t[rows] - t[cols]), params)
+    assert np.array_equal(got, _old_damping(t, rows, cols, params))  # bit for bit, NaN gaps -> 1
+    assert float(damping(np.float64(np.nan), params)) == 1.0 and float(damping(0.0, params)) == 1.0
+    assert float(damping(scale, params)) == pytest.approx(floor + (1 - floor) * np.exp(-0.5))
+    assert (damping(np.array([0.0, 500.0, np.nan]), StoryParams(time_scale_days=None)) == 1.0).all()
+
+
+def test_cross_similarity_vector_similarity_and_the_matrix_agree():
+    x, days, _ = clustered(n=50, seed=5)
+    params = StoryParams(time_floor=0.1)
+    a, b = np.arange(0, 50, 3), np.arange(1, 50, 2)
+    full = similarity_matrix(x, days, params)
+    block = cross_similarity(x[a], [days[i] for i in a], x[b], [days[i] for i in b], params)
+    assert np.array_equal(block, full[np.ix_(a, b)])
+    vs = VectorSimilarity(x, days, params).block(a, b)
+    assert vs.dtype == np.float64 and np.array_equal(vs, block)
+    # the old VectorSimilarity.block: float64 products, damped in place
+    old = (x[a] @ x[b].T).astype(np.float64) * _old_damping(day_array(days), a[:, None], b[None, :], params)
+    assert np.array_equal(vs, old)
+    # nothing to damp: the dot products as they are (float32 for float32 vectors)
+    undated = cross_similarity(x[a], [None] * len(a), x[b], [None] * len(b), params)
+    assert undated.dtype == np.float32 and np.array_equal(undated, x[a] @ x[b].T)
+    assert np.array_equal(similarity_matrix(x, days, StoryParams(time_scale_days=None)), x @ x.T)
+
+
+def _old_merge_groups(labels, groups):
+    """merge_groups as it was: a union-find over the labels."""
+    labels = np.asarray(labels)
+    parent = np.arange(int(labels.max()) + 1)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for g in groups:
+        first = find(int(labels[g[0]]))
+        for i in g[1:]:
+            other = find(int(labels[i]))
+            if other != first:
+                parent[max(first, other)] = min(first, other)
+                first = min(first, other)
+    _, first_at, inverse = np.unique([find(int(lab)) for lab in labels], return_index=True, return_inverse=True)
+    rank = np.empty(len(first_at), dtype=np.int64)
+    rank[np.argsort(first_at, kind="stable")] = np.arange(len(first_at))
+    return rank[inverse.ravel()]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merge_groups_equals_the_old_union_find(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 40, 120)
+    groups = [list(rng.choice(120, size=int(rng.integers(2, 5)), replace=False)) for _ in range(25)]
+    assert np.array_equal(merge_groups(labels, groups), _old_merge_groups(labels, groups))
+    assert np.array_equal(merge_groups(labels, []), _old_merge_groups(labels, []))
+    assert list(merge_groups(np.zeros(0, dtype=np.int64), [])) == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dense_components_are_average_linkage_on_the_edges(seed):
+    """The sparse linkage's dense path is average_linkage itself: zeros for missing pairs."""
+    x, days, _ = clustered(n=60, seed=seed)
+    params = StoryParams()
+    idx, sims = knn(x, 5)
+    graph = knn_graph(idx, sims, days, params)
+    dense = np.zeros((len(x), len(x)))
+    dense[graph.rows, graph.cols] = graph.sims
+    dense[graph.cols, graph.rows] = graph.sims
+    part = _dense_component(len(x), graph.rows, graph.cols, graph.sims, params.threshold)
+    labels = average_linkage(dense, params.threshold)
+    assert np.array_equal(part, np.unique(labels, return_index=True)[1][labels])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_link_stories_is_the_batch_rule(seed):
+    """link_stories = length scale, damped kNN graph, sparse linkage with exact
+    similarities, groups merged: the steps Clusterer.analyse wrote out before."""
+    x, days, _ = clustered(n=120, seed=seed)
+    rng = np.random.default_rng(seed)
+    chars = rng.integers(50, 3000, len(x)).tolist()
+    params = StoryParams()
+    idx, sims = knn(x, 20)
+    groups = [[0, 7], [3, 50, 90]]
+    scale = length_scale(chars, params)
+    story_sim = sims * scale[:, None] * np.where(idx >= 0, scale[np.maximum(idx, 0)], 1.0)
+    graph = knn_graph(idx, story_sim, days, params)
+    expected = merge_groups(
+        sparse_average_linkage(
+            len(x), *graph, params.threshold, exact=VectorSimilarity(x * scale[:, None], days, params)
+        ),
+        groups,
+    )
+    assert np.array_equal(link_stories(x, chars, days, idx, sims, params, groups), expected)

@@ -147,24 +147,17 @@ def test_a_newline_in_a_file_name_stays_on_one_summary_line():
 
 
 def test_a_huge_record_is_cut_at_max_chars_and_reported():
-    from conftest import FakeEncoder
+    from fakes import FakeEncoder
 
     from clusterer.pipeline import Clusterer
     from clusterer.report import summary
 
-    class Longest(FakeEncoder):
-        longest = 0
-
-        def encode(self, texts):
-            self.longest = max([self.longest] + [len(t) for t in texts])
-            return super().encode(texts)
-
-    enc = Longest()
+    enc = FakeEncoder()
     huge = "Storm Elin hits the coast of Brittany again. " * 20_000  # 920,000 characters
     with Clusterer(encoder=enc, cache_dir=None, use_prior=False, max_chars=5_000) as clusterer:
         result = clusterer.run([{"id": "huge", "text": huge}, {"id": "b", "text": "Storm hits Brittany."}])
     assert result.truncated == [{"id": "huge", "chars": len(huge)}]
-    assert enc.longest <= 5_000  # what is embedded stays bounded
+    assert max(map(len, enc.texts)) <= 5_000  # what is embedded stays bounded
     assert "Cut short 1 page (" in summary(result) and result.to_dict()["truncated"] == result.truncated
     with pytest.raises(ValueError, match="max_chars"):
         Clusterer(max_chars=0)
@@ -183,16 +176,12 @@ def test_eval_out_cannot_overwrite_its_gold(tmp_path):
 
 
 def _nightly(tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from nightly_fake import FakeEncoder
+    from fakes import bilingual
 
     from clusterer.nightly.job import Nightly
     from clusterer.pipeline import Clusterer
 
-    return Nightly(tmp_path / "state.sqlite", Clusterer(encoder=FakeEncoder(), cache_dir=None))
+    return Nightly(tmp_path / "state.sqlite", Clusterer(encoder=bilingual(), cache_dir=None))
 
 
 _FEED = [
@@ -308,18 +297,15 @@ def test_a_schema_1_state_is_upgraded_and_careful_until_rows_know_their_file(tmp
 
 def test_an_unknown_language_code_is_reported_and_reidentified(tmp_path):
     import json
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from nightly_fake import FakeEncoder
+    from fakes import bilingual
 
     from clusterer.pipeline import Clusterer
     from clusterer.report import summary
 
     records = [dict(_FEED[0], lang="xx"), dict(_FEED[1], lang="FRENCH"), dict(_FEED[2], lang="en-GB")]
     (tmp_path / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    result = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(tmp_path)
+    result = Clusterer(encoder=bilingual(), cache_dir=None).run(tmp_path)
     assert [it.lang for it in result.items] == ["en", "fr", "en"]
     assert result.unrecognised_lang == [
         {"id": "flood-1", "given": "xx", "lang": "en"},

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from clusterer.errors import StateError
-from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, NeighbourIndex, knn, knn_between, knn_with_queries
+from clusterer.neighbours import (
+    EXACT_MAX_ITEMS,
+    HnswParams,
+    NeighbourIndex,
+    knn,
+    knn_between,
+    knn_with_queries,
+    top_k,
+)
 
 
 def unit(x):
@@ -379,3 +387,24 @@ def test_load_reports_damage_as_state_error(tmp_path):
     bad.write_bytes(b"not a zip file")
     with pytest.raises(StateError, match="unreadable"):
         NeighbourIndex.load(bad)
+
+
+def test_top_k_merges_searches_over_parts_into_the_search_over_all():
+    x = blobs(300, dim=32, seed=4)
+    q = x[:40]
+    a, b = np.arange(0, 300, 2), np.arange(1, 300, 2)  # the base in two parts
+    ia, sa = knn_between(q, x[a], 7)
+    ib, sb = knn_between(q, x[b], 7)
+    idx, sims = top_k(np.hstack([a[ia], b[ib]]), np.hstack([sa, sb]), 7)
+    want_idx, want_sims = knn_between(q, x, 7)
+    assert np.array_equal(idx, want_idx) and np.allclose(sims, want_sims, atol=1e-6)
+    # the query itself left out: knn over the whole base
+    own_idx, own_sims = top_k(np.hstack([a[ia], b[ib]]), np.hstack([sa, sb]), 6, own=np.arange(40))
+    k_idx, _ = knn(x, 6)
+    assert np.array_equal(own_idx, k_idx[:40])
+    # ties by index, padding (-1 / -inf) both read and written, to k columns
+    got_idx, got_sims = top_k([[5, 2, -1], [-1, -1, 3]], [[0.5, 0.5, 0.9], [0.2, 0.1, 0.4]], 4)
+    assert got_idx.tolist() == [[2, 5, -1, -1], [3, -1, -1, -1]]
+    assert got_sims[0, :2].tolist() == [0.5, 0.5] and np.isneginf(got_sims[0, 2:]).all()
+    with pytest.raises(ValueError):
+        top_k([[1, 2]], [[0.5]], 2)

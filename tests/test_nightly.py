@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nightly_fake import FakeEncoder  # noqa: E402
+from fakes import FakeEncoder, bilingual  # noqa: E402
 from state_checks import fingerprint, integrity  # noqa: E402
 
 from clusterer.cli import main as cli_main  # noqa: E402
@@ -47,7 +47,7 @@ def corpus_for(night: int, root: Path) -> Path:
 def corpus_texts(texts, corpus: Path) -> list:
     """The texts among ``texts`` that are items of ``corpus`` (not, e.g., a reference set
     the pipeline embeds for its own use)."""
-    c = Clusterer(encoder=FakeEncoder(), cache_dir=None)
+    c = Clusterer(encoder=bilingual(), cache_dir=None)
     wanted = {embedding_text(it) for it in c.split(c.read(corpus)[0])}
     return [t for t in texts if t in wanted]
 
@@ -64,7 +64,7 @@ def assignments(path: Path) -> dict:
 @pytest.fixture(scope="module")
 def three_nights(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nights")
-    encoder = FakeEncoder()
+    encoder = bilingual()
     reports, embedded, states = [], [], []
     for night in (1, 2, 3):
         before = len(encoder.texts)
@@ -146,8 +146,8 @@ def test_state_keeps_history(three_nights):
     with State(tmp / "state.sqlite") as st:
         rows = st.items()
         runs = st.runs()
-        assert st.integrity_check() == "ok"
         assert st.counters() == (5, 2)
+    assert integrity(tmp / "state.sqlite") == "ok"
     assert rows["pages/strike-3.txt"].deleted and rows["pages/strike-3.txt"].last_seen == 2
     assert rows["flood-en-1"].first_seen == 1 and rows["flood-en-1"].last_seen == 3
     assert rows["flood-fr-1"].first_seen == 2
@@ -156,7 +156,7 @@ def test_state_keeps_history(three_nights):
 
 
 def test_rerun_without_changes_changes_nothing(tmp_path):
-    encoder = FakeEncoder()
+    encoder = bilingual()
     corpus = corpus_for(2, tmp_path)
     nightly(tmp_path, encoder).update(corpus)
     first = assignments(tmp_path / "state.sqlite")
@@ -170,7 +170,7 @@ def test_rebuild_keeps_ids_by_overlap(three_nights, tmp_path):
     tmp, _, _, states = three_nights
     state = tmp_path / "state.sqlite"
     shutil.copy(tmp / "state.sqlite", state)
-    encoder = FakeEncoder()
+    encoder = bilingual()
     corpus = corpus_for(3, tmp_path)
     report = Nightly(state, Clusterer(encoder=encoder, cache_dir=None)).rebuild(corpus)
     assert report.kind == "rebuild" and report.counts["embedded"] == 0
@@ -182,9 +182,8 @@ def test_rebuild_keeps_ids_by_overlap(three_nights, tmp_path):
 
 
 def test_other_model_is_refused(tmp_path):
-    nightly(tmp_path, FakeEncoder()).update(corpus_for(1, tmp_path))
-    other = FakeEncoder()
-    other.name = "test/another-model"
+    nightly(tmp_path, bilingual()).update(corpus_for(1, tmp_path))
+    other = bilingual(name="test/another-model")
     with pytest.raises(StateError, match="built with model"):
         nightly(tmp_path, other).update(corpus_for(1, tmp_path))
 
@@ -204,7 +203,7 @@ def raw_by_lang(path: Path, clusterer: Clusterer, corpus: Path) -> tuple:
 @pytest.mark.parametrize("use_prior", [True, False])
 def test_first_run_stores_the_means_batch_centring_used(tmp_path, use_prior):
     corpus = corpus_for(1, tmp_path)
-    c = Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache", use_prior=use_prior)
+    c = Clusterer(encoder=bilingual(), cache_dir=tmp_path / "cache", use_prior=use_prior)
     Nightly(tmp_path / "state.sqlite", c).update(corpus)
     langs, raw = raw_by_lang(tmp_path / "state.sqlite", c, corpus)
     means = stored_means(tmp_path / "state.sqlite")
@@ -221,7 +220,7 @@ def test_a_doubled_language_gets_a_fresh_shrunk_mean(tmp_path, use_prior):
     """Night 2 doubles both languages (en 5 -> 10, fr 1 -> 3): their means are taken
     again from their items, shrunk toward the same prior as in the batch run (the
     reference prior, or without one the stored corpus mean)."""
-    c = Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache", use_prior=use_prior)
+    c = Clusterer(encoder=bilingual(), cache_dir=tmp_path / "cache", use_prior=use_prior)
     Nightly(tmp_path / "state.sqlite", c).update(corpus_for(1, tmp_path))
     first = stored_means(tmp_path / "state.sqlite")
     corpus = corpus_for(2, tmp_path)
@@ -338,7 +337,7 @@ def test_second_run_fails_at_once_while_one_holds_the_lock(tmp_path):
         wait_for(marker, proc)
         started = time.monotonic()
         with pytest.raises(StateError, match="another update is running"):
-            Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None)).update(corpus)
+            Nightly(state, Clusterer(encoder=bilingual(), cache_dir=None)).update(corpus)
         result = CliRunner().invoke(cli_main, ["update", str(corpus), "--state", str(state), "--no-cache", "-q"])
         assert time.monotonic() - started < 20
         assert result.exit_code == 75  # EX_TEMPFAIL: try again later, not corruption
@@ -357,7 +356,7 @@ def test_cli_update_writes_report(tmp_path, monkeypatch):
     import clusterer.cli as cli
 
     monkeypatch.setattr(
-        cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache")
+        cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=bilingual(), cache_dir=tmp_path / "cache")
     )
     out = tmp_path / "report.json"
     result = CliRunner().invoke(
@@ -416,16 +415,16 @@ def test_a_noise_teaser_joins_the_story_that_forms_later(tmp_path):
     (corpus / "page.txt").write_text(PAGE_WITH_TEASER, encoding="utf-8")
     (corpus / "wire1.jsonl").write_text(json.dumps(FLOOD) + "\n", encoding="utf-8")
     teaser = "page.txt#teaser-1"
-    first = nightly(tmp_path, FakeEncoder()).update(corpus)
+    first = nightly(tmp_path, bilingual()).update(corpus)
     assert [ch.story for ch in first.new_items if ch.id == teaser] == [None]  # no chess story yet
     (corpus / "wire2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in CHESS), encoding="utf-8")
-    second = nightly(tmp_path, FakeEncoder()).update(corpus)
+    second = nightly(tmp_path, bilingual()).update(corpus)
     chess = assignments(tmp_path / "state.sqlite")["chess-en-1"][0]
     assert assignments(tmp_path / "state.sqlite")[teaser][0] == chess
     assert [(ch.id, ch.story) for ch in second.noise_placed] == [(teaser, chess)]
     assert "Noise placed in a story (1)" in second.summary()
     # where a batch run over tonight's corpus puts it too
-    batch = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(corpus)
+    batch = Clusterer(encoder=bilingual(), cache_dir=None).run(corpus)
     story_of = {it.id: it.story for it in batch.items}
     assert story_of[teaser] is not None and story_of[teaser] == story_of["chess-en-1"]
 
@@ -434,10 +433,10 @@ def test_damage_inside_the_state_is_one_line_not_a_traceback(tmp_path, monkeypat
     import clusterer.cli as cli
 
     monkeypatch.setattr(
-        cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=FakeEncoder(), cache_dir=tmp_path / "cache")
+        cli, "make_clusterer", lambda *a, **kw: Clusterer(encoder=bilingual(), cache_dir=tmp_path / "cache")
     )
     corpus = corpus_for(2, tmp_path)
-    nightly(tmp_path, FakeEncoder()).update(corpus_for(1, tmp_path))
+    nightly(tmp_path, bilingual()).update(corpus_for(1, tmp_path))
     state = tmp_path / "state.sqlite"
     data = bytearray(state.read_bytes())
     page = 4096
@@ -462,11 +461,11 @@ night "$NIGHT2"; cp "$DISK/state.sqlite" "$OUT/full.sqlite"
 "$PY" - <<'PY' 2>&1
 import os, sys, warnings
 sys.path[:0] = [os.environ["TESTS"], os.environ["REPO"]]
-from nightly_fake import FakeEncoder
+from fakes import bilingual
 from clusterer.pipeline import Clusterer
 with warnings.catch_warnings(record=True) as seen:
     warnings.simplefilter("always")
-    result = Clusterer(encoder=FakeEncoder(), cache_dir=os.environ["DISK"] + "/cache2").run(os.environ["NIGHT2"])
+    result = Clusterer(encoder=bilingual(), cache_dir=os.environ["DISK"] + "/cache2").run(os.environ["NIGHT2"])
 print("batch on the full disk:", len(result.items), "items;", [str(w.message) for w in seen])
 PY
 rm "$DISK/filler"

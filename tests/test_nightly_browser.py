@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nightly_fake import FakeEncoder  # noqa: E402
+from fakes import bilingual  # noqa: E402
 from test_browser import chromium, embedded_data, open_page, shown  # noqa: E402,F401 (chromium: a fixture)
 from test_nightly import corpus_for  # noqa: E402
 
@@ -51,7 +51,7 @@ def nights(tmp_path_factory):
     state = tmp / "state.sqlite"
     out = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "make_clusterer", lambda options: Clusterer(encoder=FakeEncoder(), cache_dir=tmp / "cache"))
+        mp.setattr(cli, "make_clusterer", lambda options: Clusterer(encoder=bilingual(), cache_dir=tmp / "cache"))
         for night in (1, 2, 3):
             page, report = tmp / f"night{night}.html", tmp / f"report{night}.json"
             done = CliRunner().invoke(
@@ -109,7 +109,7 @@ def test_page_is_the_state_after_the_run(nights):
 
 def test_first_night_map_is_the_batch_runs(nights):
     tmp, out = nights
-    batch = Clusterer(encoder=FakeEncoder(), cache_dir=None).run(corpus_for(1, tmp))
+    batch = Clusterer(encoder=bilingual(), cache_dir=None).run(corpus_for(1, tmp))
     items = out[0]["data"]["items"]
     page = {i: (x, y) for i, x, y in zip(items["id"], items["x"], items["y"])}
     assert sorted(page) == sorted(it.id for it in batch.items)

@@ -19,8 +19,6 @@ def test_model_dir_is_per_user_unless_moved(monkeypatch, tmp_path):
     assert Path.home() in default.parents or "XDG_CACHE_HOME" in os.environ
     monkeypatch.setenv(paths.MODEL_ENV, str(tmp_path / "m"))
     assert paths.model_dir() == tmp_path / "m"
-    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "c"))
-    assert paths.embeddings_cache_dir() == tmp_path / "c"
 
 
 @pytest.mark.model

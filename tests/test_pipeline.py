@@ -2,7 +2,7 @@ import json
 import random
 
 import pytest
-from conftest import TopicEncoder
+from fakes import topical
 
 from clusterer import Clusterer, Record
 from clusterer.errors import CorpusError
@@ -52,7 +52,7 @@ def corpus():
 
 
 def run(records, **kw):
-    return Clusterer(encoder=TopicEncoder(), cache_dir=None, **kw).run(records)
+    return Clusterer(encoder=topical(), cache_dir=None, **kw).run(records)
 
 
 def test_stories_duplicates_and_noise():

@@ -15,14 +15,16 @@ import re
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import CacheError, is_damaged_database, is_disk_full
+from ..paths import EMBEDDINGS_CACHE
 
-DEFAULT_CACHE_DIR = "embeddings_cache"
+DEFAULT_CACHE_DIR = EMBEDDINGS_CACHE  # relative to the folder a run starts from (see paths.py)
 
 
 def text_key(model_name: str, text: str) -> str:
@@ -75,7 +77,9 @@ class EmbeddingCache:
             elif is_damaged_database(exc):
                 self._db = self._start_over(exc)
             else:
-                raise
+                raise CacheError(
+                    f"cannot use the embeddings cache {self.path} ({exc}); choose another --cache-dir, or --no-cache"
+                ) from None
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), timeout=60)
@@ -176,43 +180,64 @@ class Embedder:
     ``embed(texts)`` returns one vector per text, computing only the texts the
     cache does not hold, in batches, each batch stored as soon as it is done.
     ``encoded`` counts the texts sent to the encoder (for tests and reports).
+    ``compute(encoder, batches)`` runs the batches and yields ``(index, vectors)``
+    for each as it is done, in any order: :func:`encode_in_turn` here, the Ray
+    cluster's actors with :class:`clusterer.distributed.RayExecutor`.
     """
 
-    def __init__(self, encoder, cache_dir: str | Path | None = DEFAULT_CACHE_DIR, batch_size: int = 64, progress=None):
+    def __init__(
+        self,
+        encoder,
+        cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+        batch_size: int = 64,
+        progress=None,
+        compute: Compute | None = None,
+    ):
         self.encoder = encoder
         self.cache = EmbeddingCache(cache_dir, encoder.name) if cache_dir is not None else None
         self.batch_size = batch_size
         self.progress = progress
+        self.compute: Compute = compute or encode_in_turn
         self.encoded = 0
 
-    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
-        """One vector per text; ``progress(done, total)`` (or the Embedder's own)
-        counts the texts computed, not those read from the cache."""
-        progress = progress if progress is not None else self.progress
+    def plan(self, texts: Sequence[str], known: Iterable[str] = ()) -> tuple[list[str], dict, list[list[int]]]:
+        """What ``embed`` computes: each text's key, the vectors the cache holds
+        for them, and the batches to compute (positions in ``texts``: each missing
+        key once, none of ``known``; similar lengths together, ``batch_size`` a batch)."""
         keys = [text_key(self.encoder.name, t) for t in texts]
         found = self.cache.get_many(keys) if self.cache is not None else {}
         todo: list[int] = []
-        seen = set()
+        seen = set(known)
         for i, k in enumerate(keys):
             if k not in found and k not in seen:
                 seen.add(k)
                 todo.append(i)
         # similar lengths together: less padding for batched backends
         todo.sort(key=lambda i: (len(texts[i]), i))
+        return keys, found, [todo[start : start + self.batch_size] for start in range(0, len(todo), self.batch_size)]
+
+    def store(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep one computed batch (one cache transaction)."""
+        if self.cache is not None:
+            self.cache.put_many(keys, vectors)
+        self.encoded += len(keys)
+
+    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        """One vector per text; ``progress(done, total)`` (or the Embedder's own)
+        counts the texts computed, not those read from the cache."""
+        progress = progress if progress is not None else self.progress
+        keys, found, batches = self.plan(texts)
+        total = sum(len(idx) for idx in batches)
         done = 0
         if progress:
-            progress(0, len(todo))
-        for start in range(0, len(todo), self.batch_size):
-            idx = todo[start : start + self.batch_size]
-            vecs = np.asarray(self.encoder.encode([texts[i] for i in idx]), dtype=np.float32)
-            batch_keys = [keys[i] for i in idx]
-            if self.cache is not None:
-                self.cache.put_many(batch_keys, vecs)
+            progress(0, total)
+        for n, vecs in self.compute(self.encoder, [[texts[i] for i in idx] for idx in batches]):
+            batch_keys = [keys[i] for i in batches[n]]
+            self.store(batch_keys, vecs)
             found.update(zip(batch_keys, vecs))
-            self.encoded += len(idx)
-            done += len(idx)
+            done += len(batch_keys)
             if progress:
-                progress(done, len(todo))
+                progress(done, total)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)
@@ -220,3 +245,12 @@ class Embedder:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+
+
+Compute = Callable[[Any, Sequence[Sequence[str]]], Iterator[tuple[int, np.ndarray]]]
+
+
+def encode_in_turn(encoder, batches: Sequence[Sequence[str]]) -> Iterator[tuple[int, np.ndarray]]:
+    """Encode the batches one after the other in this process."""
+    for n, batch in enumerate(batches):
+        yield n, np.asarray(encoder.encode(list(batch)), dtype=np.float32)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..records import TEASER_MARK
+from ..records import ARTICLE, TEASER
 
 __all__ = [
     "PRF",
@@ -244,11 +244,13 @@ def evaluate(
     wall_seconds: float | None = None,
     command: str = "",
 ) -> EvalReport:
-    """Score pipeline results (objects with ``.id``, ``.story``, ``.duplicate_group``).
+    """Score pipeline results (objects with ``.id``, ``.story``, ``.duplicate_group``
+    and ``.kind``; without ``kind``, an article).
 
-    Teaser items (``<doc>#teaser-k``) are ignored: the gold holds documents
-    only. An id given twice with different labels is a ValueError. An empty or
-    None ``gold_dup`` means the gold has no dup labels, and ``dup`` is None.
+    Teasers (``kind`` :data:`~clusterer.records.TEASER`) are ignored: the gold
+    holds documents, and a teaser is part of one, not a document of its own.
+    An id given twice with different labels is a ValueError. An empty or None
+    ``gold_dup`` means the gold has no dup labels, and ``dup`` is None.
     """
     pred_story: dict[str, Label] = {}
     pred_dup: dict[str, Label] = {}
@@ -257,7 +259,7 @@ def evaluate(
     for item in result_items:
         item_id = item.id
         if item_id not in gold_story:
-            if TEASER_MARK not in item_id:
+            if getattr(item, "kind", ARTICLE) != TEASER:
                 n_extra += 1
             continue
         labels = (item.story, item.duplicate_group)

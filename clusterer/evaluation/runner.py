@@ -8,6 +8,7 @@ the pipeline's similarity ranks and correlates with the grades.
 
 from __future__ import annotations
 
+import enum
 import json
 import time
 from pathlib import Path
@@ -20,8 +21,13 @@ from .gold import distinct_texts, load_gold, load_pairs
 from .metrics import EvalReport, evaluate, pair_scores_report
 
 
-def gold_kind(path: str | Path) -> str:
-    """``"pairs"`` for a SemEval-style pairs file, ``"corpus"`` for a labelled corpus."""
+class GoldKind(enum.Enum):
+    CORPUS = "corpus"  # records labelled with their story and duplicate group
+    PAIRS = "pairs"  # SemEval-style pairs of texts with a graded similarity
+
+
+def gold_kind(path: str | Path) -> GoldKind:
+    """What kind of gold the file at ``path`` holds, from its first record."""
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
@@ -29,7 +35,7 @@ def gold_kind(path: str | Path) -> str:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise CorpusError(f"{path}: line 1 is not JSON ({exc})") from None
-                return "pairs" if isinstance(obj, dict) and "id1" in obj else "corpus"
+                return GoldKind.PAIRS if isinstance(obj, dict) and "id1" in obj else GoldKind.CORPUS
     raise CorpusError(f"{path}: empty gold file")
 
 

@@ -5,10 +5,13 @@ neighbours only (a :class:`~clusterer.neighbours.NeighbourIndex` over the
 stored items), so a night costs (new items) x (neighbours, story sizes), not
 the square of the archive. Every rule is the batch pipeline's: pairs are judged
 by :meth:`PairEvidence.is_duplicate` on evidence from
-:func:`~clusterer.duplicates.find_duplicates`; stories use
-:class:`~clusterer.stories.similarity.StoryParams`, the damped similarity, average
-linkage, :func:`~clusterer.stories.similarity.merge_groups` and
-:func:`~clusterer.stories.similarity.attach_teasers`.
+:func:`~clusterer.duplicates.find_duplicates` over neighbour lists merged by
+:func:`~clusterer.neighbours.top_k`; a new article joins the story whose
+articles it is closest to on average, and bridges two when both stay above the
+cut (:func:`~clusterer.stories.similarity.cross_similarity`, average linkage one
+step at a time); the new articles left over form stories by the batch run's own
+linkage, :func:`~clusterer.stories.linkage.link_stories`; teasers are placed by
+:func:`~clusterer.stories.teasers.attach_teasers`.
 
 :class:`Groups` keeps the story or duplicate-group ids while a night changes
 them (new ids from a counter, merges keep the larger group's id), and
@@ -20,16 +23,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..align import Aligner
 from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
-from ..neighbours import NeighbourIndex, knn
+from ..neighbours import NeighbourIndex, knn, knn_between, top_k
 from ..records import ARTICLE, Item, day_number, embedding_text
-from ..stories.linkage import average_linkage, merge_groups
-from ..stories.similarity import StoryParams, length_scale, similarity_matrix, time_weights
+from ..stories.linkage import link_stories
+from ..stories.similarity import StoryParams, cross_similarity, length_scale
 from ..stories.teasers import attach_teasers
 from .changes import Merge, Split
 
@@ -88,14 +90,6 @@ def map_by_overlap(
         if len(into) > 1:
             splits.append(Split(source=old, into=sorted(into, key=id_number)))
     return given, next_number, merges, splits
-
-
-@dataclass
-class Assignment:
-    """Story and duplicate group per item id (absent: none)."""
-
-    story: dict[str, str]
-    dup: dict[str, str]
 
 
 class Groups:
@@ -159,21 +153,15 @@ class Groups:
         ]
 
 
-def cross_similarity(a: np.ndarray, days_a, b: np.ndarray, days_b, params: StoryParams) -> np.ndarray:
-    """The block rows ``a`` x columns ``b`` of :func:`similarity_matrix` over ``a + b``."""
-    sims = a @ b.T
-    w = time_weights(list(days_a) + list(days_b), params)
-    if w is not None:
-        sims = sims * w[: len(a), len(a) :]
-    return sims
-
-
 class Placer:
     """Places the fresh items among stored ones (both given as centred vectors).
 
     Stored items are searched through a :class:`NeighbourIndex`, so a night's
     cost grows with (new items) x (neighbours, story sizes), not with the
-    square of the archive.
+    square of the archive. ``story_neighbours`` is the batch run's
+    (:class:`~clusterer.pipeline.Clusterer`'s) neighbours per article in the
+    story graph; ``features`` the items' duplicate features where the caller has
+    them (else they are computed from the texts).
     """
 
     def __init__(
@@ -185,18 +173,26 @@ class Placer:
         sparams: StoryParams,
         candidates: int,
         aligner: Aligner | None = None,
+        story_neighbours: int = 20,
+        features: Sequence[TextFeatures] | None = None,
     ):
         self.items = list(items)
         self.aligner = aligner
         self.ids = [it.id for it in self.items]
         self.pos = {i: k for k, i in enumerate(self.ids)}
         self.x = centred
+        # the duplicate features (computed here from the texts when not given)
+        self.features: list[TextFeatures | None] = list(features) if features is not None else [None] * len(self.items)
+        if len(self.features) != len(self.items):
+            raise ValueError(f"{len(self.features)} features for {len(self.items)} items")
+        self.chars = [len(embedding_text(it)) if f is None else f.chars for it, f in zip(self.items, self.features)]
         # the vectors story similarities are taken from (length-scaled, see length_scale)
-        self.xs = centred * length_scale([len(embedding_text(it)) for it in self.items], sparams)[:, None]
+        self.xs = centred * length_scale(self.chars, sparams)[:, None]
         self.fresh = np.array(fresh, dtype=bool)
         self.article = np.array([it.kind == ARTICLE for it in self.items], dtype=bool)
         self.days = [day_number(it.date) for it in self.items]
         self.dp, self.sp, self.candidates = dparams, sparams, candidates
+        self.story_neighbours = story_neighbours
         self.stored = np.flatnonzero(~self.fresh)
         self.index = NeighbourIndex(centred.shape[1] if centred.size else None)
         if len(self.stored):
@@ -207,6 +203,44 @@ class Placer:
             return [[] for _ in rows], np.zeros((len(rows), 0), np.float32)
         ids, sims = self.index.query(self.x[list(rows)], k)
         return [[self.pos[i] for i in row] for row in ids], sims
+
+    def _features(self, g: int) -> TextFeatures:
+        f = self.features[g]
+        if f is None:
+            it = self.items[g]
+            f = self.features[g] = TextFeatures.of(embedding_text(it), it.lang, self.dp)
+        return f
+
+    def _stored_table(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_stored_nbrs` as arrays of positions and similarities (-1 / -inf: none)."""
+        nbrs, sims = self._stored_nbrs(rows, k)
+        idx = np.full(sims.shape, -1, dtype=np.int64)
+        for r, row in enumerate(nbrs):
+            idx[r, : len(row)] = row
+        return idx, sims
+
+    def _neighbours(self, fresh: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` nearest live items (positions, -1 padding) of each new item and of
+        each stored item among those, as one search over all would give them: stored
+        ones through the index, new ones by a search among the new, merged by
+        :func:`~clusterer.neighbours.top_k`. Returns the rows' positions (the new
+        items, then the stored ones they reach), and their neighbours and similarities."""
+
+        def merged(rows: np.ndarray, stored: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray], own):
+            new_idx = np.where(new[0] >= 0, fresh[np.maximum(new[0], 0)], -1)
+            return top_k(np.hstack([stored[0], new_idx]), np.hstack([stored[1], new[1]]), k, own)
+
+        f_idx, f_sim = merged(
+            fresh, self._stored_table(fresh, k), knn(self.x[fresh], min(k, max(len(fresh) - 1, 1))), None
+        )
+        touched = np.array(sorted({int(j) for j in f_idx.ravel() if j >= 0 and not self.fresh[j]}), dtype=np.int64)
+        if not len(touched):
+            return fresh, f_idx, f_sim
+        # a stored row finds itself in the index: one more, then left out
+        t_idx, t_sim = merged(
+            touched, self._stored_table(touched, k + 1), knn_between(self.x[touched], self.x[fresh], k), touched
+        )
+        return np.concatenate([fresh, touched]), np.vstack([f_idx, t_idx]), np.vstack([f_sim, t_sim])
 
     def place(self, stories: Groups, dups: Groups) -> None:
         fresh = np.flatnonzero(self.fresh)
@@ -223,33 +257,19 @@ class Placer:
     # -- duplicates -----------------------------------------------------------
     def _duplicates(self, fresh: np.ndarray, dups: Groups) -> None:
         k = max(self.dp.neighbours, 1)
-        rows: dict[int, list[tuple[float, int]]] = {}
-        s_idx, s_sim = self._stored_nbrs(fresh, k)
-        f_idx, f_sim = knn(self.x[fresh], min(k, max(len(fresh) - 1, 1)))
-        for r, g in enumerate(fresh):
-            cand = [(float(v), j) for j, v in zip(s_idx[r], s_sim[r])]
-            cand += [(float(v), int(fresh[j])) for j, v in zip(f_idx[r], f_sim[r]) if j >= 0]
-            rows[int(g)] = sorted(cand, key=lambda t: (-t[0], t[1]))[:k]
-        touched = sorted({j for cand in rows.values() for _, j in cand if not self.fresh[j]})
-        t_idx, t_sim = self._stored_nbrs(touched, k + 1)
-        for r, g in enumerate(touched):
-            cand = [(float(v), j) for j, v in zip(t_idx[r], t_sim[r]) if j != g]
-            cand += [(float(v), int(f)) for f, v in zip(fresh, self.x[fresh] @ self.x[g])]
-            rows[g] = sorted(cand, key=lambda t: (-t[0], t[1]))[:k]
         # rows for new items and the stored items they touch; their other neighbours
         # are in the local universe too (without rows), so evidence that looks at
         # neighbour lists (e.g. best match per language) sees the true lists
-        with_rows = [int(g) for g in fresh] + touched
-        outer = sorted({j for g in with_rows for _, j in rows[g]} - set(with_rows))
-        local = with_rows + outer
-        at = {g: p for p, g in enumerate(local)}
+        with_rows, idx, sims = self._neighbours(fresh, k)
+        outer = sorted(set(idx[idx >= 0].tolist()) - set(with_rows.tolist()))
+        local = with_rows.tolist() + outer
+        at = np.full(len(self.items), -1, dtype=np.int64)
+        at[local] = np.arange(len(local))
         nbr_idx = np.full((len(local), k), -1, dtype=np.int64)
         nbr_sim = np.full((len(local), k), -np.inf, dtype=np.float32)
-        for p, g in enumerate(with_rows):
-            for c, (v, j) in enumerate(rows[g]):
-                nbr_idx[p, c] = at[j]
-                nbr_sim[p, c] = v
-        features = [TextFeatures.of(embedding_text(self.items[g]), self.items[g].lang, self.dp) for g in local]
+        nbr_idx[: len(with_rows)] = np.where(idx >= 0, at[np.maximum(idx, 0)], -1)
+        nbr_sim[: len(with_rows)] = sims
+        features = [self._features(g) for g in local]
         langs = [self.items[g].lang for g in local]
         # pairs that bring a new item in found groups; stored pairs were judged on their night
         groups, _ = find_duplicates(
@@ -335,8 +355,10 @@ class Placer:
         )
 
     def _new_stories(self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups) -> None:
-        """Average linkage among the unplaced new articles and the unassigned stored
-        articles next to them; a cluster with a new article and enough articles is a story."""
+        """The batch run's story linkage (:func:`~clusterer.stories.linkage.link_stories`
+        over the same neighbour search) among the unplaced new articles and the
+        unassigned stored articles next to them; a cluster with a new article and
+        enough articles is a story."""
         if not loose:
             return
         near = {g: r for r, g in enumerate(arts)}
@@ -349,14 +371,22 @@ class Placer:
                 gathered.update(self.pos[i] for i in dups.members[gid] if i not in stories.of)
         pool = sorted(gathered)
         at = {g: p for p, g in enumerate(pool)}
-        sims = similarity_matrix(self.xs[pool], [self.days[g] for g in pool], self.sp)
-        labels = average_linkage(sims, self.sp.threshold)
         groups: dict[str, list[int]] = {}
         for g in pool:
             gid = dups.of.get(self.ids[g])
             if gid:
                 groups.setdefault(gid, []).append(at[g])
-        labels = merge_groups(labels, [v for v in groups.values() if len(v) > 1])
+        x = self.x[pool]
+        nbr_idx, nbr_sim = knn(x, max(self.dp.neighbours, self.story_neighbours, 1))  # k as the batch run's
+        labels = link_stories(
+            x,
+            [self.chars[g] for g in pool],
+            [self.days[g] for g in pool],
+            nbr_idx,
+            nbr_sim,
+            self.sp,
+            [v for v in groups.values() if len(v) > 1],
+        )
         clusters: dict[int, list[int]] = {}
         for g, lab in zip(pool, labels):
             clusters.setdefault(int(lab), []).append(g)

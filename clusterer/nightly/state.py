@@ -160,8 +160,11 @@ class StateLock:
         self._fh: TextIO | None = None
 
     def acquire(self) -> StateLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held open while the lock is held
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")  # noqa: SIM115 - held open while the lock is held
+        except OSError as exc:
+            raise StateError(f"cannot create the state's lock file {self.path} ({exc.strerror or exc})") from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -209,7 +212,10 @@ class State:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create the folder of the state {self.path} ({exc.strerror or exc})") from None
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=5)
             self._db.execute("PRAGMA journal_mode=DELETE")
@@ -330,9 +336,6 @@ class State:
             row = self._db.execute("SELECT report FROM runs WHERE id = ?", (rid,)).fetchone()
             out[rid] = (json.loads(row[0]).get("skipped") or []) if row and row[0] else []
         return out
-
-    def integrity_check(self) -> str:
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
     # -- writing -----------------------------------------------------------
     def commit(self, model: str, changes: Changes) -> None:

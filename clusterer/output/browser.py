@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write
 from ..nightly.changes import ChangeReport
-from ..records import day_number
+from ..records import TEASER, day_number
 from ..result import ClusterResult
 
 DEFAULT_TITLE = "Story browser"
@@ -67,7 +67,7 @@ def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> 
     days = [_day(it.date) for it in items]
     columns = {
         "id": [it.id for it in items],
-        "kind": "".join("t" if it.kind == "teaser" else "a" for it in items),
+        "kind": "".join("t" if it.kind == TEASER else "a" for it in items),
         "lang": [lang_code[it.lang or "?"] for it in items],
         "title": [it.title or "" for it in items],
         "date": [it.date or "" for it in items],

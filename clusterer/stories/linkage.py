@@ -1,6 +1,7 @@
-"""Average-linkage story clustering over a sparse similarity graph, never n x n.
+"""Average-linkage story clustering over a sparse similarity graph, never n x n,
+and :func:`link_stories`, the story rule the batch run and a night's new stories share.
 
-:func:`~clusterer.stories.similarity.average_linkage` needs the dense similarity matrix,
+:func:`average_linkage` needs the dense similarity matrix,
 O(n^2) memory (20k items are gigabytes). Here the input is a sparse symmetric
 graph, normally the kNN graph built by :func:`knn_graph`, and the similarity of
 two clusters A and B is
@@ -60,7 +61,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
-from .similarity import StoryParams
+from .similarity import StoryParams, cross_similarity, damping, day_array, length_scale
 
 __all__ = [
     "DENSE_MAX",
@@ -68,6 +69,7 @@ __all__ = [
     "VectorSimilarity",
     "average_linkage",
     "knn_graph",
+    "link_stories",
     "merge_groups",
     "sparse_average_linkage",
     "subgraph",
@@ -119,9 +121,9 @@ def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[float | N
 
     Row ``i`` of ``nbr_idx``/``nbr_sim`` holds the neighbours of item ``i``;
     padding (index -1, similarity -inf) is dropped. Each pair appears once
-    (``i < j``) whichever side found it; its similarity is multiplied by the same
-    Gaussian date damping as :func:`clusterer.stories.similarity.time_weights` (1 when either
-    date is unknown or ``params.time_scale_days`` is None), computed per edge.
+    (``i < j``) whichever side found it; its similarity is multiplied by the
+    date-gap factor, :func:`clusterer.stories.similarity.damping` of the two dates
+    (1 when either is unknown or ``params.time_scale_days`` is None).
     ``days`` has one entry per row (None or NaN: no date).
     """
     idx = np.asarray(nbr_idx)
@@ -138,14 +140,10 @@ def knn_graph(nbr_idx: np.ndarray, nbr_sim: np.ndarray, days: Sequence[float | N
     graph = _canonical(n, rows[real], cols[real], sims[real])
     if params.time_scale_days is None or n == 0:
         return graph
-    t = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
+    t = day_array(days)
     if np.isnan(t).all():
         return graph
-    gap = np.abs(t[graph.rows] - t[graph.cols])
-    w = np.exp(-(gap**2) / (2.0 * params.time_scale_days**2))
-    w = params.time_floor + (1.0 - params.time_floor) * w
-    w[np.isnan(w)] = 1.0
-    return EdgeList(graph.rows, graph.cols, graph.sims * w)
+    return EdgeList(graph.rows, graph.cols, graph.sims * damping(np.abs(t[graph.rows] - t[graph.cols]), params))
 
 
 def subgraph(graph: EdgeList, nodes) -> EdgeList:
@@ -165,7 +163,7 @@ def subgraph(graph: EdgeList, nodes) -> EdgeList:
 
 class VectorSimilarity:
     """Exact story similarities from the vectors and dates, block by block:
-    the same numbers as :func:`clusterer.stories.similarity_matrix`, for the
+    the same numbers as :func:`clusterer.stories.similarity.similarity_matrix`, for the
     rows and columns asked only. Lets :func:`sparse_average_linkage` use the
     true similarity of pairs that have no edge instead of 0."""
 
@@ -173,24 +171,14 @@ class VectorSimilarity:
         self.vectors = np.asarray(vectors)
         if self.vectors.ndim != 2 or len(self.vectors) != len(days):
             raise ValueError(f"{len(days)} days for vectors of shape {self.vectors.shape}")
-        t = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
-        self._dated = params.time_scale_days is not None and not np.isnan(t).all()
-        self.days = t
+        self.days = day_array(days)
         self.params = params
 
     def block(self, rows, cols) -> np.ndarray:
-        """Similarities of ``rows`` x ``cols`` (arrays of item indices), float64."""
-        sims = (self.vectors[rows] @ self.vectors[cols].T).astype(np.float64)
-        if self._dated:
-            p = self.params
-            scale = p.time_scale_days
-            assert scale is not None  # dated similarity needs a time scale
-            gap = np.abs(self.days[rows][:, None] - self.days[cols][None, :])
-            w = np.exp(-(gap**2) / (2.0 * scale**2))
-            w = p.time_floor + (1.0 - p.time_floor) * w
-            w[np.isnan(w)] = 1.0
-            sims *= w
-        return sims
+        """Similarities of ``rows`` x ``cols`` (arrays of item indices), float64:
+        :func:`~clusterer.stories.similarity.cross_similarity` of those rows."""
+        sims = cross_similarity(self.vectors[rows], self.days[rows], self.vectors[cols], self.days[cols], self.params)
+        return sims.astype(np.float64, copy=False)
 
     def cross_sums(self, members, groups) -> list:
         """For each group of items, the sum of its similarities to ``members``."""
@@ -271,6 +259,35 @@ def sparse_average_linkage(
     return _relabel(root)
 
 
+def link_stories(
+    vectors: np.ndarray,
+    chars: Sequence[int],
+    days: Sequence[float | None],
+    nbr_idx: np.ndarray,
+    nbr_sim: np.ndarray,
+    params: StoryParams,
+    groups: Sequence[Sequence[int]] = (),
+) -> np.ndarray:
+    """Story labels (0..k-1, by first member) of articles: the one story rule,
+    for the batch run and for the new stories of a night.
+
+    ``vectors``: the articles' centred vectors; ``chars``: their texts' lengths
+    (:func:`~clusterer.stories.similarity.length_scale`); ``days``: their day
+    numbers; ``nbr_idx``/``nbr_sim``: their neighbours among themselves
+    (:func:`clusterer.neighbours.knn` on ``vectors``); ``groups``: item indices
+    that must share a story (duplicate groups). Average linkage over the
+    length-scaled, date-damped kNN graph with the exact similarity of pairs
+    without an edge (:class:`VectorSimilarity`), then the groups merged. Labels
+    of clusters smaller than ``params.min_articles`` are returned too: the
+    caller decides what is noise."""
+    scale = length_scale(chars, params)
+    story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
+    graph = knn_graph(nbr_idx, story_sim, days, params)
+    exact = VectorSimilarity(vectors * scale[:, None], days, params)
+    labels = sparse_average_linkage(len(vectors), *graph, params.threshold, exact=exact)
+    return merge_groups(labels, groups)
+
+
 def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:
     """Cluster labels (0..k-1, by first member) cutting average linkage at ``threshold``."""
     n = sims.shape[0]
@@ -287,26 +304,18 @@ def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def merge_groups(labels: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
-    """Put the members of each group (e.g. a duplicate group) in one cluster."""
-    labels = np.asarray(labels)
+    """Put the members of each group (e.g. a duplicate group) in one cluster: the
+    clusters joined through groups are the connected components of the graph on
+    labels (0..k-1) with an edge from each group's first member's label to each
+    other member's. Labels 0..k-1 again, by first member."""
+    labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         return _relabel(labels)
-    parent = np.arange(int(labels.max()) + 1)
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for g in groups:
-        first = find(int(labels[g[0]]))
-        for i in g[1:]:
-            other = find(int(labels[i]))
-            if other != first:
-                parent[max(first, other)] = min(first, other)
-                first = min(first, other)
-    return _relabel([find(int(lab)) for lab in labels])
+    a = np.array([labels[g[0]] for g in groups for _ in g[1:]], dtype=np.int64)
+    b = np.array([labels[i] for g in groups for i in g[1:]], dtype=np.int64)
+    k = int(labels.max()) + 1
+    _, comp = connected_components(coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(k, k)), directed=False)
+    return _relabel(comp[labels])
 
 
 def _relabel(raw: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -320,19 +329,15 @@ def _relabel(raw: Sequence[int] | np.ndarray) -> np.ndarray:
 
 
 def _dense_component(m: int, li, lj, ls, threshold: float, dense: np.ndarray | None = None) -> np.ndarray:
-    """For each local node, the local index of one member of its cluster (scipy)."""
+    """For each local node, the local index of the first member of its cluster:
+    :func:`average_linkage` on ``dense``, or on the edges with 0 for missing pairs."""
     if dense is None:
-        dist = np.ones((m, m), dtype=np.float64)
-        dist[li, lj] = np.clip(1.0 - ls, 0.0, None)
-        dist[lj, li] = dist[li, lj]
-    else:
-        dist = np.clip(1.0 - dense, 0.0, None)
-        dist = (dist + dist.T) / 2.0
-    np.fill_diagonal(dist, 0.0)
-    tree = linkage(squareform(dist, checks=False), method="average")
-    raw = fcluster(tree, t=1.0 - threshold, criterion="distance")
-    _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
-    return first[inverse.ravel()]
+        dense = np.zeros((m, m), dtype=np.float64)
+        dense[li, lj] = ls
+        dense[lj, li] = ls
+    labels = average_linkage(dense, threshold)
+    _, first = np.unique(labels, return_index=True)
+    return first[labels]
 
 
 def _heap_component(m: int, li: list, lj: list, ls: list, threshold: float, exact=None) -> np.ndarray:

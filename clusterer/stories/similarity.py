@@ -48,23 +48,48 @@ def length_scale(chars: Sequence[int], params: StoryParams) -> np.ndarray:
     return np.sqrt(params.threshold / own).astype(np.float32)
 
 
-def time_weights(days: Sequence[float | None], params: StoryParams) -> np.ndarray | None:
-    """Pairwise damping factors from dates, 1 where either date is unknown."""
-    if params.time_scale_days is None:
-        return None
-    t = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
-    if np.isnan(t).all():
-        return None
-    gap = np.abs(t[:, None] - t[None, :])
-    w = np.exp(-(gap**2) / (2.0 * params.time_scale_days**2))
-    w = params.time_floor + (1.0 - params.time_floor) * w
+def day_array(days: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """Day numbers as float64, NaN where a date is unknown (None or NaN given)."""
+    if isinstance(days, np.ndarray) and days.dtype.kind == "f":
+        return days.astype(np.float64, copy=False)
+    return np.array([np.nan if d is None else d for d in days], dtype=np.float64)
+
+
+def damping(gap_days: np.ndarray, params: StoryParams) -> np.ndarray:
+    """The date-gap factor of story similarities, for an array of gaps in days:
+    a Gaussian of width ``time_scale_days`` lifted to ``time_floor``, 1 where
+    the gap is NaN (either date unknown) or ``time_scale_days`` is None.
+
+    The one place this rule is written: :func:`cross_similarity` (and so the
+    dense matrices), the kNN graph and :class:`~clusterer.stories.linkage.VectorSimilarity`
+    all apply it."""
+    gap = np.asarray(gap_days, dtype=np.float64)
+    scale = params.time_scale_days
+    if scale is None:
+        return np.ones_like(gap)
+    w = np.asarray(params.time_floor + (1.0 - params.time_floor) * np.exp(-(gap**2) / (2.0 * scale**2)))
     w[np.isnan(w)] = 1.0
     return w
 
 
+def cross_similarity(
+    a: np.ndarray, days_a: Sequence[float | None], b: np.ndarray, days_b: Sequence[float | None], params: StoryParams
+) -> np.ndarray:
+    """Story similarities of the rows of ``a`` to the rows of ``b`` (vectors as
+    given, e.g. centred and length-scaled): dot products, damped by the date gap.
+
+    Undamped (the dot products' own float32) when there is nothing to damp: no
+    time scale, or no date on either side. The block rows ``a`` x columns ``b``
+    of :func:`similarity_matrix` over ``a + b``."""
+    sims = a @ b.T
+    if params.time_scale_days is None:
+        return sims
+    ta, tb = day_array(days_a), day_array(days_b)
+    if np.isnan(ta).all() and np.isnan(tb).all():
+        return sims
+    return sims * damping(np.abs(ta[:, None] - tb[None, :]), params)
+
+
 def similarity_matrix(vectors: np.ndarray, days: Sequence[float | None], params: StoryParams) -> np.ndarray:
-    sims = vectors @ vectors.T
-    w = time_weights(days, params)
-    if w is not None:
-        sims = sims * w
-    return sims
+    """Story similarities of every pair of ``vectors`` (n x n: for small sets and tests)."""
+    return cross_similarity(vectors, days, vectors, days, params)

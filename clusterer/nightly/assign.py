@@ -1,0 +1,146 @@
+"""Where tonight's items go: a story and a duplicate group per item, and the ids
+merged and split on the way (a :class:`Placement`).
+
+Two ways, over plain data (no model, no state): :func:`assign_batch` gives the
+clusters of a full batch run (the first night, a rebuild) the stored ids they
+overlap most (:func:`~clusterer.nightly.placement.map_by_overlap`);
+:func:`assign_incremental` keeps every unchanged item where it was and places
+the new and changed ones among them (:class:`~clusterer.nightly.placement.Placer`).
+Both keep the items kept unread where they were. The language means a night
+centres with, and stores, come from here too: :func:`batch_means` (those the
+batch run used) and :func:`update_means` (the stored ones, refreshed where a
+language is new or has doubled).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..align import Aligner
+from ..debias import Prior, language_means
+from ..duplicates import DuplicateParams, TextFeatures
+from ..records import Item
+from ..stories.similarity import StoryParams
+from .changes import Merge, Split
+from .diff import Stored
+from .placement import Groups, Placer, dup_id, map_by_overlap, story_id
+from .state import OVERALL, StoredItem, lang_key
+
+Means = dict[str, tuple[int, np.ndarray]]  # by lang_key (and OVERALL): (items, mean), as the state keeps them
+
+
+@dataclass
+class Placement:
+    """Story and duplicate group per item id (absent: none), the next free id
+    numbers, and the ids merged (several into one) and split (one into several)."""
+
+    story: dict[str, str]
+    dup: dict[str, str]
+    next_story: int
+    next_dup: int
+    stories_merged: list[Merge] = field(default_factory=list)
+    stories_split: list[Split] = field(default_factory=list)
+    dups_merged: list[Merge] = field(default_factory=list)
+    dups_split: list[Split] = field(default_factory=list)
+
+
+def assign_batch(
+    stored: Stored, stories: Sequence[Sequence[str]], dups: Sequence[Sequence[str]], kept: Sequence[StoredItem] = ()
+) -> Placement:
+    """Ids for the stories and duplicate groups of a batch run (lists of item ids, in
+    the result's order): each stored id goes to the cluster holding most of its
+    live members, other clusters get new numbers. ``kept`` rows keep their ids."""
+    s_ids, next_story, s_merges, s_splits = map_by_overlap(stored.story_of, stories, stored.next_story, story_id)
+    d_ids, next_dup, d_merges, d_splits = map_by_overlap(stored.dup_of, dups, stored.next_dup, dup_id)
+    out = Placement({}, {}, next_story, next_dup, s_merges, s_splits, d_merges, d_splits)
+    for sid, members in zip(s_ids, stories):
+        out.story.update(dict.fromkeys(members, sid))
+    for did, members in zip(d_ids, dups):
+        out.dup.update(dict.fromkeys(members, did))
+    return _keep(out, kept)
+
+
+def assign_incremental(
+    stored: Stored,
+    items: Sequence[Item],
+    features: Sequence[TextFeatures],
+    centred: np.ndarray,
+    fresh: Sequence[bool],
+    kept: Sequence[StoredItem] = (),
+    *,
+    duplicates: DuplicateParams,
+    stories: StoryParams,
+    candidates: int,
+    aligner: Aligner | None = None,
+) -> Placement:
+    """Tonight's ``items`` (with their duplicate ``features`` and ``centred`` vectors;
+    ``fresh``: new or changed) placed among the stored ones: an unchanged item keeps
+    its story and group, a fresh one joins, bridges or founds them (see
+    :class:`~clusterer.nightly.placement.Placer`). ``kept`` rows keep their ids."""
+    story = {it.id: s for it, new in zip(items, fresh) if not new and (s := stored.story_of.get(it.id))}
+    dup = {it.id: d for it, new in zip(items, fresh) if not new and (d := stored.dup_of.get(it.id))}
+    placer = Placer(items, centred, fresh, duplicates, stories, candidates, aligner=aligner, features=features)
+    story_groups = Groups(story, story_id, stored.next_story)
+    dup_groups = Groups(dup, dup_id, stored.next_dup)
+    placer.place(story_groups, dup_groups)
+    out = Placement(
+        story_groups.of,
+        dup_groups.of,
+        story_groups.next_number,
+        dup_groups.next_number,
+        stories_merged=story_groups.merge_list(),
+        dups_merged=dup_groups.merge_list(),
+    )
+    return _keep(out, kept)
+
+
+def _keep(placement: Placement, kept: Sequence[StoredItem]) -> Placement:
+    """Rows kept because their file could not be read tonight stay where they were."""
+    for row in kept:
+        if row.story:
+            placement.story.setdefault(row.id, row.story)
+        if row.dup:
+            placement.dup.setdefault(row.id, row.dup)
+    return placement
+
+
+# -- language means ----------------------------------------------------------------
+def batch_means(langs: Sequence[str | None], vectors: np.ndarray, used: Mapping[str | None, np.ndarray]) -> Means:
+    """The means a batch run centred with (``used``, per language, see
+    :attr:`~clusterer.pipeline.Analysis.language_means`) as the state keeps them,
+    with their items' counts, and the corpus mean of the raw ``vectors``."""
+    if not len(langs):
+        return {}
+    counts = Counter(langs)
+    out = {lang_key(lang): (counts[lang], vec.astype(np.float32)) for lang, vec in used.items()}
+    out[OVERALL] = (len(langs), vectors.mean(axis=0).astype(np.float32))
+    return out
+
+
+def update_means(
+    stored: Means, langs: Sequence[str | None], vectors: np.ndarray, shrink: float, prior: Prior | None
+) -> Means:
+    """Stored means, plus a mean for every language seen for the first time, and a
+    fresh mean for a language whose count has doubled since its mean was taken
+    (its items are then re-centred; their ids stay), by :func:`language_means`
+    shrunk toward the same prior as the batch run: the clusterer's, or without
+    one the stored corpus mean. ``vectors``: the raw vectors, a row per item of ``langs``."""
+    means = dict(stored)
+    if OVERALL not in means and len(langs):
+        means[OVERALL] = (len(langs), vectors.mean(axis=0).astype(np.float32))
+    if prior is None and OVERALL in means:
+        prior = Prior(overall=means[OVERALL][1])
+    rows_of: dict[str | None, list[int]] = {}
+    for k, lang in enumerate(langs):
+        rows_of.setdefault(lang, []).append(k)
+    for lang, rows in rows_of.items():
+        key = lang_key(lang)
+        if key in means and len(rows) < 2 * means[key][0]:
+            continue
+        vec = language_means(vectors[rows], [lang] * len(rows), shrink=shrink, prior=prior)[lang]
+        means[key] = (len(rows), vec.astype(np.float32))
+    return means

@@ -1,0 +1,115 @@
+"""Reading tonight's corpus in batches, as the batch run does
+(:meth:`~clusterer.pipeline.Clusterer.run`): per ``read_batch`` records, the
+batch run's preparation (:meth:`~clusterer.pipeline.Clusterer.prepare`: split,
+duplicate features, texts dropped), then the hash of each item's embedded text,
+an unchanged item's vector from the state, and the new and changed ones
+embedded. What is kept of an item is its metadata (and opening, for titles), its
+vector and its :class:`~clusterer.duplicates.TextFeatures`: memory grows with
+the number of items, not with their length.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from ..duplicates import TextFeatures
+from ..embed.cache import text_key
+from ..pipeline import Clusterer
+from ..records import Item, Skipped
+from .diff import UNCHANGED, status
+from .state import StoredItem
+
+
+@dataclass
+class Tonight:
+    """The corpus as read tonight, without its texts: the items (metadata, their
+    opening in ``meta["snippet"]``), the content hash of each item's embedded text,
+    their raw vectors (a row each, in item order), their duplicate features, the
+    inputs skipped, how many texts the encoder computed (not found in the cache or
+    the state), and the seconds spent taking vectors from the state and embedding."""
+
+    items: list[Item]
+    hashes: dict[str, str]
+    vectors: np.ndarray
+    features: list[TextFeatures]
+    skipped: list[Skipped] = field(default_factory=list)
+    embedded: int = 0
+    embed_seconds: float = 0.0
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {it.id: k for k, it in enumerate(self.items)}
+
+    def vector(self, item_id: str) -> np.ndarray:
+        return self.vectors[self.position[item_id]]
+
+    @property
+    def langs(self) -> list[str | None]:
+        return [it.lang for it in self.items]
+
+
+def read_tonight(
+    clusterer: Clusterer,
+    corpus: str | Path,
+    rows: Mapping[str, StoredItem],
+    stored_vectors: Callable[[Sequence[str]], np.ndarray],
+    reuse_stored: bool = False,
+) -> Tonight:
+    """Read ``corpus`` ``clusterer.read_batch`` records at a time against the stored
+    ``rows``: an unchanged item (see :func:`~clusterer.nightly.diff.status`) takes its
+    vector from ``stored_vectors`` (ids -> raw vectors, the state's), a new or
+    changed one is embedded (through the cache). With ``reuse_stored`` (a full run),
+    a new or changed text that an unchanged item holds too (a republication) takes
+    that item's stored vector instead, the last one's in corpus order: such items
+    wait, with their texts, until the whole corpus is read."""
+    embedder = clusterer._embedder()
+    model, encoded_before = embedder.encoder.name, embedder.encoded
+    skipped: list[Skipped] = []
+    records = clusterer.stream(corpus, skipped)
+    items: list[Item] = []
+    features: list[TextFeatures] = []
+    hashes: dict[str, str] = {}
+    raw: dict[str, np.ndarray] = {}
+    reusable = {r.hash for r in rows.values() if not r.deleted} if reuse_stored else set()
+    holder: dict[str, str] = {}  # text hash -> the last unchanged item with it
+    waiting: dict[str, str] = {}  # new or changed items whose text an unchanged item may hold: id -> text
+    embed_seconds = 0.0
+    while True:
+        batch = list(islice(records, clusterer.read_batch))
+        if not batch:
+            break
+        batch_items, texts, batch_features = clusterer.prepare(batch)  # as the batch run reads
+        known: list[str] = []
+        todo: dict[str, str] = {}
+        for it, text in zip(batch_items, texts):
+            text_hash = hashes[it.id] = text_key(model, text)
+            if status(it.id, text_hash, rows) == UNCHANGED:
+                known.append(it.id)
+                holder[text_hash] = it.id
+            elif text_hash in reusable:
+                waiting[it.id] = text
+            else:
+                todo[it.id] = text
+        items.extend(batch_items)
+        features.extend(batch_features)
+        t = time.perf_counter()
+        if known:
+            raw.update(zip(known, stored_vectors(known)))
+        if todo:
+            raw.update(zip(todo, embedder.embed(list(todo.values()))))
+        embed_seconds += time.perf_counter() - t
+    t = time.perf_counter()
+    raw.update((i, raw[holder[hashes[i]]]) for i in waiting if hashes[i] in holder)
+    rest = {i: text for i, text in waiting.items() if i not in raw}
+    if rest:
+        raw.update(zip(rest, embedder.embed(list(rest.values()))))
+    vectors = np.stack([raw[it.id] for it in items]) if items else np.zeros((0, 0), dtype=np.float32)
+    embed_seconds += time.perf_counter() - t
+    return Tonight(items, hashes, vectors, features, skipped, embedder.encoded - encoded_before, embed_seconds)
