@@ -61,7 +61,8 @@ if TYPE_CHECKING:
 UNITS_PER_BLOCK = 256  # inputs in one prepare task
 CONNECT_TIMEOUT = 10.0  # seconds to wait for the cluster's address to answer
 # read by the workers where set on the driver (they do not inherit its environment)
-FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")
+# the driver's settings the workers need; CLUSTERER_ENGINE makes every worker run the same engine
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "CLUSTERER_ENGINE")
 
 
 class RayExecutor:
