@@ -176,15 +176,22 @@ class Clusterer:
         if self.language_id_ is None:
             self.language_id_ = LanguageIdentifier()
         for record in records:
-            size = len(record.text)
-            if size > self.max_chars:
-                record = replace(record, text=record.text[: self.max_chars])
+            record, cut = self._cut(record)
             parts = segment(record)
-            if size > self.max_chars:
-                parts[0].meta["truncated_from"] = size
+            if cut:
+                parts[0].meta.update(cut)
             items.extend(parts)
         self.language_id_.fill(items)
         return items
+
+    def _cut(self, record: Record) -> tuple[Record, dict]:
+        """``record`` cut at ``max_chars`` (a copy; the given one is left as it is),
+        and the meta its article carries: ``truncated_from`` (the original length)
+        where it was cut, nothing otherwise."""
+        size = len(record.text)
+        if size <= self.max_chars:
+            return record, {}
+        return replace(record, text=record.text[: self.max_chars]), {"truncated_from": size}
 
     def prior(self) -> Prior | None:
         """The model's generic and language directions, from the shipped reference
@@ -417,14 +424,13 @@ class Clusterer:
             )
         items: list[Item] = []
         for record in given:
-            text = record.text[: self.max_chars]
-            meta = {"truncated_from": len(record.text)} if len(record.text) > self.max_chars else {}
+            record, meta = self._cut(record)
             items.append(
                 Item(
                     id=record.id,
                     doc=record.id,
                     kind=ARTICLE,
-                    text=text,
+                    text=record.text,
                     title=record.title,
                     lang=record.lang,
                     date=record.date,
