@@ -17,11 +17,16 @@ two Ray Data jobs, and the clustering on the driver (this process) as a local ru
    batch's vectors are stored in the cache as they come back. The reference texts
    of the language prior go in the same job, so a cold run starts its actors once.
 
+The nightly job (``cluster update --ray``) runs the prepare job alone
+(:meth:`RayExecutor.prepare_corpus`, ``read_batch`` records at a time to the
+driver), then takes unchanged items' vectors from its state.
+
 Every later embedding (the sentences of the alignment test, the nightly job's new
 items) goes through :meth:`RayExecutor.compute`: the driver's cache first, the
 misses to the actors. A batch whose actor dies (a killed process, a lost node) is
 run again by Ray on a new actor; a batch's vectors do not depend on which actor
-ran it.
+ran it. Every worker runs the driver's embedding engine (:func:`worker_env`), so the
+vectors are those of a run on the driver whatever the workers' CPUs.
 
 Why the driver's cache and not a store on shared storage: it needs no shared
 storage at all (SQLite must not live on NFS, and a Parquet store there would need
@@ -47,6 +52,7 @@ from .debias import reference_texts
 from .duplicates import TextFeatures
 from .embed.cache import text_key
 from .embed.encoders import LazyEncoder
+from .embed.select import ENGINE_ENV
 from .errors import ClustererError, ClusterError, CorpusError
 from .executor import RAY_EXTRA_HINT
 from .read import Admission, RawInput, iter_inputs, parse_input
@@ -60,9 +66,9 @@ if TYPE_CHECKING:
 
 UNITS_PER_BLOCK = 256  # inputs in one prepare task
 CONNECT_TIMEOUT = 10.0  # seconds to wait for the cluster's address to answer
-# read by the workers where set on the driver (they do not inherit its environment)
-# the driver's settings the workers need; CLUSTERER_ENGINE makes every worker run the same engine
-FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "CLUSTERER_ENGINE")
+# the driver's settings the workers need, read by them where set on the driver (they do not
+# inherit its environment); CLUSTERER_ENGINE, where not set, is the driver's engine choice (worker_env)
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", ENGINE_ENV)
 
 
 class RayExecutor:
@@ -91,7 +97,9 @@ class RayExecutor:
         self._ray: Any = None
 
     # -- the cluster ---------------------------------------------------------
-    def _connect(self):
+    def _connect(self, encoder: Any = None):
+        """Ray, connected on first use; ``encoder`` (the run's) tells the workers'
+        environment which engine to run (see :func:`worker_env`)."""
         if self._ray is not None:
             return self._ray
         try:
@@ -101,7 +109,7 @@ class RayExecutor:
             raise ClusterError(f"--ray needs Ray Data, which is not installed: {RAY_EXTRA_HINT}") from None
         if not ray.is_initialized():
             self._check_address(ray)
-            env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
+            env = worker_env(encoder)
             # the driver's own C++ log lines (Ray's hints on actor arguments) stay off stderr;
             # what fails reaches the driver as an exception all the same
             os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
@@ -172,7 +180,7 @@ class RayExecutor:
         """Encode ``batches`` on the actor pool; yield ``(index, vectors)`` as each is done."""
         if not batches:
             return
-        ray = self._connect()
+        ray = self._connect(encoder)
         blocks = [ray.put(_text_block(n, batch)) for n, batch in enumerate(batches)]
         yield from self._encode(encoder, blocks, [len(b) for b in batches])
 
@@ -207,32 +215,37 @@ class RayExecutor:
                     yield int(n), out
 
     # -- a whole corpus ----------------------------------------------------------
-    def embed_corpus(self, clusterer: Clusterer, source: Source) -> Corpus:
-        """Read, split and embed ``source`` on the cluster (see the module's docstring)."""
-        t0 = time.perf_counter()
-        ray = self._connect()
-        report = clusterer.progress or (lambda *a: None)
-        embedder = clusterer._embedder()
-        encoder = embedder.encoder
-        timings = {"connect": time.perf_counter() - t0, "read": 0.0, "embed": 0.0}
+    def prepare_corpus(
+        self, clusterer: Clusterer, source: Source, skipped: list[Skipped]
+    ) -> Iterator[tuple[list[Item], list[str], list[TextFeatures]]]:
+        """Read and split ``source`` on the cluster (the prepare job of the module's
+        docstring), ``read_batch`` records at a time, as ``Clusterer.prepared`` does
+        locally."""
+        ray = self._connect(clusterer._embedder().encoder)
+        blocks, _ = self._input_blocks(clusterer, source, ray)
+        yield from self._prepared(clusterer, source, blocks, skipped)
 
-        # 1. prepare: the inputs, read here, parsed and split on the cluster
-        t = time.perf_counter()
-        report("reading", 0, 1)
-        blocks, total = self._input_blocks(clusterer, source, ray)
-        params = {"max_chars": clusterer.max_chars, "duplicates": clusterer.duplicates, "model": encoder.name}
+    def _prepared(
+        self, clusterer: Clusterer, source: Source, blocks: list, skipped: list[Skipped]
+    ) -> Iterator[tuple[list[Item], list[str], list[TextFeatures]]]:
+        """The prepare job over the input ``blocks``: its rows admitted in reading
+        order (ids checked across the corpus as the local reader checks them) and
+        grouped into ``read_batch`` records."""
+        ray = self._connect()
+        params = {
+            "max_chars": clusterer.max_chars,
+            "duplicates": clusterer.duplicates,
+            "model": clusterer._embedder().encoder.name,
+        }
         dataset = ray.data.from_arrow_refs(blocks).map_batches(
             _prepare, fn_kwargs={"params": params}, batch_size=None, batch_format="pyarrow", num_cpus=1
         )
         dataset.context.execution_options.preserve_order = True  # the driver admits records in reading order
-        items: list[Item] = []
-        features: list[TextFeatures] = []
-        skipped: list[Skipped] = []
         admission = Admission() if isinstance(source, (str, Path)) else None
-        group: list[int] = []  # the items of read_batch records, as the local run embeds them
-        texts: list[str] = []  # the group's embedding texts
-        records = 0  # in the group
-        plan = _Plan(embedder, ray)
+        items: list[Item] = []  # of the read_batch records read since the last batch given
+        texts: list[str] = []  # their embedding texts
+        features: list[TextFeatures] = []
+        records = 0
         for table in _run(dataset):
             for unit in _units(table):
                 first = unit[0]
@@ -245,18 +258,40 @@ class RayExecutor:
                         skipped.append(refused)
                         continue
                 for row in unit:
-                    group.append(len(items))
                     items.append(_item(row))
                     features.append(_features(row))
                     texts.append(row["text"])
                 records += 1
                 if records == clusterer.read_batch:
-                    plan.add(group, texts)
-                    group, texts, records = [], [], 0
-        if group:
-            plan.add(group, texts)
+                    yield items, texts, features
+                    items, texts, features, records = [], [], [], 0
+        if records:
+            yield items, texts, features
         if admission is not None:
             admission.finish(Path(str(source)), skipped)
+
+    def embed_corpus(self, clusterer: Clusterer, source: Source) -> Corpus:
+        """Read, split and embed ``source`` on the cluster (see the module's docstring)."""
+        t0 = time.perf_counter()
+        report = clusterer.progress or (lambda *a: None)
+        embedder = clusterer._embedder()
+        encoder = embedder.encoder
+        ray = self._connect(encoder)
+        timings = {"connect": time.perf_counter() - t0, "read": 0.0, "embed": 0.0}
+
+        # 1. prepare: the inputs, read here, parsed and split on the cluster
+        t = time.perf_counter()
+        report("reading", 0, 1)
+        blocks, total = self._input_blocks(clusterer, source, ray)
+        items: list[Item] = []
+        features: list[TextFeatures] = []
+        skipped: list[Skipped] = []
+        plan = _Plan(embedder, ray)
+        # each read_batch records' texts planned as the local run embeds them
+        for batch_items, texts, batch_features in self._prepared(clusterer, source, blocks, skipped):
+            plan.add(list(range(len(items), len(items) + len(batch_items))), texts)
+            items.extend(batch_items)
+            features.extend(batch_features)
         if not items:
             raise CorpusError("no usable record in the corpus" + (f" ({len(skipped)} skipped)" if skipped else ""))
         # the reference texts of the language prior: in the same job (cached as a local run caches them)
@@ -493,6 +528,19 @@ def _OUTPUT_SCHEMA():  # noqa: N802 - a constant, built when pyarrow is imported
 
 
 # -- helpers -------------------------------------------------------------------------
+def worker_env(encoder: Any = None) -> dict[str, str]:
+    """The environment the workers run in: the driver's ``FORWARDED_ENV`` where set,
+    and ``CLUSTERER_ENGINE``, where not set here, the engine ``encoder`` runs on this
+    machine (the default model's choice for this CPU, as a local run loads it: cached,
+    or measured once): every worker then runs the driver's engine, whatever its CPU,
+    and the vectors are those of a run here."""
+    env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
+    choice = getattr(encoder, "engine_choice", None)
+    if ENGINE_ENV not in env and callable(choice):
+        env[ENGINE_ENV] = choice()
+    return env
+
+
 def _text_block(n: int, texts: Sequence[str]) -> pa.Table:
     import pyarrow as pa
 

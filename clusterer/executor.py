@@ -2,14 +2,17 @@
 an engine that spreads it over machines.
 
 By default (``Clusterer(executor=None)``) everything runs in this process. An
-executor takes over two things and nothing else: reading, splitting and
-embedding a whole corpus (:meth:`Executor.embed_corpus`, which gives back the
-items, their raw vectors and duplicate features, as the local loop does), and
-computing batches of embeddings the cache does not hold
-(:meth:`Executor.compute`, used by every other embedding: the reference texts,
-the sentences of the alignment test, the nightly job's new items). The
-clustering itself always runs here, with the same code.
-:class:`clusterer.distributed.RayExecutor` is the one engine so far (Ray Data).
+executor takes over three things and nothing else: reading and splitting a
+corpus (:meth:`Executor.prepare_corpus`, which gives the prepared items, their
+embedding texts and duplicate features batch by batch, as
+:meth:`~clusterer.pipeline.Clusterer.prepared` does locally; the nightly job
+reads its corpus this way), reading, splitting and embedding a whole corpus
+(:meth:`Executor.embed_corpus`, which gives back the items, their raw vectors and
+duplicate features, as the local loop does), and computing batches of
+embeddings the cache does not hold (:meth:`Executor.compute`, used by every
+other embedding: the reference texts, the sentences of the alignment test, the
+nightly job's new items). The clustering itself always runs here, with the same
+code. :class:`clusterer.distributed.RayExecutor` is the one engine so far (Ray Data).
 """
 
 from __future__ import annotations
@@ -22,12 +25,25 @@ import numpy as np
 from .errors import ClusterError
 
 if TYPE_CHECKING:
+    from .duplicates import TextFeatures
     from .pipeline import Clusterer, Corpus, Source
+    from .records import Item, Skipped
 
 RAY_EXTRA_HINT = "pip install -e '.[ray]'"
 
 
 class Executor(Protocol):
+    def prepare_corpus(
+        self, clusterer: Clusterer, source: Source, skipped: list[Skipped]
+    ) -> Iterator[tuple[list[Item], list[str], list[TextFeatures]]]:
+        """Read and split ``source`` as :meth:`Clusterer.prepared
+        <clusterer.pipeline.Clusterer.prepared>` does locally: per ``read_batch``
+        records, the items (copies without their texts, their opening in
+        ``meta["snippet"]``), their embedding texts and duplicate features, in the
+        same order; the inputs skipped appended to ``skipped`` as the local reader
+        appends them."""
+        ...
+
     def embed_corpus(self, clusterer: Clusterer, source: Source) -> Corpus:
         """Read, split and embed ``source`` as ``Clusterer.run`` does locally: the
         same items in the same order, with their vectors and features."""

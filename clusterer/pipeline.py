@@ -358,6 +358,21 @@ class Clusterer:
         kept = [replace(it, text="", meta={**it.meta, "snippet": snippet(it.text, SNIPPET_CHARS)}) for it in items]
         return kept, texts, features
 
+    def prepared(
+        self, source: Source, skipped: list[Skipped]
+    ) -> Iterator[tuple[list[Item], list[str], list[TextFeatures]]]:
+        """The corpus prepared ``read_batch`` records at a time: per batch, what
+        :meth:`prepare` gives (the items without their texts, their embedding texts,
+        their duplicate features), in reading order; skipped inputs are appended to
+        ``skipped`` as they are met. The local run's reading, and the nightly job's;
+        an executor's :meth:`~clusterer.executor.Executor.prepare_corpus` gives the same."""
+        records = self.stream(source, skipped)
+        while True:
+            batch = list(islice(records, self.read_batch))
+            if not batch:
+                return
+            yield self.prepare(batch)
+
     def _embed_corpus(self, source: Source) -> Corpus:
         """The local run's reading and embedding: ``read_batch`` records at a time."""
         timings = {"read": 0.0, "embed": 0.0}
@@ -365,25 +380,26 @@ class Clusterer:
         items: list[Item] = []
         chunks: list[np.ndarray] = []
         features: list[TextFeatures] = []
-        records = self.stream(source, skipped)
+        batches = self.prepared(source, skipped)
         report = self.progress or (lambda *a: None)
         total = _record_count(source) if self.progress else 0
         read = 0
         report("embedding", 0, total)
         while True:
             t = time.perf_counter()
-            batch = list(islice(records, self.read_batch))
-            if not batch:
+            prepared = next(batches, None)
+            if prepared is None:
                 break
-            batch_items, texts, batch_features = self.prepare(batch)
+            batch_items, texts, batch_features = prepared
+            size = sum(it.kind == ARTICLE for it in batch_items)  # records: one article each
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
 
-            def within(done: int, todo: int, before: int = read, size: int = len(batch)) -> None:
+            def within(done: int, todo: int, before: int = read, size: int = size) -> None:
                 report("embedding", before + size * done // max(todo, 1), total)
 
             chunks.append(self._embedder().embed(texts, progress=within if self.progress else None))
-            read += len(batch)
+            read += size
             report("embedding", read, total)
             timings["embed"] += time.perf_counter() - t
             features.extend(batch_features)

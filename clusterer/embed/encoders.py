@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -119,12 +119,15 @@ def st_name(model_name_or_path: str, prefix: str = "") -> str:
 
 class LazyEncoder:
     """An encoder loaded on its first ``encode`` call: a run whose embeddings are
-    all in the cache never loads the model. ``name`` is known up front."""
+    all in the cache never loads the model. ``name`` is known up front.
+    ``engine_choice``, where given, names the engine ``load`` runs without loading
+    it (the default model's: see :func:`default_encoder`)."""
 
-    def __init__(self, name: str, load):
+    def __init__(self, name: str, load, engine_choice: Callable[[], str] | None = None):
         self.name = name
         self._load = load
         self._encoder = None
+        self.engine_choice = engine_choice
 
     @property
     def loaded(self):
@@ -236,22 +239,30 @@ def default_encoder(
 
     cache_dir = Path(model_dir) if model_dir is not None else default_model_dir()
 
+    def named() -> str | None:
+        # CLUSTERER_ENGINE as it is where the model loads: on a Ray worker, the driver's choice
+        return engine or os.environ.get(select.ENGINE_ENV) or None
+
     def load():
-        if engine is not None:
-            select.log_choice(engine, f"set by {select.ENGINE_ENV} or the caller", precision)
-            return select.load_engine(engine, cache_dir, num_threads)
+        chosen = named()
+        if chosen is not None:
+            select.log_choice(chosen, f"set by {select.ENGINE_ENV} or the caller", precision)
+            return select.load_engine(chosen, cache_dir, num_threads)
         choice, encoder, how = select.choose(cache_dir, precision, num_threads)
         select.log_choice(choice, how, precision)
         return encoder
 
+    def engine_choice() -> str:
+        return named() or select.chosen_engine(cache_dir, precision, num_threads)
+
     if engine is not None:
-        return LazyEncoder(select.encoder_name(engine), load)
+        return LazyEncoder(select.encoder_name(engine), load, engine_choice)
     if precision == "default":
-        return LazyEncoder(TORCH_MODEL_NAME, load)
+        return LazyEncoder(TORCH_MODEL_NAME, load, engine_choice)
     cached = select.cached_choice(cache_dir, precision)
     if cached is not None:  # the name of int8 mode's vectors depends on this CPU's measurement
-        return LazyEncoder(select.encoder_name(cached["choice"]), load)
+        return LazyEncoder(select.encoder_name(cached["choice"]), load, engine_choice)
     encoder = load()  # measured now, once per CPU: that tells the name
-    lazy = LazyEncoder(encoder.name, load)
+    lazy = LazyEncoder(encoder.name, load, engine_choice)
     lazy._encoder = encoder
     return lazy

@@ -239,6 +239,15 @@ def choose(cache_dir: Path, precision: str = "default", num_threads: int | None 
     return choice, encoder, "measured: " + ", ".join(f"{e} {v:,.0f} tokens/s" for e, v in timings.items())
 
 
+def chosen_engine(cache_dir: Path, precision: str = "default", num_threads: int | None = None) -> str:
+    """The engine :func:`choose` picks for ``precision`` on this CPU, by name: the
+    cached choice without loading it, or measured now (and cached) where none is."""
+    entry = cached_choice(cache_dir, precision)
+    if entry is not None and installed(entry["choice"]):
+        return entry["choice"]
+    return choose(cache_dir, precision, num_threads)[0]
+
+
 def encoder_name(engine: str | None) -> str:
     """The cache name of the vectors an engine choice gives."""
     return INT8_NAME if (engine or "").endswith("int8") else MODEL_NAME

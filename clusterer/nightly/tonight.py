@@ -1,11 +1,14 @@
 """Reading tonight's corpus in batches, as the batch run does
 (:meth:`~clusterer.pipeline.Clusterer.run`): per ``read_batch`` records, the
-batch run's preparation (:meth:`~clusterer.pipeline.Clusterer.prepare`: split,
-duplicate features, texts dropped), then the hash of each item's embedded text,
-an unchanged item's vector from the state, and the new and changed ones
-embedded. What is kept of an item is its metadata (and opening, for titles), its
-vector and its :class:`~clusterer.duplicates.TextFeatures`: memory grows with
-the number of items, not with their length.
+batch run's preparation (:meth:`~clusterer.pipeline.Clusterer.prepared`: split,
+duplicate features, texts dropped; with an executor, ``cluster update --ray``,
+done on the cluster by its :meth:`~clusterer.executor.Executor.prepare_corpus`),
+then the hash of each item's embedded text, an unchanged item's vector from the
+state, and the new and changed ones embedded (the misses of the cache on the
+cluster too, with an executor). What is kept of an item is its metadata (and
+opening, for titles), its vector and its
+:class:`~clusterer.duplicates.TextFeatures`: memory grows with the number of
+items, not with their length.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +74,13 @@ def read_tonight(
     embedder = clusterer._embedder()
     model, encoded_before = embedder.encoder.name, embedder.encoded
     skipped: list[Skipped] = []
-    records = clusterer.stream(corpus, skipped)
+    executor = clusterer.executor
+    # as the batch run reads: here, or on the executor's cluster
+    batches = (
+        executor.prepare_corpus(clusterer, corpus, skipped)
+        if executor is not None
+        else clusterer.prepared(corpus, skipped)
+    )
     items: list[Item] = []
     features: list[TextFeatures] = []
     hashes: dict[str, str] = {}
@@ -81,11 +89,7 @@ def read_tonight(
     holder: dict[str, str] = {}  # text hash -> the last unchanged item with it
     waiting: dict[str, str] = {}  # new or changed items whose text an unchanged item may hold: id -> text
     embed_seconds = 0.0
-    while True:
-        batch = list(islice(records, clusterer.read_batch))
-        if not batch:
-            break
-        batch_items, texts, batch_features = clusterer.prepare(batch)  # as the batch run reads
+    for batch_items, texts, batch_features in batches:
         known: list[str] = []
         todo: dict[str, str] = {}
         for it, text in zip(batch_items, texts):
