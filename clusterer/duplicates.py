@@ -50,6 +50,7 @@ _PERMUTATIONS = 128
 _SEEDS = np.random.default_rng(20261123).integers(0, np.iinfo(np.uint64).max, size=_PERMUTATIONS, dtype=np.uint64)
 _EMPTY = np.full(_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
 GROUP_CHECK_MEMBERS = 16  # members of each side whose pairs are checked before two groups join
+EVIDENCE_BLOCK = 1 << 18  # candidate pairs judged at a time (their alignments embedded together)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -389,16 +390,38 @@ def find_duplicates(
     runs); ``founding(i, j)``, when given, says which accepted pairs may form
     groups (the nightly job: pairs that bring a new item in)."""
     judge = PairJudge(features, langs, params, vectors=vectors, aligner=aligner)
-    a, b, sims = candidates(nbr_idx, nbr_sim, len(langs), eligible)
-    evidence = judge.evidence(a, b, sims)
-    verdict: dict[tuple[int, int], bool] = {(e.i, e.j): e.is_duplicate(params) for e in evidence}
-    accepted = [e for e in evidence if verdict[(e.i, e.j)] and (founding is None or founding(e.i, e.j))]
+    n = len(langs)
+    a, b, sims = candidates(nbr_idx, nbr_sim, n, eligible)
+    # Verdicts of the candidate pairs, kept as arrays (the pairs are sorted by
+    # (a, b), so a pair is found by binary search); the evidence objects are made
+    # a block of pairs at a time and only the accepted ones (or, with
+    # ``with_evidence``, all) are kept: a million items have millions of pairs.
+    keys = a * n + b
+    passed = np.zeros(len(a), dtype=bool)
+    evidence: list[PairEvidence] = []
+    accepted: list[PairEvidence] = []
+    for lo in range(0, len(a), EVIDENCE_BLOCK):
+        block = judge.evidence(a[lo : lo + EVIDENCE_BLOCK], b[lo : lo + EVIDENCE_BLOCK], sims[lo : lo + EVIDENCE_BLOCK])
+        verdicts = [e.is_duplicate(params) for e in block]
+        passed[lo : lo + len(block)] = verdicts
+        accepted.extend(e for e, v in zip(block, verdicts) if v and (founding is None or founding(e.i, e.j)))
+        if with_evidence:
+            evidence.extend(block)
     ranked = sorted(accepted, key=lambda e: (-e.strength(), -e.cosine, e.i, e.j))
+    more: dict[tuple[int, int], bool] = {}  # verdicts of pairs outside the candidates
+
+    def verdict(pair: tuple[int, int]) -> bool | None:
+        key = pair[0] * n + pair[1]
+        at = int(np.searchsorted(keys, key))
+        if at < len(keys) and keys[at] == key:
+            return bool(passed[at])
+        return more.get(pair)
 
     def check(pairs: list[tuple[int, int]]) -> list[bool]:
-        todo = [p for p in pairs if p not in verdict]
-        verdict.update(zip(todo, judge.verdicts(todo)))
-        return [verdict[p] for p in pairs]
+        known = [verdict(p) for p in pairs]
+        todo = [p for p, v in zip(pairs, known) if v is None]
+        more.update(zip(todo, judge.verdicts(todo)))
+        return [more[p] if v is None else v for p, v in zip(pairs, known)]
 
     groups = group_pairs(len(langs), [(e.i, e.j) for e in ranked], check, params.group_support)
     return groups, (evidence if with_evidence else accepted)

@@ -86,6 +86,25 @@ def test_groups_without_evidence_are_the_same():
             assert accepted == [e for e in evidence if e.is_duplicate(params)]
 
 
+def test_pairs_judged_in_blocks_give_the_same_groups_and_evidence(monkeypatch):
+    """The candidate pairs are judged a block at a time (memory at a million items);
+    small blocks, a pair split from its neighbours by a block edge, change nothing,
+    nor do the group checks that look verdicts up across blocks."""
+    from clusterer import duplicates
+
+    params = DuplicateParams(min_overlap=0.3, min_containment=0.3, min_chars=100)
+    largest = 0
+    for seed in range(8):
+        case = _random_case(seed)
+        whole = find_duplicates(*case, params), find_duplicates(*case, params, with_evidence=False)
+        monkeypatch.setattr(duplicates, "EVIDENCE_BLOCK", 5)
+        blocked = find_duplicates(*case, params), find_duplicates(*case, params, with_evidence=False)
+        monkeypatch.undo()
+        assert blocked == whole
+        largest = max([largest, *map(len, whole[0][0])])
+    assert largest > 2  # groups were checked across their members before joining
+
+
 class _CountingEmbed:
     """Sentence vectors from a table (one direction per sentence meaning); counts the texts it embeds."""
 
