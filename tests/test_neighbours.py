@@ -149,11 +149,13 @@ def truth5k(blobs5k):
     return knn(blobs5k, 20, method="exact")
 
 
+@pytest.mark.parametrize("fp16", [True, False])
 @pytest.mark.parametrize("k", [10, 20])
-def test_hnsw_recall_on_clustered_blobs(blobs5k, truth5k, k):
-    idx, sims = knn(blobs5k, k, method="hnsw")
+def test_hnsw_recall_on_clustered_blobs(blobs5k, truth5k, k, fp16):
+    idx, sims = knn(blobs5k, k, method="hnsw", params=HnswParams(fp16=fp16))
     assert recall(idx, truth5k[0][:, :k]) >= 0.95
-    # similarities are exact dot products, sorted, self excluded
+    # similarities are exact float32 dot products (not those of the graphs' fp16
+    # copies, which differ by ~1e-3), sorted, self excluded
     got = np.einsum("id,ijd->ij", blobs5k, blobs5k[idx])
     np.testing.assert_allclose(sims, got, atol=1e-5)
     assert (np.diff(sims, axis=1) <= 0).all()
@@ -364,6 +366,21 @@ def test_index_save_load_round_trip(tmp_path):
     assert back.exact_max == 50 and back.params == index.params
     np.testing.assert_array_equal(back.vectors, index.vectors)
     assert back.query(x[:20], 5)[0] == index.query(x[:20], 5)[0]
+
+
+def test_an_index_keeps_its_storage_and_one_saved_before_it_was_stored_loads(tmp_path):
+    x = blobs(300, dim=16, seed=2)
+    flat = NeighbourIndex(exact_max=50, params=HnswParams(m=8, fp16=False))
+    flat.add(ids_for(300), x)
+    flat.save(tmp_path / "flat.npz")
+    assert NeighbourIndex.load(tmp_path / "flat.npz").params.fp16 is False
+    with np.load(tmp_path / "flat.npz") as data:  # as the version without the setting wrote it
+        older = {name: data[name] for name in data.files}
+    older["params"] = older["params"][:5]
+    np.savez(tmp_path / "older.npz", **older)
+    back = NeighbourIndex.load(tmp_path / "older.npz")
+    assert back.params == HnswParams(m=8) and back.ids == flat.ids
+    assert back.query(x[:20], 5)[0][0][0] == flat.ids[0]
 
 
 def test_index_refuses_bad_adds():
