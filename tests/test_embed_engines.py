@@ -237,3 +237,22 @@ def test_torch_threads_are_put_back(model_cache):
     enc.encode(TEXTS[:2])
     assert seen and seen[0] == enc.num_threads and torch.get_num_threads() == before
     assert select.load_engine("torch-fp32", model_cache).num_threads is None  # not asked: left alone
+
+
+def test_padded_engines_batch_windows_of_like_length():
+    from clusterer.embed.onnx_engine import OnnxE5Encoder
+    from clusterer.embed.openvino_engine import OpenVinoE5Encoder
+    from clusterer.embed.windows import WindowedEncoder
+
+    lengths = [512, 151, 512, 70, 278, 512, 65, 80, 512, 76]  # the engine probe's windows, shuffled
+    packed = WindowedEncoder()  # the PyTorch engine pads nothing: one batch within the budget
+    assert packed._batches(lengths) == [sorted(range(10), key=lambda k: -lengths[k])]
+    for cls in (OnnxE5Encoder, OpenVinoE5Encoder):
+        enc = object.__new__(cls)  # the rule only, no model
+        enc.batch_tokens = 8192
+        batches = enc._batches(lengths)
+        assert sorted(k for b in batches for k in b) == list(range(10))
+        assert [[lengths[k] for k in b] for b in batches] == [[512] * 4, [278], [151], [80, 76], [70, 65]]
+        enc.batch_tokens = 1024  # the budget still splits a run of like windows
+        assert [len(b) for b in enc._batches(lengths)] == [2, 2, 1, 1, 2, 2]
+

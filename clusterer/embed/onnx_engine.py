@@ -151,6 +151,8 @@ class OnnxE5Encoder(WindowedEncoder):
     session's thread count (default: the usable cores; ONNX Runtime's setting
     is per session, nothing process-wide is changed)."""
 
+    min_fill = 0.9  # padded: a batch holds only windows within 10% of its longest
+
     def __init__(
         self,
         cache_dir: str | Path | None = None,

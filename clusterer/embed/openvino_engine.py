@@ -83,6 +83,8 @@ class OpenVinoE5Encoder(WindowedEncoder):
     PyTorch engine. ``num_threads``: the compiled model's threads (default: the usable cores;
     per model, nothing process-wide)."""
 
+    min_fill = 0.9  # padded: a batch holds only windows within 10% of its longest
+
     def __init__(
         self,
         cache_dir: str | Path | None = None,

@@ -68,6 +68,10 @@ class WindowedEncoder:
     dim = 384
     window = 510  # content tokens per model input (512 minus <s> and </s>)
     batch_tokens = 8192
+    # A window joins a batch only if it is at least this share of the batch's longest.
+    # Padded engines set it: without it, a few long windows and many short ones (the
+    # engine probe, a small nightly batch) ran as one batch that was mostly padding.
+    min_fill = 0.0
 
     def _setup_tokens(self, folder: Path) -> None:
         from tokenizers import Tokenizer
@@ -115,14 +119,15 @@ class WindowedEncoder:
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Window indices grouped longest first, each group within the token budget
-        (counted as if padded to its longest window)."""
+        (counted as if padded to its longest window) and no window shorter than
+        ``min_fill`` of its group's longest."""
         order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
         batches: list[list[int]] = []
         cur: list[int] = []
         cur_max = 0
         for k in order:
             width = max(cur_max, lengths[k])
-            if cur and width * (len(cur) + 1) > self.batch_tokens:
+            if cur and (width * (len(cur) + 1) > self.batch_tokens or lengths[k] < self.min_fill * width):
                 batches.append(cur)
                 cur, width = [], lengths[k]
             cur.append(k)
