@@ -256,3 +256,13 @@ def test_padded_engines_batch_windows_of_like_length():
         enc.batch_tokens = 1024  # the budget still splits a run of like windows
         assert [len(b) for b in enc._batches(lengths)] == [2, 2, 1, 1, 2, 2]
 
+
+@pytest.mark.model
+def test_default_batch_keeps_the_feed_forward_activations_in_budget(model_cache):
+    from clusterer.embed.e5_torch import BATCH_BYTES, E5TorchEncoder
+
+    for dtype, want in (("fp32", 4096), ("bf16", 8192)):
+        enc = E5TorchEncoder(cache_dir=model_cache, dtype=dtype)
+        assert enc.batch_tokens == want
+        assert enc.batch_tokens * enc._model.config.intermediate_size * (4 if dtype == "fp32" else 2) <= BATCH_BYTES
+    assert E5TorchEncoder(cache_dir=model_cache, dtype="fp32", batch_tokens=1000).batch_tokens == 1000
