@@ -101,9 +101,12 @@ def test_small_batches_give_the_same_vectors(encoder, monkeypatch):
     assert ((a * b).sum(1)).min() >= 0.9999
 
 
-def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
+def test_fused_attention_gives_the_same_vectors(encoder, cache_dir, monkeypatch):
     import torch
 
+    from clusterer.embed.kernels import FusedAttention
+
+    monkeypatch.setattr(FusedAttention, "_faster", lambda *a, **kw: True)  # kept whatever this CPU's timings
     plain = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, fused_attention=False)
     assert plain._forward.fused_attention is None
     quick = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype)
@@ -118,11 +121,12 @@ def test_fused_attention_gives_the_same_vectors(encoder, cache_dir):
     assert not torch.jit.onednn_fusion_enabled()  # the process-wide switch was put back
 
 
-def test_fused_kernels_are_built_for_lengths_met_often_enough():
+def test_fused_kernels_are_built_for_lengths_met_often_enough(monkeypatch):
     import torch
 
     from clusterer.embed.kernels import FusedAttention
 
+    monkeypatch.setattr(FusedAttention, "_faster", lambda *a, **kw: True)  # the schedule, not this CPU's timings
     fused = FusedAttention(torch, 12, 32, torch.float32, window=512, min_tokens=128, payback=3.0, startup_payback=5.0)
     fused.prepare([512] * 4)
     assert fused.kernels == {}  # 4 windows do not pay the start-up
@@ -133,6 +137,35 @@ def test_fused_kernels_are_built_for_lengths_met_often_enough():
         pytest.skip("this torch build has no oneDNN fused attention")
     assert set(fused.kernels) == {512, 256}
     assert fused.get(512) is not None and fused.get(256) is not None and fused.get(100) is None
+
+
+def test_a_fused_kernel_is_kept_only_where_it_is_faster(monkeypatch):
+    import time
+
+    import torch
+
+    from clusterer.embed.kernels import FusedAttention
+
+    fused = FusedAttention(torch, 12, 32, torch.float32, startup_payback=0)
+    slow = fused._attend
+
+    def slower(q, k, v):
+        time.sleep(0.05)
+        return slow(q, k, v)
+
+    q, k, v = fused._inputs(256)
+    fused.plain = slower
+    assert fused._faster(slow, q, k, v, rounds=1)
+    fused.plain = slow
+    assert not fused._faster(slower, q, k, v, rounds=1)
+    # a kernel no faster than the plain ops is refused, silently, and no shorter length is tried
+    monkeypatch.setattr(FusedAttention, "_faster", lambda *a, **kw: False)
+    fused.prepare([512] * 3 + [300] * 9 + [256] * 12)
+    if not fused.available:
+        pytest.skip("this torch build has no oneDNN fused attention")
+    assert fused.kernels == {512: None} and fused.min_tokens == 513
+    fused.prepare([300] * 20)
+    assert fused.kernels == {512: None} and fused.get(300) is None
 
 
 def test_fused_attention_falls_back_when_tracing_fails_or_is_wrong(monkeypatch):

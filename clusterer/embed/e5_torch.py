@@ -125,7 +125,12 @@ class _PackedBert:
         self._fused = fused_linear_ops(torch, self.word.dtype)
         self.fused_attention = (
             FusedAttention(
-                torch, self.heads, cfg.hidden_size // self.heads, self.word.dtype, cfg.max_position_embeddings
+                torch,
+                self.heads,
+                cfg.hidden_size // self.heads,
+                self.word.dtype,
+                cfg.max_position_embeddings,
+                plain=self._plain_attention,
             )
             if fused_attention
             else None
@@ -149,23 +154,25 @@ class _PackedBert:
             return self._fused.binary(x, residual, w, b, "add")
         return self._F.linear(x, w, b) + residual
 
+    def _plain_attention(self, q, k, v):
+        """One window's attention without the fused kernel; q, k, v are (1, heads, T, d)."""
+        torch = self._torch
+        if self.bf16:
+            p = torch.softmax(torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-1, -2)), -1)
+            return torch.matmul(p, v)
+        # the flash kernel, which wants 4-D inputs (3-D ones take a slow path)
+        return self._F.scaled_dot_product_attention(q, k, v)
+
     def _attention(self, qkv, spans):
         """Self-attention of every window; ``qkv`` is (tokens, 3 * hidden)."""
-        torch, F = self._torch, self._F
+        torch = self._torch
         n, h = qkv.shape[0], self.heads
         d = qkv.shape[1] // (3 * h)
         out = torch.empty((n, h, d), dtype=qkv.dtype)
-        scale = d**-0.5
         for a, b in spans:
             q, k, v = qkv[a:b].view(b - a, 3, h, d).permute(1, 2, 0, 3)  # each (heads, T, d)
             kernel = self.fused_attention.get(b - a) if self.fused_attention is not None else None
-            if kernel is not None:
-                o = kernel(q[None], k[None], v[None])[0]
-            elif self.bf16:
-                p = torch.softmax(torch.matmul(q * scale, k.transpose(-1, -2)), -1)
-                o = torch.matmul(p, v)
-            else:  # the flash kernel, which wants 4-D inputs (3-D ones take a slow path)
-                o = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
+            o = (kernel or self._plain_attention)(q[None], k[None], v[None])[0]
             out[a:b] = o.transpose(0, 1)
         return out.view(n, h * d)
 
