@@ -62,9 +62,10 @@ class HnswParams:
     parallel: a fixed size, so the result never depends on the number of cores.
     With ``fp16`` the graphs hold the vectors in half precision (faiss's
     ``IndexHNSWSQ``): half the memory and, on a CPU with AVX-512, about 1.5 times as
-    fast to build and search (on an AVX2-only Zen 3, as fast as float32), while the candidates they give are ranked on their true float32 dot
-    products, so only which candidates are found can differ (recall the same or
-    higher, ``benchmarks/bench_ann.py``).
+    fast to build and search (on an AVX2-only Zen 3, as fast as float32), while the
+    candidates they give are ranked on their true float32 dot products, so only
+    which candidates are found can differ (recall the same or higher,
+    ``benchmarks/bench_ann.py``).
     """
 
     m: int = 16

@@ -202,9 +202,10 @@ class E5TorchEncoder(WindowedEncoder):
     ``"bf16"`` or ``"fp32"``. ``batch_tokens`` bounds the tokens per
     forward pass; by default (None) it is what keeps one batch's feed-forward
     activations (tokens x intermediate size x element size) within
-    :data:`BATCH_BYTES`: 8,192 tokens in bf16, 4,096 in fp32. ``num_threads``, when given, is torch's thread count while
-    :meth:`encode` runs (put back afterwards); by default torch's own setting
-    (one thread per physical core) is left alone.
+    :data:`BATCH_BYTES`: 8,192 tokens in bf16, 4,096 in fp32. ``num_threads``,
+    when given, is torch's thread count while :meth:`encode` runs (put back
+    afterwards); by default torch's own setting (one thread per physical core)
+    is left alone.
     ``fused_attention`` lets windows of 128 tokens or more use oneDNN's fused
     attention kernels when this torch build has them (each checked when built;
     False: plain ops).
