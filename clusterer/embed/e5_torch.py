@@ -246,7 +246,7 @@ class E5TorchEncoder(WindowedEncoder):
             with safe_open(str(self.folder / "model.safetensors"), framework="pt") as f:
                 state = {k: f.get_tensor(k).to(torch_dtype) for k in f.keys()}  # noqa: SIM118 - a safetensors handle, not a dict
             self._model = _load_bert(BertModel, config, state, torch_dtype)
-            width = config.intermediate_size * (2 if self.dtype == "bf16" else 4)
+            width = config.intermediate_size * torch_dtype.itemsize
             self.batch_tokens = int(batch_tokens) if batch_tokens else max(512, BATCH_BYTES // width)
         except Exception as exc:  # noqa: BLE001 - a damaged cache is a model error
             raise ModelError(

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ModelError
 from ..paths import model_dir
 from .e5_convert import ensure_converted
-from .windows import WindowedEncoder, available_cores, padded
+from .windows import PADDED_MIN_FILL, WindowedEncoder, available_cores, padded
 
 log = logging.getLogger("clusterer")
 
@@ -151,7 +151,7 @@ class OnnxE5Encoder(WindowedEncoder):
     session's thread count (default: the usable cores; ONNX Runtime's setting
     is per session, nothing process-wide is changed)."""
 
-    min_fill = 0.9  # padded: a batch holds only windows within 10% of its longest
+    min_fill = PADDED_MIN_FILL
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ModelError
 from ..paths import model_dir
 from .e5_convert import ensure_converted
-from .windows import WindowedEncoder, available_cores, padded
+from .windows import PADDED_MIN_FILL, WindowedEncoder, available_cores, padded
 
 log = logging.getLogger("clusterer")
 
@@ -83,7 +83,7 @@ class OpenVinoE5Encoder(WindowedEncoder):
     PyTorch engine. ``num_threads``: the compiled model's threads (default: the usable cores;
     per model, nothing process-wide)."""
 
-    min_fill = 0.9  # padded: a batch holds only windows within 10% of its longest
+    min_fill = PADDED_MIN_FILL
 
     def __init__(
         self,

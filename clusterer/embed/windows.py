@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 ProgressFn = Callable[[int], None]
+# What a padded engine (ONNX Runtime, OpenVINO) sets as WindowedEncoder.min_fill: a batch
+# holds only windows within 10% of its longest.
+PADDED_MIN_FILL = 0.9
 MODEL_NAME = "e5torch/multilingual-e5-small"  # the default model's cache name, whatever engine runs it
 
 
