@@ -29,6 +29,10 @@ from ray_cluster import loopback_env
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "corpus"
 HAS_RAY = importlib.util.find_spec("ray") is not None
+# Each node of the test cluster has this many CPUs, so each embedding actor runs this many
+# threads; the plain runs use as many (OMP_NUM_THREADS), since matmuls round differently
+# with another thread count (see the README, "Same result").
+WORKER_CPUS = 1
 
 
 def _need_ray() -> None:
@@ -46,7 +50,8 @@ def ray_cluster(tmp_path_factory):
     log = tmp_path_factory.mktemp("ray-cluster") / "cluster.log"
     with open(log, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("ray_cluster.py")), "--cpus", "1", "--nodes", "2"],
+            [sys.executable, str(Path(__file__).with_name("ray_cluster.py"))]
+            + ["--cpus", str(WORKER_CPUS), "--nodes", "2"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=err,
@@ -61,7 +66,7 @@ def ray_cluster(tmp_path_factory):
         pytest.fail(f"the Ray cluster did not start; its log: {log.read_text()[-2000:]}")
     info = json.loads(line[0])
     try:
-        yield info["address"], {**os.environ, **loopback_env(info["temp_dir"])}
+        yield info["address"], {**os.environ, **loopback_env(info["temp_dir"]), "OMP_NUM_THREADS": str(WORKER_CPUS)}
     finally:
         proc.stdin.close()  # the cluster shuts down
         try:
