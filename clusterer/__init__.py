@@ -16,7 +16,7 @@ from .output.dedup import dedup, dedup_corpus
 from .output.export import write_output
 from .pipeline import Clusterer
 from .records import Item, Record, Skipped
-from .result import ClusterResult, DuplicateGroup, ItemResult, Story, load_result
+from .result import ClusterResult, DuplicateGroup, Event, ItemResult, Story, load_result
 from .settings import SettingsError, load_settings
 from .stories.similarity import StoryParams
 
@@ -27,6 +27,7 @@ __all__ = [
     "ChangeReport",
     # what a run gives, and what can be done with it
     "ClusterResult",
+    "Event",
     "ItemResult",
     "Story",
     "DuplicateGroup",

@@ -38,7 +38,7 @@ import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 
 from .align import Aligner, Alignment, pack, split_sentences, unpack
-from .entities import fold, number_agreement, numbers
+from .entities import fold, names, number_agreement, numbers
 
 # a word, or one character of a script written without spaces between words
 # (Han, kana, Thai, Lao, Khmer, Myanmar), so that "word pairs" are character
@@ -132,15 +132,16 @@ def containment_from_overlap(jaccard: np.ndarray, size_a: np.ndarray, size_b: np
 
 @dataclass
 class TextFeatures:
-    """What duplicate detection needs of a text, computed once while it is read:
-    its wording sketch and number of word pairs, its length and its first
-    sentences (packed, for the alignment test)."""
+    """What duplicate detection and the story threads need of a text, computed once
+    while it is read: its wording sketch and number of word pairs, its length, its
+    first sentences (packed, for the alignment test), its figures and its names."""
 
     sketch: np.ndarray
     grams: int
     chars: int
     sentences: bytes = b""
     figures: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # what carries a story's thread (clusterer.entities.names)
 
     @classmethod
     def of(cls, text: str, lang: str | None = None, params: DuplicateParams = DuplicateParams()) -> TextFeatures:
@@ -148,7 +149,7 @@ class TextFeatures:
         alignment test (``params.min_chars``)."""
         grams = shingles(text)
         sentences = pack(split_sentences(text, lang)) if len(text) >= params.min_chars else b""
-        return cls(_sketch_of(grams), len(grams), len(text), sentences, numbers(text))
+        return cls(_sketch_of(grams), len(grams), len(text), sentences, numbers(text), names(text))
 
 
 @dataclass

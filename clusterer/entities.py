@@ -39,3 +39,60 @@ def number_agreement(a: frozenset[str], b: frozenset[str], at_least: int = 2) ->
     if min(len(a), len(b)) < at_least:
         return None
     return len(a & b) / min(len(a), len(b))
+
+
+# Scripts whose words carry case: a capital inside a sentence marks a name there.
+_CASED_LETTERS = "A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u052f"
+_CASED_WORD = re.compile(f"[{_CASED_LETTERS}]+(?:['\u2019-][{_CASED_LETTERS}]+)*")
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f:;\"\u00ab\u00bb\u201c\u201d]\s*$")
+NAME_KEY_CHARS = 5
+"""Names are compared on their first characters once folded and transliterated, so
+that inflected forms (Wierzbicki, Wierzbickiego) and derived ones (Chile, Chilean,
+chilien) meet."""
+
+
+def name_key(word: str) -> str:
+    """The form a name is compared in: folded, transliterated to ASCII (anyascii:
+    Путин -> putin), its first :data:`NAME_KEY_CHARS` letters."""
+    from anyascii import anyascii
+
+    key = re.sub(r"[^a-z]", "", anyascii(fold(word)).lower())
+    return key[:NAME_KEY_CHARS]
+
+
+def names(text: str) -> frozenset[str]:
+    """The keys (:func:`name_key`) of the names a text gives: in scripts with case,
+    words that start with a capital inside a sentence (not its first word) and
+    acronyms; in a line of a script without case (Chinese, Arabic, Korean...), the
+    words written in Latin letters. Lines in title case (headlines such as "Search
+    Goes On For Missing Crew") are left out, as are words under three letters.
+    These are the names that survive translation: an actor, a place or an object
+    written the same way in the languages of one script, or transliterated alike."""
+    out: set[str] = set()
+    for line in text.splitlines():
+        words = list(_CASED_WORD.finditer(line))
+        if not words:
+            continue
+        cased_letters = sum(len(m.group(0)) for m in words)
+        uncased = len(_LETTER.findall(line)) - cased_letters > cased_letters
+        if not uncased and len(words) >= 4 and sum(m.group(0)[0].isupper() for m in words) >= 0.6 * len(words):
+            continue  # a title-case headline: its capitals mark nothing
+        for m in words:
+            word = m.group(0)
+            if len(word) < 3:
+                continue
+            if uncased:  # a word in Latin letters in a text of another script
+                if _LATIN.match(word):
+                    out.add(name_key(word))
+                continue
+            acronym = word.isupper()
+            if not (acronym or word[0].isupper()):
+                continue
+            before = line[: m.start()]
+            if not acronym and (not before.strip() or _SENTENCE_END.search(before)):
+                continue  # the first word of a sentence is capitalised anyway
+            out.add(name_key(word))
+    out.discard("")
+    return frozenset(out)

@@ -29,9 +29,9 @@ from .read import count_records, iter_records, read_corpus
 from .records import ARTICLE, TEASER_MARK, Item, Record, Skipped, day_number, embedding_text
 from .result import SNIPPET_CHARS, ClusterResult, build_result, snippet
 from .segment import segment
-from .stories.linkage import link_stories
 from .stories.similarity import StoryParams
 from .stories.teasers import attach_teasers
+from .stories.threads import link_stories
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -73,6 +73,7 @@ class Analysis:
     centred: np.ndarray  # language-centred embeddings
     story_of: list[int | None]  # story label per item, None = noise
     dup_groups: list[list[int]]  # item indices
+    event_of: list[int | None] = field(default_factory=list)  # event label per article in a story, else None
     days: list[float | None] = field(default_factory=list)
     dup_evidence: list[PairEvidence] = field(default_factory=list)  # the accepted pairs'
     align_seconds: float = 0.0  # of which: embedding sentences for the alignment test
@@ -307,13 +308,16 @@ class Clusterer:
         step("duplicates", 1, 1)
         step("stories", 0, 1)
         chars = [features[int(i)].chars for i in art]
-        labels = link_stories(xa, chars, a_days, nbr_idx, nbr_sim, self.stories, groups)
+        names = [features[int(i)].names for i in art]
+        labels, events = link_stories(xa, chars, a_days, nbr_idx, nbr_sim, self.stories, groups, names)
         counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=int)
         kept = [lab for lab in range(len(counts)) if counts[lab] >= self.stories.min_articles]
         story_of: list[int | None] = [None] * n
+        event_of: list[int | None] = [None] * n
         for p, i in enumerate(art):
             if counts[labels[p]] >= self.stories.min_articles:
                 story_of[int(i)] = int(labels[p])
+                event_of[int(i)] = int(events[p])
         step("stories", 1, 1)
         step("teasers", 0, 1)
         joined = attach_teasers(
@@ -322,7 +326,7 @@ class Clusterer:
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("teasers", 1, 1)
-        return Analysis(items, vectors, centred, story_of, dup_groups, days, evidence, aligner.seconds, means)
+        return Analysis(items, vectors, centred, story_of, dup_groups, event_of, days, evidence, aligner.seconds, means)
 
     # -- the whole run ----------------------------------------------------
     def run(self, source: Source) -> ClusterResult:

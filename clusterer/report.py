@@ -38,15 +38,11 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     for story in result.stories:
         lines.append(f"  [{story.id}] {printable(story.title or '(untitled)')}")
         lines.append(
-            f"      {count(story.articles, 'article')}, {count(story.teasers, 'teaser')}; "
-            f"languages: {', '.join(story.languages)}"
+            f"      {count(story.articles, 'article')}, {count(story.teasers, 'teaser')}"
+            + (f", {count(len(story.events), 'event')}" if len(story.events) > 1 else "")
+            + f"; languages: {', '.join(story.languages)}"
         )
-        for member in story.members[:max_members]:
-            it = by_id[member]
-            dup = f"  (duplicate group {it.duplicate_group})" if it.duplicate_group else ""
-            lines.append(f"      - {printable(member)} [{it.lang or '?'}]{dup}")
-        if len(story.members) > max_members:
-            lines.append(f"      … and {len(story.members) - max_members} more")
+        lines.extend(_story_members(result, story, by_id, max_members))
     if result.duplicate_groups:
         lines.append("")
         lines.append("Duplicate groups")
@@ -80,6 +76,33 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
         for s in result.skipped:
             lines.append(f"  {printable(str(s))}")
     return "\n".join(lines)
+
+
+def _story_members(result: ClusterResult, story, by_id: dict, max_members: int) -> list[str]:
+    """A story's members, event by event (each with its date and title) where the
+    result has events, then its teasers; at most ``max_members`` member lines."""
+    events = {e.id: e for e in result.events}
+    blocks: list[tuple[str | None, list[str]]] = [(eid, events[eid].members) for eid in story.events if eid in events]
+    listed = {m for _, members in blocks for m in members}
+    rest = [m for m in story.members if m not in listed]
+    if rest:
+        blocks.append((None, rest))
+    lines: list[str] = []
+    shown = 0
+    for eid, members in blocks:
+        if shown >= max_members:
+            break
+        if eid is not None and len(story.events) > 1:
+            e = events[eid]
+            lines.append(f"      ({eid}) {e.first_date or 'undated'}: {printable(e.title or '(untitled)')}")
+        for member in members[: max_members - shown]:
+            it = by_id[member]
+            dup = f"  (duplicate group {it.duplicate_group})" if it.duplicate_group else ""
+            lines.append(f"      - {printable(member)} [{it.lang or '?'}]{dup}")
+            shown += 1
+    if len(story.members) > shown:
+        lines.append(f"      … and {len(story.members) - shown} more")
+    return lines
 
 
 def write_json_atomic(data: dict, path: str | Path) -> None:

@@ -28,6 +28,7 @@ class ItemResult:
     story: str | None = None
     duplicate_group: str | None = None
     snippet: str | None = None  # the opening of its text (about 200 characters)
+    event: str | None = None  # the event (one occurrence, within its story) of an article in a story
     # where it lies on the story map: the first two principal components of the
     # language-centred vectors (None in a result written before the map existed)
     x: float | None = None
@@ -42,10 +43,25 @@ class Story:
     languages: list[str]
     articles: int
     teasers: int = 0
+    events: list[str] = field(default_factory=list)  # its events' ids, in time order
 
     @property
     def size(self) -> int:
         return len(self.members)
+
+
+@dataclass
+class Event:
+    """One occurrence inside a story (a meeting, a landing, a verdict), reported within
+    days: the story's articles that report it (teasers join stories, not events)."""
+
+    id: str
+    story: str
+    title: str | None
+    members: list[str]
+    languages: list[str]
+    first_date: str | None = None
+    last_date: str | None = None
 
 
 @dataclass
@@ -72,6 +88,7 @@ class ClusterResult:
     truncated: list[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
     unrecognised_lang: list[dict] = field(default_factory=list)  # given lang no tag: id, given, lang
     timings: dict[str, float] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)  # by story, then in time order
 
     @property
     def noise(self) -> list[str]:
@@ -89,6 +106,7 @@ class ClusterResult:
             "model": self.model,
             "items": [asdict(it) for it in self.items],
             "stories": [asdict(s) for s in self.stories],
+            "events": [asdict(e) for e in self.events],
             "duplicate_groups": [asdict(g) for g in self.duplicate_groups],
             "noise": self.noise,
             "skipped": [asdict(s) for s in self.skipped],
@@ -112,6 +130,7 @@ class ClusterResult:
                 truncated=list(data.get("truncated", [])),
                 unrecognised_lang=list(data.get("unrecognised_lang", [])),
                 timings=dict(data.get("timings", {})),
+                events=[Event(**_known(Event, e)) for e in data.get("events", [])],
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a clusterer result ({type(exc).__name__}: {exc})") from None
@@ -192,6 +211,7 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
                 evidence=sorted(pairs_of.get(gid, []), key=lambda d: (d["a"], d["b"])),
             )
         )
+    events, event_id = _events(analysis, stories, story_id)
     xy = map_coordinates(analysis.centred)
     results = [
         ItemResult(
@@ -205,6 +225,7 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
             story=story_id.get(i),
             duplicate_group=dup_id.get(i),
             snippet=it.meta.get("snippet", snippet(it.text, SNIPPET_CHARS)),
+            event=event_id.get(i),
             x=float(xy[i, 0]),
             y=float(xy[i, 1]),
         )
@@ -218,7 +239,50 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
         model=model_name,
         truncated=truncated_pages(items),
         unrecognised_lang=unrecognised_languages(items),
+        events=events,
     )
+
+
+def _events(analysis: Analysis, stories: list[Story], story_id: dict[int, str]) -> tuple[list[Event], dict[int, str]]:
+    """The events of the stories, numbered e1, e2... story by story (in the stories'
+    order) and, inside a story, by first date (undated last), then by first member
+    id; each story's ``events`` filled in that order. Also the event id per item."""
+    items = analysis.items
+    by_label: dict[int, list[int]] = {}
+    for i, lab in enumerate(analysis.event_of):
+        if lab is not None and i in story_id:
+            by_label.setdefault(lab, []).append(i)
+    of_story: dict[str, list[list[int]]] = {}
+    for members in by_label.values():
+        of_story.setdefault(story_id[members[0]], []).append(sorted(members, key=lambda i: items[i].id))
+
+    def when(members: list[int]):
+        known = [d for d in (day_number(items[i].date) for i in members) if d is not None]
+        return (not known, min(known) if known else 0.0, items[members[0]].id)
+
+    events: list[Event] = []
+    event_id: dict[int, str] = {}
+    for story in stories:
+        for members in sorted(of_story.get(story.id, []), key=when):
+            eid = f"e{len(events) + 1}"
+            dated = sorted(
+                (day_number(items[i].date), items[i].date) for i in members if day_number(items[i].date) is not None
+            )
+            events.append(
+                Event(
+                    id=eid,
+                    story=story.id,
+                    title=story_title(items, members),
+                    members=[items[i].id for i in members],
+                    languages=sorted({items[i].lang or "?" for i in members}),
+                    first_date=dated[0][1] if dated else None,
+                    last_date=dated[-1][1] if dated else None,
+                )
+            )
+            story.events.append(eid)
+            for i in members:
+                event_id[i] = eid
+    return events, event_id
 
 
 def truncated_pages(items: Sequence[Item]) -> list[dict]:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "corpus"
 TABLES = ("items", "stories", "duplicate_groups")
 COLUMNS = {
-    "items": ["id", "doc", "kind", "lang", "date", "url", "title", "story", "duplicate_group", "canonical"],
+    "items": ["id", "doc", "kind", "lang", "date", "url", "title", "story", "event", "duplicate_group", "canonical"],
     "stories": ["id", "title", "languages", "articles", "teasers", "size", "first_date", "last_date"],
     "duplicate_groups": ["id", "canonical", "size", "languages", "story", "members"],
 }
@@ -58,6 +58,7 @@ def expected_tables(result: dict) -> dict:
             "url": it["url"],
             "title": it["title"],
             "story": it["story"],
+            "event": it["event"],
             "duplicate_group": it["duplicate_group"],
             "canonical": it["id"] in canonical,
         }

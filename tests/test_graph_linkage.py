@@ -10,7 +10,6 @@ from clusterer.stories.linkage import (
     _dense_component,
     average_linkage,
     knn_graph,
-    link_stories,
     merge_groups,
     sparse_average_linkage,
     subgraph,
@@ -23,6 +22,7 @@ from clusterer.stories.similarity import (
     length_scale,
     similarity_matrix,
 )
+from clusterer.stories.threads import link_stories, thread_events
 
 
 def clustered(n=90, dim=16, centres=6, noise=0.6, seed=0, orthogonal=False):
@@ -300,21 +300,34 @@ def test_dense_components_are_average_linkage_on_the_edges(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_link_stories_is_the_batch_rule(seed):
-    """link_stories = length scale, damped kNN graph, sparse linkage with exact
-    similarities, groups merged: the steps Clusterer.analyse wrote out before."""
+    """link_stories: events = length scale, kNN graph damped at the events' date width,
+    sparse linkage with exact similarities, groups merged; stories = those events
+    threaded (thread_events), so that every event lies in one story."""
+    from dataclasses import replace
+
     x, days, _ = clustered(n=120, seed=seed)
     rng = np.random.default_rng(seed)
     chars = rng.integers(50, 3000, len(x)).tolist()
     params = StoryParams()
     idx, sims = knn(x, 20)
     groups = [[0, 7], [3, 50, 90]]
+    event_params = replace(params, time_scale_days=params.event_time_scale_days)
     scale = length_scale(chars, params)
     story_sim = sims * scale[:, None] * np.where(idx >= 0, scale[np.maximum(idx, 0)], 1.0)
-    graph = knn_graph(idx, story_sim, days, params)
-    expected = merge_groups(
+    graph = knn_graph(idx, story_sim, days, event_params)
+    events = merge_groups(
         sparse_average_linkage(
-            len(x), *graph, params.threshold, exact=VectorSimilarity(x * scale[:, None], days, params)
+            len(x), *graph, params.threshold, exact=VectorSimilarity(x * scale[:, None], days, event_params)
         ),
         groups,
     )
-    assert np.array_equal(link_stories(x, chars, days, idx, sims, params, groups), expected)
+    names = [frozenset({f"n{i % 7}"}) for i in range(len(x))]
+    linked = link_stories(x, chars, days, idx, sims, params, groups, names)
+    assert np.array_equal(linked.events, events)
+    threads = thread_events(x * scale[:, None], days, names, events, params)
+    stories = threads[events]
+    # the same partition, labelled by first member
+    pairs = {(int(a), int(b)) for a, b in zip(stories, linked.stories)}
+    assert len(pairs) == len(set(stories.tolist())) == len(set(linked.stories.tolist()))
+    for e in set(events.tolist()):
+        assert len(set(linked.stories[events == e].tolist())) == 1

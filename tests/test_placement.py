@@ -12,8 +12,8 @@ from clusterer.duplicates import DuplicateParams
 from clusterer.neighbours import knn
 from clusterer.nightly.placement import Groups, Placer, dup_id, story_id
 from clusterer.records import ARTICLE, Item, day_number, embedding_text
-from clusterer.stories.linkage import link_stories
 from clusterer.stories.similarity import StoryParams
+from clusterer.stories.threads import link_stories
 
 
 def corpus(n: int = 150, dim: int = 48, topics: int = 5, noise: float = 0.9, seed: int = 0):
@@ -37,7 +37,7 @@ def batch_stories(items, x, params: StoryParams, dparams: DuplicateParams) -> se
     """The batch run's stories over ``items`` (no duplicates among them)."""
     idx, sims = knn(x, max(dparams.neighbours, 20))
     chars = [len(embedding_text(it)) for it in items]
-    labels = link_stories(x, chars, [day_number(it.date) for it in items], idx, sims, params)
+    labels = link_stories(x, chars, [day_number(it.date) for it in items], idx, sims, params).stories
     members: dict = {}
     for it, lab in zip(items, labels):
         members.setdefault(int(lab), set()).add(it.id)
@@ -88,10 +88,11 @@ def test_neighbour_lists_are_one_search_over_all_live_items(seed):
 
 
 def test_new_stories_follow_the_neighbour_graph_as_the_batch_run_does():
-    """Two tight groups of ten at cosine 0.5 from each other: exact average linkage
-    over all pairs makes one story of them; the batch run's linkage with five
-    neighbours an item sees no edge between them and keeps two. Tonight's new
-    articles get the batch run's answer."""
+    """Two tight groups of ten at cosine 0.5 from each other, on one day: the
+    articles' linkage with five neighbours an item sees no edge between them and
+    keeps two events; the events' own neighbour graph joins them into one story
+    (their centroids are 0.5 alike, above the thread cut). Tonight's new articles
+    get the batch run's answer, computed here with the same neighbour count."""
     rng = np.random.default_rng(1)
     u, v = np.linalg.qr(rng.standard_normal((16, 2)))[0].T
     centres = [u, 0.5 * u + np.sqrt(0.75) * v]
@@ -108,4 +109,10 @@ def test_new_stories_follow_the_neighbour_graph_as_the_batch_run_does():
     stories, dups = Groups({}, story_id, 1), Groups({}, dup_id, 1)
     Placer(items, x, [True] * 20, dparams, params, candidates=30, story_neighbours=5).place(stories, dups)
     got = sorted(sorted(m) for m in stories.members.values())
-    assert got == [[f"a{i:02d}" for i in range(10)], [f"a{i:02d}" for i in range(10, 20)]]
+    idx, sims = knn(x, 5)
+    linked = link_stories(
+        x, [len(embedding_text(it)) for it in items], [day_number(it.date) for it in items], idx, sims, params
+    )
+    assert len(set(linked.events[:10])) == 1 and len(set(linked.events[10:])) == 1
+    assert linked.events[0] != linked.events[10]  # two events ...
+    assert got == [[f"a{i:02d}" for i in range(20)]] and len(set(linked.stories)) == 1  # ... one story

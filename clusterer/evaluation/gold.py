@@ -3,7 +3,8 @@
 Gold format (JSONL, one object per line): the input record fields (``id``,
 ``text``, optional ``title``, ``lang``, ``date``, ``url``), ``story`` (string,
 or null for noise, i.e. an item that belongs to no story) and optional ``dup``
-(duplicate group id, or null for an item that is nobody's duplicate).
+(duplicate group id, or null for an item that is nobody's duplicate) and optional
+``event`` (the event inside its story, or null; :func:`load_events`).
 
 Pairs gold format (JSONL): ``{"id1", "id2", "lang1", "lang2", "text1",
 "text2", "score"}`` where ``score`` is the SemEval-2022 Task 8 Overall
@@ -22,7 +23,7 @@ import numpy as np
 from ..errors import CorpusError
 from ..records import Record
 
-__all__ = ["GoldPair", "count_languages", "distinct_texts", "load_gold", "load_pairs"]
+__all__ = ["GoldPair", "count_languages", "distinct_texts", "load_events", "load_gold", "load_pairs"]
 
 Label = Hashable | None
 
@@ -123,6 +124,15 @@ def load_gold(
     story = {r.id: label for r, label, _ in rows}
     dup = {r.id: group for r, _, group in rows}
     return records, story, dup if has_dup else {}
+
+
+def load_events(path: str | Path) -> dict[str, str | None]:
+    """The event label per id of a gold file (read after :func:`load_gold` has
+    checked it); empty where no line has an ``event`` key."""
+    rows = _parse_lines(Path(path), lambda obj: (obj.get("id"), "event" in obj, _optional_str(obj, "event")))
+    if not any(has for _, has, _ in rows):
+        return {}
+    return {rid: label for rid, _, label in rows}
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,8 @@ class EvalReport:
     # gold duplicate pairs found, by the two items' languages (as the run found
     # them, "?" where none): {"en/ru": [found, total], ...}
     dup_recall_by_languages: dict = field(default_factory=dict)
+    # events (B-cubed over the gold's event labels; None where the gold has none)
+    event: PRF | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -215,18 +217,19 @@ class EvalReport:
     def table_header() -> str:
         """Markdown header (two lines) matching :meth:`format_table_row`."""
         return (
-            "| dataset | items | languages | story B3 P / R / F1 "
+            "| dataset | items | languages | story B3 P / R / F1 | event B3 P / R / F1 "
             "| dup pairwise P / R / F1 | wall time | command |\n"
-            "|---|---:|---:|---|---|---:|---|"
+            "|---|---:|---:|---|---|---|---:|---|"
         )
 
     def format_table_row(self) -> str:
-        """One Markdown table row: dataset | items | languages | story | dup | time | command."""
+        """One Markdown table row: dataset | items | languages | story | event | dup | time | command."""
         languages = "?" if self.n_languages is None else f"{self.n_languages:,}"
         dup = "n/a" if self.dup is None else str(self.dup)
         wall = "?" if self.wall_seconds is None else f"{self.wall_seconds:.1f} s"
         command = f"`{self.command}`" if self.command else ""
-        cells = [self.dataset, f"{self.n_items:,}", languages, str(self.story), dup, wall, command]
+        event = "n/a" if self.event is None else str(self.event)
+        cells = [self.dataset, f"{self.n_items:,}", languages, str(self.story), event, dup, wall, command]
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
@@ -243,9 +246,11 @@ def evaluate(
     n_languages: int | None = None,
     wall_seconds: float | None = None,
     command: str = "",
+    gold_event: Mapping[str, str | None] | None = None,
 ) -> EvalReport:
     """Score pipeline results (objects with ``.id``, ``.story``, ``.duplicate_group``
-    and ``.kind``; without ``kind``, an article).
+    and ``.kind``; without ``kind``, an article; ``.event`` where ``gold_event`` is
+    given: events are scored by B-cubed as stories are).
 
     Teasers (``kind`` :data:`~clusterer.records.TEASER`) are ignored: the gold
     holds documents, and a teaser is part of one, not a document of its own.
@@ -254,6 +259,7 @@ def evaluate(
     """
     pred_story: dict[str, Label] = {}
     pred_dup: dict[str, Label] = {}
+    pred_event: dict[str, Label] = {}
     langs: dict[str, str] = {}
     n_extra = 0
     for item in result_items:
@@ -267,6 +273,7 @@ def evaluate(
             raise ValueError(f"result item {item_id!r} appears twice with different labels")
         pred_story[item_id], pred_dup[item_id] = labels
         langs[item_id] = getattr(item, "lang", None) or "?"
+        pred_event[item_id] = getattr(item, "event", None)
     dup = _prf(pairwise(gold_dup, pred_dup)) if gold_dup else None
     gold_stories = {label for label in gold_story.values() if label is not None}
     pred_stories = {label for label in pred_story.values() if label is not None}
@@ -284,6 +291,7 @@ def evaluate(
         wall_seconds=wall_seconds,
         command=command,
         dup_recall_by_languages=recall_by_languages(gold_dup or {}, pred_dup, langs),
+        event=_prf(bcubed(gold_event, pred_event)) if gold_event else None,
     )
 
 

@@ -17,7 +17,7 @@ from ..errors import CorpusError
 from ..pipeline import Clusterer
 from ..records import ARTICLE, Record
 from ..result import ClusterResult
-from .gold import distinct_texts, load_gold, load_pairs
+from .gold import distinct_texts, load_events, load_gold, load_pairs
 from .metrics import EvalReport, evaluate, pair_scores_report
 
 
@@ -42,8 +42,10 @@ def gold_kind(path: str | Path) -> GoldKind:
 def evaluate_corpus(
     clusterer: Clusterer, gold_path: str | Path, dataset: str | None = None, command: str = ""
 ) -> tuple[EvalReport, ClusterResult]:
-    """Cluster the gold's records and score stories (B-cubed) and duplicates (pairwise)."""
+    """Cluster the gold's records and score stories and events (B-cubed) and
+    duplicates (pairwise)."""
     records, gold_story, gold_dup = load_gold(gold_path)
+    gold_event = load_events(gold_path)
     start = time.perf_counter()
     result = clusterer.run(records)
     wall = time.perf_counter() - start
@@ -55,6 +57,7 @@ def evaluate_corpus(
         n_languages=len({it.lang for it in result.items if it.kind == ARTICLE and it.lang}),
         wall_seconds=wall,
         command=command,
+        gold_event=gold_event or None,
     )
     return report, result
 

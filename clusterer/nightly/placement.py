@@ -10,7 +10,7 @@ by :meth:`PairEvidence.is_duplicate` on evidence from
 articles it is closest to on average, and bridges two when both stay above the
 cut (:func:`~clusterer.stories.similarity.cross_similarity`, average linkage one
 step at a time); the new articles left over form stories by the batch run's own
-linkage, :func:`~clusterer.stories.linkage.link_stories`; teasers are placed by
+linkage, :func:`~clusterer.stories.threads.link_stories`; teasers are placed by
 :func:`~clusterer.stories.teasers.attach_teasers`.
 
 :class:`Groups` keeps the story or duplicate-group ids while a night changes
@@ -30,9 +30,9 @@ from ..align import Aligner
 from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
 from ..neighbours import NeighbourIndex, knn, knn_between, top_k
 from ..records import ARTICLE, Item, day_number, embedding_text
-from ..stories.linkage import link_stories
 from ..stories.similarity import StoryParams, cross_similarity, length_scale
 from ..stories.teasers import attach_teasers
+from ..stories.threads import link_stories
 from .changes import Merge, Split
 
 STORY_PREFIX, DUP_PREFIX = "S", "D"
@@ -355,7 +355,7 @@ class Placer:
         )
 
     def _new_stories(self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups) -> None:
-        """The batch run's story linkage (:func:`~clusterer.stories.linkage.link_stories`
+        """The batch run's story linkage (:func:`~clusterer.stories.threads.link_stories`
         over the same neighbour search) among the unplaced new articles and the
         unassigned stored articles next to them; a cluster with a new article and
         enough articles is a story."""
@@ -386,7 +386,8 @@ class Placer:
             nbr_sim,
             self.sp,
             [v for v in groups.values() if len(v) > 1],
-        )
+            [self._features(g).names for g in pool],
+        ).stories
         clusters: dict[int, list[int]] = {}
         for g, lab in zip(pool, labels):
             clusters.setdefault(int(lab), []).append(g)

@@ -41,6 +41,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("url", "string"),
         ("title", "string"),
         ("story", "string"),
+        ("event", "string"),
         ("duplicate_group", "string"),
         ("canonical", "bool"),
     ),
@@ -103,6 +104,7 @@ def item_rows(result: ClusterResult) -> list[dict]:
             "url": it.url,
             "title": it.title,
             "story": it.story,
+            "event": it.event,
             "duplicate_group": it.duplicate_group,
             "canonical": it.duplicate_group is not None and it.id in canonical,
         }

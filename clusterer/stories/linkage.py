@@ -1,5 +1,6 @@
-"""Average-linkage story clustering over a sparse similarity graph, never n x n,
-and :func:`link_stories`, the story rule the batch run and a night's new stories share.
+"""Average-linkage clustering over a sparse similarity graph, never n x n: the
+articles' linkage into events and the events' into stories
+(:func:`clusterer.stories.threads.link_stories`).
 
 :func:`average_linkage` needs the dense similarity matrix,
 O(n^2) memory (20k items are gigabytes). Here the input is a sparse symmetric
@@ -61,7 +62,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
-from .similarity import StoryParams, cross_similarity, damping, day_array, length_scale
+from .similarity import StoryParams, cross_similarity, damping, day_array
 
 __all__ = [
     "DENSE_MAX",
@@ -69,7 +70,6 @@ __all__ = [
     "VectorSimilarity",
     "average_linkage",
     "knn_graph",
-    "link_stories",
     "merge_groups",
     "sparse_average_linkage",
     "subgraph",
@@ -257,35 +257,6 @@ def sparse_average_linkage(
             )
         root[nodes] = nodes[part]
     return _relabel(root)
-
-
-def link_stories(
-    vectors: np.ndarray,
-    chars: Sequence[int],
-    days: Sequence[float | None],
-    nbr_idx: np.ndarray,
-    nbr_sim: np.ndarray,
-    params: StoryParams,
-    groups: Sequence[Sequence[int]] = (),
-) -> np.ndarray:
-    """Story labels (0..k-1, by first member) of articles: the one story rule,
-    for the batch run and for the new stories of a night.
-
-    ``vectors``: the articles' centred vectors; ``chars``: their texts' lengths
-    (:func:`~clusterer.stories.similarity.length_scale`); ``days``: their day
-    numbers; ``nbr_idx``/``nbr_sim``: their neighbours among themselves
-    (:func:`clusterer.neighbours.knn` on ``vectors``); ``groups``: item indices
-    that must share a story (duplicate groups). Average linkage over the
-    length-scaled, date-damped kNN graph with the exact similarity of pairs
-    without an edge (:class:`VectorSimilarity`), then the groups merged. Labels
-    of clusters smaller than ``params.min_articles`` are returned too: the
-    caller decides what is noise."""
-    scale = length_scale(chars, params)
-    story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
-    graph = knn_graph(nbr_idx, story_sim, days, params)
-    exact = VectorSimilarity(vectors * scale[:, None], days, params)
-    labels = sparse_average_linkage(len(vectors), *graph, params.threshold, exact=exact)
-    return merge_groups(labels, groups)
 
 
 def average_linkage(sims: np.ndarray, threshold: float) -> np.ndarray:

@@ -9,6 +9,8 @@ of one story written days apart share less of it: between two texts of
 ``long_chars`` or more the cut is ``long_threshold`` instead (between
 ``short_chars`` and ``long_chars`` it moves in proportion; see
 :func:`length_scale`).
+Those are the rules of an *event* (with ``event_time_scale_days``: one occurrence,
+reported within days); stories are threads of events (:mod:`clusterer.stories.threads`).
 Stories are founded by articles only: a teaser joins the story it is clearly
 closest to, or is noise. A group smaller than ``min_articles`` is noise too.
 """
@@ -32,6 +34,15 @@ class StoryParams:
     min_articles: int = 2  # fewer articles than this: noise, not a story
     teaser_threshold: float = 0.45  # a teaser's mean similarity to a story's articles
     teaser_margin: float = 0.10  # ... and its lead over the next story
+    # events: the articles' linkage above, with this date-gap width (one occurrence, reported within days)
+    event_time_scale_days: float | None = 3.0
+    # stories as threads of events (clusterer.stories.threads): two events' average article similarity,
+    # times a weak time prior (a Gaussian of ``thread_time_scale_days`` lifted to ``thread_time_floor``)
+    # raised by the names they share (``thread_names`` x their weighted overlap), cut at ``thread_threshold``
+    thread_threshold: float = 0.32
+    thread_time_scale_days: float | None = 60.0
+    thread_time_floor: float = 0.10
+    thread_names: float = 2.0
 
 
 def length_scale(chars: Sequence[int], params: StoryParams) -> np.ndarray:
@@ -63,11 +74,18 @@ def damping(gap_days: np.ndarray, params: StoryParams) -> np.ndarray:
     The one place this rule is written: :func:`cross_similarity` (and so the
     dense matrices), the kNN graph and :class:`~clusterer.stories.linkage.VectorSimilarity`
     all apply it."""
+    return gaussian_prior(gap_days, params.time_scale_days, params.time_floor)
+
+
+def gaussian_prior(gap_days: np.ndarray, scale: float | None, floor: float) -> np.ndarray:
+    """A Gaussian of width ``scale`` days over date gaps, lifted to ``floor``; 1 where
+    the gap is NaN (a date unknown) or ``scale`` is None. The shape of every time
+    rule: the articles' :func:`damping` and the story threads' prior
+    (:mod:`clusterer.stories.threads`)."""
     gap = np.asarray(gap_days, dtype=np.float64)
-    scale = params.time_scale_days
     if scale is None:
         return np.ones_like(gap)
-    w = np.asarray(params.time_floor + (1.0 - params.time_floor) * np.exp(-(gap**2) / (2.0 * scale**2)))
+    w = np.asarray(floor + (1.0 - floor) * np.exp(-(gap**2) / (2.0 * scale**2)))
     w[np.isnan(w)] = 1.0
     return w
 
