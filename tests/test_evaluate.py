@@ -254,7 +254,9 @@ def test_evaluate_ignores_teasers_and_counts_extras():
     assert data["dataset"] == "toy" and data["wall_seconds"] == 1.25
     json.dumps(data)  # serialisable as it is
     row = report.format_table_row()
-    assert row == ("| toy | 6 | 2 | 1.000 / 1.000 / 1.000 | n/a | 1.000 / 1.000 / 1.000 | 1.2 s | `clusterer run toy` |")
+    assert row == (
+        "| toy | 6 | 2 | 1.000 / 1.000 / 1.000 | n/a | 1.000 / 1.000 / 1.000 | 1.2 s | `clusterer run toy` |"
+    )
     assert row.count("|") == EvalReport.table_header().splitlines()[0].count("|")
 
 

@@ -48,7 +48,8 @@ _EDGE_BLOCK = 65_536  # edges scored at a time
 
 def _name_matrix(name_sets: Sequence[frozenset[str]]) -> tuple[csr_matrix, np.ndarray, np.ndarray]:
     """The events' names as a binary sparse matrix (events x names, names in sorted
-    order), each name's weight (inverse event frequency, ``log((1 + E) / (1 + df))``)
+    order), each name's weight (inverse event frequency, ``log(1 + E / df)``: a name every
+    event gives still counts, for little, so that two events alone can share names)
     and each event's total weight."""
     vocab = {name: k for k, name in enumerate(sorted({n for s in name_sets for n in s}))}
     indptr = np.zeros(len(name_sets) + 1, dtype=np.int64)
@@ -59,7 +60,7 @@ def _name_matrix(name_sets: Sequence[frozenset[str]]) -> tuple[csr_matrix, np.nd
     data = np.ones(len(cols), dtype=np.float64)
     matrix = csr_matrix((data, np.asarray(cols, dtype=np.int64), indptr), shape=(len(name_sets), len(vocab)))
     df = np.bincount(matrix.indices, minlength=len(vocab)).astype(np.float64)
-    idf = np.log((1.0 + len(name_sets)) / (1.0 + df))
+    idf = np.log1p(len(name_sets) / np.maximum(df, 1.0))
     return matrix, idf, np.asarray(matrix @ idf).ravel()
 
 
