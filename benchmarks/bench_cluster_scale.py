@@ -64,8 +64,8 @@ from clusterer.duplicates import TextFeatures  # noqa: E402
 from clusterer.evaluation.metrics import bcubed  # noqa: E402
 from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
 from clusterer.records import ARTICLE, TEASER, Item  # noqa: E402
-from clusterer.stories import linkage as linkage_mod
 from clusterer.stories import teasers as teasers_mod
+from clusterer.stories import threads as threads_mod
 from clusterer.stories.linkage import VectorSimilarity, knn_graph, sparse_average_linkage  # noqa: E402
 from clusterer.stories.similarity import StoryParams  # noqa: E402
 
@@ -295,9 +295,8 @@ ANALYSE_STEPS = [
     ("centre", pipeline, "center_by_language"),
     ("knn", pipeline, "knn_with_queries"),
     ("dups", pipeline, "find_duplicates"),
-    ("graph", linkage_mod, "knn_graph"),  # the steps of link_stories
-    ("link", linkage_mod, "sparse_average_linkage"),
-    ("merge", linkage_mod, "merge_groups"),
+    ("merge", threads_mod, "merge_groups"),  # link_stories: the events (their linkage counts as other) ...
+    ("threads", threads_mod, "thread_events"),  # ... and events into stories
     ("teaser_knn", teasers_mod, "knn_between"),
     ("teasers", pipeline, "attach_teasers"),
 ]
