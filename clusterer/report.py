@@ -78,6 +78,19 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
     return "\n".join(lines)
 
 
+def _levels(a: dict, b: dict) -> list[str]:
+    """Whether two items share a story and an event (nothing where either is in no story)."""
+    if not a.get("story") or not b.get("story"):
+        return []
+    if a["story"] != b["story"]:
+        return [f"Different stories ({a['story']}, {b['story']})."]
+    if a.get("event") and a.get("event") == b.get("event"):
+        return [f"One story ({a['story']}), one event ({a['event']}): the same occurrence."]
+    if a.get("event") and b.get("event"):
+        return [f"One story ({a['story']}), two of its events ({a['event']}, {b['event']})."]
+    return [f"One story ({a['story']})."]
+
+
 def _story_members(result: ClusterResult, story, by_id: dict, max_members: int) -> list[str]:
     """A story's members, event by event (each with its date and title) where the
     result has events, then its teasers; at most ``max_members`` member lines."""
@@ -142,8 +155,9 @@ def explain_pair(data: dict, a: str, b: str) -> str:
         it = items[item_id]
         lines.append(
             f"{item_id}: {it['kind']}, language {it.get('lang') or '?'}, story {it.get('story') or '-'}, "
-            f"duplicate group {it.get('duplicate_group') or '-'}"
+            f"event {it.get('event') or '-'}, duplicate group {it.get('duplicate_group') or '-'}"
         )
+    lines.extend(_levels(items[a], items[b]))
     group_a, group_b = items[a].get("duplicate_group"), items[b].get("duplicate_group")
     if group_a is None or group_a != group_b:
         lines.append(

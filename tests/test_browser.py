@@ -239,8 +239,12 @@ def test_browser_shows_the_seeds_as_the_result_says(chromium, seeds_page, tmp_pa
     assert shown(chromium, "#detail .group .item", "data-item") == group.members
     assert shown(chromium, "#detail .group .item.canonical", "data-item") == [group.canonical]
     assert len(chromium.find_elements("css selector", "#detail table.evidence tr")) == 1 + len(group.evidence)
-    others = [m for m in story.members if result.item(m).duplicate_group is None]
-    assert shown(chromium, '#detail [data-section="other articles"] .item', "data-item") == others
+    # the story opens on its events in time order, each with its groups and other articles
+    events = {e.id: e for e in result.events}
+    assert shown(chromium, "#detail .event", "data-event") == story.events
+    others = [m for e in story.events for m in events[e].members if result.item(m).duplicate_group is None]
+    listed = '#detail [data-section="other articles"] .item, #detail [data-section="articles"] .item'
+    assert shown(chromium, listed, "data-item") == others
     assert len(story.members) == 5 and not chromium.find_elements("css selector", '#detail [data-section="teasers"]')
     titles = chromium.find_element("css selector", "#detail table.titles").text
     assert {"FR", "VI"} <= {line.split()[0] for line in titles.splitlines()}

@@ -9,10 +9,10 @@ from clusterer.evaluation.metrics import recall_by_languages
 
 RESULT = {
     "items": [
-        {"id": "a", "kind": "article", "lang": "en", "story": "s1", "duplicate_group": "d1"},
-        {"id": "b", "kind": "article", "lang": "ru", "story": "s1", "duplicate_group": "d1"},
-        {"id": "c", "kind": "article", "lang": "ru", "story": "s1", "duplicate_group": "d1"},
-        {"id": "d", "kind": "article", "lang": "fr", "story": "s1", "duplicate_group": None},
+        {"id": "a", "kind": "article", "lang": "en", "story": "s1", "event": "e1", "duplicate_group": "d1"},
+        {"id": "b", "kind": "article", "lang": "ru", "story": "s1", "event": "e1", "duplicate_group": "d1"},
+        {"id": "c", "kind": "article", "lang": "ru", "story": "s1", "event": "e1", "duplicate_group": "d1"},
+        {"id": "d", "kind": "article", "lang": "fr", "story": "s1", "event": "e2", "duplicate_group": None},
     ],
     "duplicate_groups": [
         {
@@ -53,6 +53,14 @@ def test_explain_a_pair_joined_through_others_and_a_pair_apart(tmp_path):
     assert out.exit_code == 0 and "joined through other members" in out.output and "b ~ c" in out.output
     out = _explain(tmp_path, "a", "d")
     assert out.exit_code == 0 and "Not one duplicate group" in out.output
+
+
+def test_explain_says_whether_the_pair_shares_a_story_and_an_event(tmp_path):
+    out = _explain(tmp_path, "a", "b")
+    assert "a: article, language en, story s1, event e1, duplicate group d1" in out.output
+    assert "One story (s1), one event (e1): the same occurrence." in out.output
+    out = _explain(tmp_path, "a", "d")
+    assert "One story (s1), two of its events (e1, e2)." in out.output
 
 
 def test_explain_unknown_item_is_one_line_error(tmp_path):

@@ -7,7 +7,7 @@
   const started = performance.now();
   const D = JSON.parse(document.getElementById("result-data").textContent);
   const parsed = performance.now();
-  const I = D.items, S = D.stories, G = D.groups, LANGS = D.langs;
+  const I = D.items, S = D.stories, G = D.groups, LANGS = D.langs, E = D.events || [];
   const N = I.id.length;
   const PAGE = 50;           // stories or noise items a page
   const SHOWN = 100;         // members of a section shown before "show more"
@@ -123,6 +123,7 @@
     const kinds = plural(s.articles, "article") + (s.teasers ? ", " + plural(s.teasers, "teaser") : "");
     const bits = [`${plural(s.members.length, "member")} (${kinds})`,
                   langNames(s.langs), spanStr(s.start, s.end)];
+    if ((s.events || []).length > 1) bits.push(plural(s.events.length, "event"));
     if (s.groups.length) bits.push(plural(s.groups.length, "duplicate group"));
     li.append(el("div", "story-meta", bits.join(" · ")));
     li.addEventListener("click", () => select(k));
@@ -277,7 +278,8 @@
     box.dataset.story = s.id;
     box.append(el("h2", "", s.title || "(untitled)"));
     box.append(el("div", "meta", [`story ${s.id}`, plural(s.articles, "article"), plural(s.teasers, "teaser"),
-                                   langNames(s.langs), spanStr(s.start, s.end)].join(" · ")));
+                                   plural((s.events || []).length, "event"), langNames(s.langs),
+                                   spanStr(s.start, s.end)].join(" · ")));
     if (s.langs.length > 1) {
       box.append(el("h4", "", "Title in each language"));
       const table = el("table", "titles");
@@ -288,14 +290,40 @@
       }
       box.append(table);
     }
-    box.append(el("h4", "", `Duplicate groups (${fmt(s.groups.length)})`));
+    const events = s.events || [];
+    if (events.length) {  // the story's events in time order, each with its groups and other articles
+      box.append(el("h4", "", `Events (${fmt(events.length)})`));
+      const list = el("div", "events");
+      box.append(list);
+      for (const ek of events) list.append(eventBox(E[ek]));
+      const inEvent = new Set(events.flatMap((ek) => E[ek].members));
+      const rest = s.members.filter((i) => !isTeaser(i) && !inEvent.has(i));
+      if (rest.length) section(box, "Other articles", rest, (i) => itemCard(i));
+    } else {  // a result written before events
+      groupsAndOthers(box, s.groups, s.members.filter((i) => !isTeaser(i) && I.group[i] < 0));
+    }
+    section(box, "Teasers", s.members.filter(isTeaser), (i) => itemCard(i));
+  }
+
+  function groupsAndOthers(box, groupIndices, others) {
+    box.append(el("h4", "", `Duplicate groups (${fmt(groupIndices.length)})`));
     const groups = el("div", "section");
     groups.dataset.section = "duplicate groups";
     box.append(groups);
-    appendLimited(groups, s.groups, groupBox);
-    const others = s.members.filter((i) => !isTeaser(i) && I.group[i] < 0);
+    appendLimited(groups, groupIndices, groupBox);
     section(box, "Other articles", others, (i) => itemCard(i));
-    section(box, "Teasers", s.members.filter(isTeaser), (i) => itemCard(i));
+  }
+
+  function eventBox(e) {
+    const box = el("div", "event");
+    box.dataset.event = e.id;
+    box.append(el("div", "event-head", [`Event ${e.id}`, spanStr(e.start, e.end), langNames(e.langs),
+                                        plural(e.members.length, "article")].join(" · ")));
+    if (e.title) box.append(el("div", "event-title", e.title));
+    const others = e.members.filter((i) => I.group[i] < 0);
+    if (e.groups.length) groupsAndOthers(box, e.groups, others);
+    else section(box, "Articles", others, (i) => itemCard(i));
+    return box;
   }
 
   function select(k) {

@@ -4,8 +4,8 @@ The page holds the result as JSON (a ``<script type="application/json">`` block)
 and the script and style that show it, inline: it opens from disk, offline, with
 no server and nothing fetched. It lists the stories (title, languages, dates,
 size; filters by language, dates and text; sorted by size or date), opens one
-to show its duplicate groups with their evidence, its other articles and its
-teasers, and draws a timeline of the stories and a map of the items (the
+on its events in time order, each with its duplicate groups (and their evidence)
+and its other articles, then the story's teasers, and draws a timeline of the stories and a map of the items (the
 ``x``/``y`` the pipeline gives each item). Noise is listed apart: teasers, and
 strays (articles in no story). Given a nightly run's
 :class:`~clusterer.nightly.changes.ChangeReport`, a "Tonight" panel on top lists what
@@ -83,6 +83,27 @@ def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> 
     for k, g in enumerate(result.duplicate_groups):
         if g.story is not None:
             groups_of.setdefault(g.story, []).append(k)
+    event_pos = {e.id: k for k, e in enumerate(result.events)}
+    groups_in: dict[str, list[int]] = {}  # event id -> its duplicate groups (a group lies in one event)
+    for k, g in enumerate(result.duplicate_groups):
+        first = items[position[g.members[0]]] if g.members and g.members[0] in position else None
+        if first is not None and first.event is not None:
+            groups_in.setdefault(first.event, []).append(k)
+    events = []
+    for e in result.events:
+        members = [position[m] for m in e.members if m in position]
+        dated = [d for d in (days[i] for i in members) if d is not None]
+        events.append(
+            {
+                "id": e.id,
+                "title": e.title or "",
+                "members": members,
+                "langs": [lang_code[lang] for lang in e.languages],
+                "start": min(dated) if dated else None,
+                "end": max(dated) if dated else None,
+                "groups": groups_in.get(e.id, []),
+            }
+        )
     stories = []
     for s in result.stories:
         members = [position[m] for m in s.members if m in position]
@@ -98,6 +119,7 @@ def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> 
                 "start": min(dated) if dated else None,
                 "end": max(dated) if dated else None,
                 "groups": groups_of.get(s.id, []),
+                "events": [event_pos[e] for e in s.events if e in event_pos],  # in time order
             }
         )
     groups = []
@@ -116,7 +138,14 @@ def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> 
                 "evidence": evidence,
             }
         )
-    data = {"model": result.model, "langs": langs, "items": columns, "stories": stories, "groups": groups}
+    data = {
+        "model": result.model,
+        "langs": langs,
+        "items": columns,
+        "stories": stories,
+        "groups": groups,
+        "events": events,
+    }
     if changes is not None:
         data["changes"] = changes_data(changes, position)
     return data
