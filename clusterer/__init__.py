@@ -9,6 +9,7 @@ What a user needs is here (``__all__``); the modules under it are the implementa
 from .duplicates import DuplicateParams
 from .embed.encoders import Encoder, SentenceTransformerEncoder, default_encoder
 from .errors import CacheError, ClustererError, CorpusError, ModelError, OutputError, StateError, StateLocked
+from .labels import label
 from .nightly.changes import ChangeReport
 from .nightly.job import Nightly
 from .output.browser import write_html
@@ -32,6 +33,7 @@ __all__ = [
     "Story",
     "DuplicateGroup",
     "load_result",
+    "label",
     "write_output",
     "write_html",
     "dedup",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 import click
 
 from .errors import ClustererError, StateLocked
+from .labels import display_language, label
 from .paths import CACHE_ENV, EMBEDDINGS_CACHE, MODEL_ENV
 from .pipeline import Clusterer
 from .progress import TerminalProgress
@@ -222,6 +223,16 @@ def _write_browser(result, path, title: str, changes=None) -> None:
     click.echo(f"\nWrote {path}")
 
 
+def display_lang_option(f):
+    return click.option(
+        "--display-lang",
+        metavar="TAG",
+        default=None,
+        help="title stories and events in this language (any tag: en, fr, pt-BR) where one of "
+        "their articles has a headline in it; default: the earliest article's headline.",
+    )(f)
+
+
 def format_option(f):
     from .output.export import FORMATS
 
@@ -285,20 +296,25 @@ def main():
 @click.option("--out", "-o", type=click.Path(), help="write the result here (JSON; see --format).")
 @format_option
 @html_option
+@display_lang_option
 @model_options
 @errors_in_one_line
-def run_cmd(path, out, output_format, html_out, options):
+def run_cmd(path, out, output_format, html_out, display_lang, options):
     """Cluster the corpus at PATH (a folder, a JSONL file or a page)."""
     from .output.export import check_output, write_output
     from .read import check_output_path
 
     fmt = _output_format(out, output_format)
+    if display_lang:
+        display_language(display_lang)  # a bad tag is refused before any work
     if out:
         check_output(path, out, fmt)
     if html_out:
         check_output_path(path, html_out, "HTML")
     with make_clusterer(options) as clusterer:
         result = clusterer.run(path)
+    if display_lang:
+        result = label(result, display_lang)
     click.echo(summary(result))
     if out:
         _written(lambda: write_output(result, out, fmt), out)
@@ -373,8 +389,9 @@ def explain_cmd(result, first, second):
 @click.option("--out", "-o", type=click.Path(), help="export the result here too (see --format).")
 @format_option
 @html_option
+@display_lang_option
 @errors_in_one_line
-def report_cmd(result, out, output_format, html_out):
+def report_cmd(result, out, output_format, html_out, display_lang):
     """Print the summary of RESULT, a JSON result written by --out; with --out,
     export it again (--format csv or parquet: its tables); with --html, write its
     story browser."""
@@ -389,6 +406,8 @@ def report_cmd(result, out, output_format, html_out):
         if html_out:
             check_output_path(result, html_out, "HTML")
         loaded = load_result(result)
+    if display_lang:
+        loaded = label(loaded, display_lang)
     click.echo(summary(loaded))
     if out:
         _written(lambda: write_output(loaded, out, fmt), out)

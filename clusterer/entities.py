@@ -47,6 +47,45 @@ _CASED_WORD = re.compile(f"[{_CASED_LETTERS}]+(?:['\u2019-][{_CASED_LETTERS}]+)*
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f:;\"\u00ab\u00bb\u201c\u201d]\s*$")
+# Words that English and German capitalise by convention, not as names: the days and
+# months (a date is no actor; two unrelated reports from one Wednesday share it). "May"
+# stays: it is a name as often.
+CALENDAR_WORDS = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "montag",
+        "dienstag",
+        "mittwoch",
+        "donnerstag",
+        "freitag",
+        "samstag",
+        "sonntag",
+        "januar",
+        "februar",
+        "marz",
+        "juni",
+        "juli",
+        "oktober",
+        "dezember",
+    ]
+)
 NAME_KEY_CHARS = 5
 """Names are compared on their first characters once folded and transliterated, so
 that inflected forms (Wierzbicki, Wierzbickiego) and derived ones (Chile, Chilean,
@@ -63,14 +102,22 @@ def name_key(word: str) -> str:
 
 
 def names(text: str) -> frozenset[str]:
-    """The keys (:func:`name_key`) of the names a text gives: in scripts with case,
-    words that start with a capital inside a sentence (not its first word) and
-    acronyms; in a line of a script without case (Chinese, Arabic, Korean...), the
-    words written in Latin letters. Lines in title case (headlines such as "Search
-    Goes On For Missing Crew") are left out, as are words under three letters.
-    These are the names that survive translation: an actor, a place or an object
-    written the same way in the languages of one script, or transliterated alike."""
-    out: set[str] = set()
+    """The keys (:func:`name_key`) of the names a text gives (:func:`name_words`)."""
+    out = {name_key(word) for word in name_words(text)}
+    out.discard("")
+    return frozenset(out)
+
+
+def name_words(text: str) -> list[str]:
+    """The names a text gives, as written, in order: in scripts with case, words that
+    start with a capital inside a sentence (not its first word) and acronyms; in a line
+    of a script without case (Chinese, Arabic, Korean...), the words written in Latin
+    letters. Lines in title case (headlines such as "Search Goes On For Missing Crew")
+    are left out, as are words under three letters and the days and months
+    (:data:`CALENDAR_WORDS`). These are the names that survive translation: an actor,
+    a place or an object written the same way in the languages of one script, or
+    transliterated alike."""
+    out: list[str] = []
     for line in text.splitlines():
         words = list(_CASED_WORD.finditer(line))
         if not words:
@@ -85,14 +132,13 @@ def names(text: str) -> frozenset[str]:
                 continue
             if uncased:  # a word in Latin letters in a text of another script
                 if _LATIN.match(word):
-                    out.add(name_key(word))
+                    out.append(word)
                 continue
             acronym = word.isupper()
-            if not (acronym or word[0].isupper()):
+            if not (acronym or word[0].isupper()) or fold(word) in CALENDAR_WORDS:
                 continue
             before = line[: m.start()]
             if not acronym and (not before.strip() or _SENTENCE_END.search(before)):
                 continue  # the first word of a sentence is capitalised anyway
-            out.add(name_key(word))
-    out.discard("")
-    return frozenset(out)
+            out.append(word)
+    return out

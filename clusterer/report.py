@@ -42,6 +42,8 @@ def summary(result: ClusterResult, max_members: int = 12) -> str:
             + (f", {count(len(story.events), 'event')}" if len(story.events) > 1 else "")
             + f"; languages: {', '.join(story.languages)}"
         )
+        if story.keywords:
+            lines.append(f"      keywords: {printable(', '.join(story.keywords))}")
         lines.extend(_story_members(result, story, by_id, max_members))
     if result.duplicate_groups:
         lines.append("")

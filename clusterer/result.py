@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .labels import label, title_of
 from .records import ARTICLE, Item, Skipped, day_number
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Story:
     articles: int
     teasers: int = 0
     events: list[str] = field(default_factory=list)  # its events' ids, in time order
+    keywords: list[str] = field(default_factory=list)  # a few names it is about (clusterer.labels)
 
     @property
     def size(self) -> int:
@@ -62,6 +64,7 @@ class Event:
     languages: list[str]
     first_date: str | None = None
     last_date: str | None = None
+    keywords: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -181,7 +184,7 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
         stories.append(
             Story(
                 id=sid,
-                title=story_title(items, members),
+                title=None,  # clusterer.labels.label gives the titles
                 members=[items[i].id for i in members],
                 languages=sorted({items[i].lang or "?" for i in members}),
                 articles=len(arts),
@@ -231,7 +234,7 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
         )
         for i, it in enumerate(items)
     ]
-    return ClusterResult(
+    result = ClusterResult(
         items=results,
         stories=stories,
         duplicate_groups=dup_groups,
@@ -241,6 +244,7 @@ def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str
         unrecognised_lang=unrecognised_languages(items),
         events=events,
     )
+    return label(result)
 
 
 def _events(analysis: Analysis, stories: list[Story], story_id: dict[int, str]) -> tuple[list[Event], dict[int, str]]:
@@ -272,7 +276,7 @@ def _events(analysis: Analysis, stories: list[Story], story_id: dict[int, str]) 
                 Event(
                     id=eid,
                     story=story.id,
-                    title=story_title(items, members),
+                    title=None,  # clusterer.labels.label gives the titles
                     members=[items[i].id for i in members],
                     languages=sorted({items[i].lang or "?" for i in members}),
                     first_date=dated[0][1] if dated else None,
@@ -300,17 +304,28 @@ def unrecognised_languages(items: Sequence[Item]) -> list[dict]:
     ]
 
 
+class _Titled(NamedTuple):
+    """What :func:`~clusterer.labels.title_of` reads of an item."""
+
+    id: str
+    kind: str
+    lang: str | None
+    date: str | None
+    title: str | None
+    snippet: str
+
+
 def story_title(items: Sequence[Item], members: Sequence[int]) -> str:
-    """A story's title: a headline, that of its canonical article (earliest, then by
-    id) or else of the next article in that order that has one; only where no
-    article has a headline, the opening words of the canonical one's text."""
-    arts = [i for i in members if items[i].kind == ARTICLE] or list(members)
-    first = canonical_member(items, arts)
-    titled = [i for i in arts if items[i].title]
-    if titled:
-        return items[first].title or items[canonical_member(items, titled)].title or ""
-    src = items[first]
-    return snippet(src.meta.get("snippet") or src.text)
+    """A story's title by :func:`clusterer.labels.title_of` (the one rule), from items."""
+    return (
+        title_of(
+            [
+                _Titled(it.id, it.kind, it.lang, it.date, it.title, it.meta.get("snippet") or it.text)
+                for it in (items[i] for i in members)
+            ]
+        )
+        or ""
+    )
 
 
 def map_coordinates(centred: np.ndarray, fit_rows: int = 20_000, block: int = 16_384) -> np.ndarray:

@@ -280,6 +280,7 @@
     box.append(el("div", "meta", [`story ${s.id}`, plural(s.articles, "article"), plural(s.teasers, "teaser"),
                                    plural((s.events || []).length, "event"), langNames(s.langs),
                                    spanStr(s.start, s.end)].join(" · ")));
+    if ((s.keywords || []).length) box.append(el("div", "keywords", s.keywords.join(" · ")));
     if (s.langs.length > 1) {
       box.append(el("h4", "", "Title in each language"));
       const table = el("table", "titles");
@@ -320,6 +321,7 @@
     box.append(el("div", "event-head", [`Event ${e.id}`, spanStr(e.start, e.end), langNames(e.langs),
                                         plural(e.members.length, "article")].join(" · ")));
     if (e.title) box.append(el("div", "event-title", e.title));
+    if ((e.keywords || []).length) box.append(el("div", "keywords", e.keywords.join(" · ")));
     const others = e.members.filter((i) => I.group[i] < 0);
     if (e.groups.length) groupsAndOthers(box, e.groups, others);
     else section(box, "Articles", others, (i) => itemCard(i));

@@ -97,6 +97,7 @@ def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> 
             {
                 "id": e.id,
                 "title": e.title or "",
+                "keywords": e.keywords,
                 "members": members,
                 "langs": [lang_code[lang] for lang in e.languages],
                 "start": min(dated) if dated else None,
@@ -112,6 +113,7 @@ def browser_data(result: ClusterResult, changes: ChangeReport | None = None) -> 
             {
                 "id": s.id,
                 "title": s.title or "",
+                "keywords": s.keywords,
                 "members": members,
                 "langs": [lang_code[lang] for lang in s.languages],
                 "articles": s.articles,
