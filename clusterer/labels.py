@@ -112,10 +112,12 @@ def display_language(tag: str) -> str:
     return wanted
 
 
-def label(result, display_lang: str | None = None):
+def label(result, display_lang: str | None = None, story_titles: bool = True):
     """``result`` with its stories' and events' titles and keywords worked out again
     (a copy; the given result is left as it is), titles in ``display_lang`` (any
     language tag: ``en``, ``pt-BR``) where an article has a headline in it.
+    ``story_titles=False`` keeps the stories' titles as they are (the nightly state's,
+    which its change reports name).
 
     Raises :class:`~clusterer.errors.ClustererError` for a ``display_lang`` that is
     no language tag."""
@@ -127,12 +129,11 @@ def label(result, display_lang: str | None = None):
         doc_freq.update(_names_of(it).keys())
     n_docs = max(len(articles), 1)
 
-    def labelled(group):
+    def labelled(group, titled: bool = True):
         members = [by_id[m] for m in group.members if m in by_id]
-        return replace(
-            group, title=title_of(members, wanted) or group.title, keywords=keywords(members, doc_freq, n_docs)
-        )
+        title = (title_of(members, wanted) or group.title) if titled else group.title
+        return replace(group, title=title, keywords=keywords(members, doc_freq, n_docs))
 
-    stories = [labelled(s) for s in result.stories]
+    stories = [labelled(s, story_titles) for s in result.stories]
     events = [labelled(e) for e in result.events]
     return replace(result, stories=stories, events=events)

@@ -5,8 +5,8 @@
 1. Splits the gold records into N nights by date (records without a date go to
    night 1), runs ``Nightly.update`` night by night on a temporary state, then a
    batch ``Clusterer.run`` on the full set, and prints B-cubed P/R/F1 of the
-   incremental stories against the batch (batch taken as gold), and of both
-   against the gold labels, with timings.
+   incremental stories and events against the batch (batch taken as gold), and of
+   both against the gold labels (events where the gold has them), with timings.
 2. Times a night that brings 1% new items (the latest by date) onto a state
    built from the other 99%, against a full batch run on the same corpus.
    Embeddings come from the cache after the first pass, so the times of the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clusterer.embed.cache import DEFAULT_CACHE_DIR  # noqa: E402
 from clusterer.embed.encoders import get_encoder  # noqa: E402
-from clusterer.evaluation.gold import load_gold  # noqa: E402
+from clusterer.evaluation.gold import load_events, load_gold  # noqa: E402
 from clusterer.evaluation.metrics import bcubed  # noqa: E402
 from clusterer.nightly.job import Nightly  # noqa: E402
 from clusterer.nightly.state import State  # noqa: E402
@@ -50,9 +50,10 @@ def split_by_date(records, nights: int):
     return parts
 
 
-def story_labels(state_path: Path) -> dict:
+def labels(state_path: Path, level: str) -> dict:
+    """Each live item's story or event (``level``) in the state."""
     with State(state_path) as st:
-        return {i: r.story for i, r in st.items().items() if not r.deleted}
+        return {i: getattr(r, level) for i, r in st.items().items() if not r.deleted}
 
 
 def fmt(prf) -> str:
@@ -69,6 +70,7 @@ def main() -> int:
     args = ap.parse_args()
 
     records, gold_story, _ = load_gold(args.gold)
+    gold_event = load_events(args.gold)
     encoder = get_encoder(args.model)
     figures = {"gold": args.gold, "records": len(records), "nights": args.nights}
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,27 +91,41 @@ def main() -> int:
                 f"{night_times[-1]:.1f}s",
                 flush=True,
             )
-        incremental = story_labels(state)
+        incremental = labels(state, "story")
+        incremental_events = labels(state, "event")
         full = write_jsonl(records, tmp / "full.jsonl")
         with Clusterer(encoder=encoder, cache_dir=args.cache_dir) as c:
             t = time.perf_counter()
             result = c.run(full)
             batch_time = time.perf_counter() - t
         batch = {it.id: it.story for it in result.items}
+        batch_events = {it.id: it.event for it in result.items}
         figures["drift"] = {
             "incremental_vs_batch": bcubed(batch, incremental),
+            "events_incremental_vs_batch": bcubed(batch_events, incremental_events),
             "batch_vs_gold": bcubed(gold_story, batch),
             "incremental_vs_gold": bcubed(gold_story, incremental),
             "night_seconds": [round(x, 2) for x in night_times],
             "batch_seconds": round(batch_time, 2),
             "stories_incremental": len({s for s in incremental.values() if s}),
             "stories_batch": len(result.stories),
+            "events_incremental": len({e for e in incremental_events.values() if e}),
+            "events_batch": len(result.events),
         }
+        if gold_event:
+            d = figures["drift"]
+            d["events_batch_vs_gold"] = bcubed(gold_event, batch_events)
+            d["events_incremental_vs_gold"] = bcubed(gold_event, incremental_events)
         d = figures["drift"]
         print(f"\nB-cubed, {args.nights} nights vs batch (batch as gold): {fmt(d['incremental_vs_batch'])}")
         print(f"batch vs gold:       {fmt(d['batch_vs_gold'])}")
         print(f"incremental vs gold: {fmt(d['incremental_vs_gold'])}")
         print(f"stories: incremental {d['stories_incremental']}, batch {d['stories_batch']}")
+        print(f"events, nights vs batch (batch as gold): {fmt(d['events_incremental_vs_batch'])}")
+        if gold_event:
+            print(f"events, batch vs gold:       {fmt(d['events_batch_vs_gold'])}")
+            print(f"events, incremental vs gold: {fmt(d['events_incremental_vs_gold'])}")
+        print(f"events: incremental {d['events_incremental']}, batch {d['events_batch']}")
 
         # -- 2. a 1% night against a full batch run --------------------------
         dated = sorted(records, key=lambda r: (day_number(r.date) is not None, day_number(r.date) or 0, r.id))

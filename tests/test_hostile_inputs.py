@@ -280,6 +280,8 @@ def test_a_schema_1_state_is_upgraded_and_careful_until_rows_know_their_file(tmp
     _nightly(tmp_path).update(corpus)
     db = sqlite3.connect(tmp_path / "state.sqlite")  # back to schema 1, as an older version wrote it
     db.execute("ALTER TABLE items DROP COLUMN source")
+    db.execute("ALTER TABLE items DROP COLUMN event")  # schema 3's
+    db.execute("DROP TABLE events")
     db.execute("UPDATE meta SET v = '1' WHERE k = 'schema'")
     db.commit()
     db.close()

@@ -146,13 +146,35 @@ def test_state_keeps_history(three_nights):
     with State(tmp / "state.sqlite") as st:
         rows = st.items()
         runs = st.runs()
-        assert st.counters() == (5, 2)
+        assert st.counters() == (5, 2, 5)
     assert integrity(tmp / "state.sqlite") == "ok"
     assert rows["pages/strike-3.txt"].deleted and rows["pages/strike-3.txt"].last_seen == 2
     assert rows["flood-en-1"].first_seen == 1 and rows["flood-en-1"].last_seen == 3
     assert rows["flood-fr-1"].first_seen == 2
     assert [(r.id, r.kind, r.status) for r in runs] == [(1, "batch", "ok"), (2, "update", "ok"), (3, "update", "ok")]
     assert runs[2].report["deleted_items"][0]["id"] == "pages/strike-3.txt"
+
+
+def test_events_have_stable_ids_inside_their_stories(three_nights):
+    """Every article in a story has an event (E000001, ...), each event lies in one
+    story, a republication joins its group's event, ids are never reused."""
+    tmp, reports, _, _ = three_nights
+    with State(tmp / "state.sqlite") as st:
+        rows = {i: r for i, r in st.items().items() if not r.deleted}
+        events = st.events()
+        next_event = st.counters()[2]
+    for r in rows.values():
+        assert (r.event is not None) == (r.story is not None and r.kind == "article"), r.id
+    story_of_event: dict = {}
+    for r in rows.values():
+        if r.event:
+            assert story_of_event.setdefault(r.event, r.story) == r.story
+            assert events[r.event].status == "live" and events[r.event].extra == r.story
+    assert rows["flood-en-1-wire"].event == rows["flood-en-1"].event  # one duplicate group, one event
+    created = [e.id for rep in reports for e in rep.events_created]
+    assert created == sorted(set(created)) and max(int(e[1:]) for e in events) < next_event
+    assert [e.id for e in reports[0].events_created] == ["E000001", "E000002"]
+    assert "Events created (2)" in reports[0].summary()
 
 
 def test_rerun_without_changes_changes_nothing(tmp_path):

@@ -217,7 +217,7 @@ def test_tonight_panel_lists_the_new_items_and_opens_their_stories(chromium, nig
     detail = chromium.find_element("id", "detail")
     assert detail.get_attribute("data-story") == "S000003"
     assert detail.find_element("css selector", "h2").text == report["stories_created"][0]["title"]
-    assert shown(chromium, '#detail [data-section="other articles"] .item', "data-item") == [
+    assert shown(chromium, '#detail [data-section$="articles"] .item', "data-item") == [
         "summit-en-1",
         "summit-fr-1",
     ]

@@ -324,6 +324,7 @@ def test_build_outcome_writes_rows_and_fills_the_report():
     assert report.kept_unread == ["k"]
     assert list(report.counts.items()) == [
         ("stories", 2),
+        ("events", 0),  # this placement gives none
         ("duplicate_groups", 2),
         ("items", 5),
         ("new", 2),

@@ -15,7 +15,7 @@ from clusterer.errors import StateError  # noqa: E402
 from clusterer.nightly.state import Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key  # noqa: E402
 
 
-def item(i: str, story=None, dup=None, run=1) -> StoredItem:
+def item(i: str, story=None, dup=None, run=1, event=None) -> StoredItem:
     return StoredItem(
         id=i,
         doc=i,
@@ -29,6 +29,7 @@ def item(i: str, story=None, dup=None, run=1) -> StoredItem:
         last_seen=run,
         story=story,
         dup=dup,
+        event=event,
     )
 
 
@@ -36,13 +37,15 @@ def changes(run: int = 1) -> Changes:
     vec = np.ones(4, dtype=np.float32) / 2
     return Changes(
         run=RunRecord(run, "batch", "t0", "t1", counts={"new": 2}),
-        items=[item("a", "S000001", "D000001"), item("b", "S000001", "D000001")],
+        items=[item("a", "S000001", "D000001", event="E000002"), item("b", "S000001", "D000001", event="E000002")],
         vectors={"a": vec, "b": -vec},
         stories=[GroupRow("S000001", run, extra="title")],
         dup_groups=[GroupRow("D000001", run, extra="a")],
         means={lang_key("en"): (2, vec)},
         next_story=2,
         next_dup=2,
+        events=[GroupRow("E000002", run, extra="S000001")],
+        next_event=3,
     )
 
 
@@ -52,12 +55,13 @@ def test_round_trip(tmp_path):
         assert st.is_empty() and st.model is None and st.next_run_id() == 1
         st.commit("m", changes())
     with State(path) as st:
-        assert st.model == "m" and st.counters() == (2, 2) and st.next_run_id() == 2
+        assert st.model == "m" and st.counters() == (2, 2, 3) and st.next_run_id() == 2
         rows = st.items()
         assert rows["a"].story == "S000001" and rows["b"].dup == "D000001" and not rows["a"].deleted
         np.testing.assert_array_equal(st.vectors(["b", "a"])[0], -np.ones(4) / 2)
         assert st.means()[lang_key("en")][0] == 2
         assert st.stories()["S000001"].extra == "title"
+        assert rows["a"].event == "E000002" and st.events()["E000002"].extra == "S000001"
         assert st.runs()[0].counts == {"new": 2}
     assert integrity(path) == "ok"
 
@@ -95,3 +99,28 @@ def test_not_a_database(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StateError, match="not a usable state"):
         State(path)
+
+
+def test_a_schema_2_state_is_upgraded_in_place(tmp_path):
+    """A state written before events opens: its items get an empty event (until a
+    rebuild gives them one), the events table is there, the schema says 3."""
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    with State(path) as st:
+        st.commit("m", changes())
+    db = sqlite3.connect(path)  # make it what schema 2 wrote
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE items DROP COLUMN event")
+    db.execute("UPDATE meta SET v = '2' WHERE k = 'schema'")
+    db.execute("DELETE FROM meta WHERE k = 'next_event'")
+    db.commit()
+    db.close()
+    with State(path) as st:
+        rows = st.items()
+        assert rows["a"].story == "S000001" and rows["a"].event is None
+        assert st.events() == {} and st.counters() == (2, 2, 1)
+        st.commit("m", changes(run=2))
+    with State(path) as st:
+        assert st.items()["a"].event == "E000002" and st._meta("schema") == "3"
+    assert integrity(path) == "ok"

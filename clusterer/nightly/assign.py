@@ -1,5 +1,5 @@
-"""Where tonight's items go: a story and a duplicate group per item, and the ids
-merged and split on the way (a :class:`Placement`).
+"""Where tonight's items go: a story, an event and a duplicate group per item, and
+the ids merged and split on the way (a :class:`Placement`).
 
 Two ways, over plain data (no model, no state): :func:`assign_batch` gives the
 clusters of a full batch run (the first night, a rebuild) the stored ids they
@@ -27,7 +27,7 @@ from ..records import Item
 from ..stories.similarity import StoryParams
 from .changes import Merge, Split
 from .diff import Stored
-from .placement import Groups, Placer, dup_id, map_by_overlap, story_id
+from .placement import Groups, Placer, dup_id, event_id, map_by_overlap, story_id
 from .state import OVERALL, StoredItem, lang_key
 
 Means = dict[str, tuple[int, np.ndarray]]  # by lang_key (and OVERALL): (items, mean), as the state keeps them
@@ -35,7 +35,7 @@ Means = dict[str, tuple[int, np.ndarray]]  # by lang_key (and OVERALL): (items, 
 
 @dataclass
 class Placement:
-    """Story and duplicate group per item id (absent: none), the next free id
+    """Story, event and duplicate group per item id (absent: none), the next free id
     numbers, and the ids merged (several into one) and split (one into several)."""
 
     story: dict[str, str]
@@ -46,21 +46,34 @@ class Placement:
     stories_split: list[Split] = field(default_factory=list)
     dups_merged: list[Merge] = field(default_factory=list)
     dups_split: list[Split] = field(default_factory=list)
+    event: dict[str, str] = field(default_factory=dict)
+    next_event: int = 1
+    events_merged: list[Merge] = field(default_factory=list)
+    events_split: list[Split] = field(default_factory=list)
 
 
 def assign_batch(
-    stored: Stored, stories: Sequence[Sequence[str]], dups: Sequence[Sequence[str]], kept: Sequence[StoredItem] = ()
+    stored: Stored,
+    stories: Sequence[Sequence[str]],
+    dups: Sequence[Sequence[str]],
+    kept: Sequence[StoredItem] = (),
+    events: Sequence[Sequence[str]] = (),
 ) -> Placement:
-    """Ids for the stories and duplicate groups of a batch run (lists of item ids, in
-    the result's order): each stored id goes to the cluster holding most of its
-    live members, other clusters get new numbers. ``kept`` rows keep their ids."""
+    """Ids for the stories, duplicate groups and events of a batch run (lists of item
+    ids, in the result's order): each stored id goes to the cluster holding most of
+    its live members, other clusters get new numbers. ``kept`` rows keep their ids."""
     s_ids, next_story, s_merges, s_splits = map_by_overlap(stored.story_of, stories, stored.next_story, story_id)
     d_ids, next_dup, d_merges, d_splits = map_by_overlap(stored.dup_of, dups, stored.next_dup, dup_id)
-    out = Placement({}, {}, next_story, next_dup, s_merges, s_splits, d_merges, d_splits)
+    e_ids, next_event, e_merges, e_splits = map_by_overlap(stored.event_of, events, stored.next_event, event_id)
+    out = Placement(
+        {}, {}, next_story, next_dup, s_merges, s_splits, d_merges, d_splits, {}, next_event, e_merges, e_splits
+    )
     for sid, members in zip(s_ids, stories):
         out.story.update(dict.fromkeys(members, sid))
     for did, members in zip(d_ids, dups):
         out.dup.update(dict.fromkeys(members, did))
+    for eid, members in zip(e_ids, events):
+        out.event.update(dict.fromkeys(members, eid))
     return _keep(out, kept)
 
 
@@ -83,10 +96,12 @@ def assign_incremental(
     :class:`~clusterer.nightly.placement.Placer`). ``kept`` rows keep their ids."""
     story = {it.id: s for it, new in zip(items, fresh) if not new and (s := stored.story_of.get(it.id))}
     dup = {it.id: d for it, new in zip(items, fresh) if not new and (d := stored.dup_of.get(it.id))}
+    event = {it.id: e for it, new in zip(items, fresh) if not new and (e := stored.event_of.get(it.id))}
     placer = Placer(items, centred, fresh, duplicates, stories, candidates, aligner=aligner, features=features)
     story_groups = Groups(story, story_id, stored.next_story)
     dup_groups = Groups(dup, dup_id, stored.next_dup)
-    placer.place(story_groups, dup_groups)
+    event_groups = Groups(event, event_id, stored.next_event)
+    placer.place(story_groups, dup_groups, event_groups)
     out = Placement(
         story_groups.of,
         dup_groups.of,
@@ -94,6 +109,9 @@ def assign_incremental(
         dup_groups.next_number,
         stories_merged=story_groups.merge_list(),
         dups_merged=dup_groups.merge_list(),
+        event=event_groups.of,
+        next_event=event_groups.next_number,
+        events_merged=event_groups.merge_list(),
     )
     return _keep(out, kept)
 
@@ -105,6 +123,8 @@ def _keep(placement: Placement, kept: Sequence[StoredItem]) -> Placement:
             placement.story.setdefault(row.id, row.story)
         if row.dup:
             placement.dup.setdefault(row.id, row.dup)
+        if row.event:
+            placement.event.setdefault(row.id, row.event)
     return placement
 
 

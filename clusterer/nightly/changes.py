@@ -35,6 +35,7 @@ class GroupInfo:
     members: list[str]
     canonical: str | None = None  # duplicate groups
     title: str | None = None  # stories
+    story: str | None = None  # events: the story it lies in
 
 
 @dataclass
@@ -74,6 +75,10 @@ class ChangeReport:
     stories_merged: list[Merge] = field(default_factory=list)
     stories_split: list[Split] = field(default_factory=list)
     stories_dissolved: list[str] = field(default_factory=list)
+    events_created: list[GroupInfo] = field(default_factory=list)
+    events_merged: list[Merge] = field(default_factory=list)
+    events_split: list[Split] = field(default_factory=list)
+    events_dissolved: list[str] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     kept_unread: list[str] = field(default_factory=list)  # missing, but their file was not fully read
     truncated: list[dict] = field(default_factory=list)  # pages cut at max_chars: id, original chars
@@ -91,7 +96,7 @@ class ChangeReport:
             f"run {self.run} ({self.kind}) on {self.state}: {count(c.get('items', 0), 'item')}; "
             f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('deleted', 0)} deleted, "
             f"{c.get('unchanged', 0)} unchanged; {c.get('embedded', 0)} embedded; "
-            f"{count(c.get('stories', 0), 'story', 'stories')}, "
+            f"{count(c.get('stories', 0), 'story', 'stories')}, {count(c.get('events', 0), 'event')}, "
             f"{count(c.get('duplicate_groups', 0), 'duplicate group')}"
         ]
 
@@ -139,6 +144,13 @@ class ChangeReport:
         section("Stories merged", [f"{', '.join(m.merged)} -> {m.into}" for m in self.stories_merged])
         section("Stories split", [f"{s.source} -> {', '.join(s.into)}" for s in self.stories_split])
         section("Stories dissolved", list(self.stories_dissolved))
+        section(
+            "Events created",
+            [f"{e.id} in story {e.story or '-'}: {', '.join(e.members)}" for e in self.events_created],
+        )
+        section("Events merged", [f"{', '.join(m.merged)} -> {m.into}" for m in self.events_merged])
+        section("Events split", [f"{s.source} -> {', '.join(s.into)}" for s in self.events_split])
+        section("Events dissolved", list(self.events_dissolved))
         section("Kept, not deleted: missing, but their file could not be fully read tonight", list(self.kept_unread))
         section(
             "Cut short (only their beginning was read; see --max-chars)",

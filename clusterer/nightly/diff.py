@@ -21,7 +21,7 @@ NEW, CHANGED, UNCHANGED = "new", "changed", "unchanged"
 @dataclass
 class Stored:
     """What a run reads of the state before it changes anything: every item row
-    (deleted ones too), the story and duplicate-group rows, and the next free
+    (deleted ones too), the story, duplicate-group and event rows, and the next free
     numbers of their ids."""
 
     rows: dict[str, StoredItem]
@@ -29,11 +29,18 @@ class Stored:
     dups: dict[str, GroupRow] = field(default_factory=dict)
     next_story: int = 1
     next_dup: int = 1
+    next_event: int = 1
+    events: dict[str, GroupRow] = field(default_factory=dict)
 
     @cached_property
     def story_of(self) -> dict[str, str | None]:
         """The story of each live stored item (None: noise)."""
         return {i: r.story for i, r in self.rows.items() if not r.deleted}
+
+    @cached_property
+    def event_of(self) -> dict[str, str | None]:
+        """The event of each live stored item (None: none)."""
+        return {i: r.event for i, r in self.rows.items() if not r.deleted}
 
     @cached_property
     def dup_of(self) -> dict[str, str | None]:

@@ -101,7 +101,10 @@ class Nightly:
         report = ChangeReport(
             run=run_id, kind=kind, state=str(self.state_path), corpus=str(corpus), model=model, started=started
         )
-        stored = Stored(state.items(), state.stories(), state.dup_groups(), *state.counters())
+        next_story, next_dup, next_event = state.counters()
+        stored = Stored(
+            state.items(), state.stories(), state.dup_groups(), next_story, next_dup, next_event, state.events()
+        )
 
         tonight = read_tonight(clusterer, corpus, stored.rows, state.vectors, reuse_stored=full)
         then = state.skipped_in_runs(r.last_seen for r in missing(tonight.hashes, stored.rows))
@@ -134,8 +137,9 @@ class Nightly:
             result = build_result(analysis, tonight.skipped, clusterer._embedder().encoder.name)
             stories = [s.members for s in result.stories]
             dups = [g.members for g in result.duplicate_groups]
+            events = [e.members for e in result.events]
             means = batch_means(tonight.langs, tonight.vectors, analysis.language_means)
-            return assign_batch(stored, stories, dups, kept), means
+            return assign_batch(stored, stories, dups, kept, events), means
         langs = tonight.langs
         means = update_means(state.means(), langs, tonight.vectors, clusterer.language_shrink, clusterer.prior())
         centred = center_by_language(tonight.vectors, langs, means=means_by_lang(means))

@@ -30,11 +30,13 @@ def build_outcome(
     old_story, old_dup = stored.story_of, stored.dup_of
     report.stories_merged, report.stories_split = placement.stories_merged, placement.stories_split
     report.duplicate_groups_merged, report.duplicate_groups_split = placement.dups_merged, placement.dups_split
+    report.events_merged, report.events_split = placement.events_merged, placement.events_split
     changes = Changes(
         run=RunRecord(report.run, report.kind, report.started, report.started),
         means=means,
         next_story=placement.next_story,
         next_dup=placement.next_dup,
+        next_event=placement.next_event,
     )
     # items: tonight's, those kept unread, the deleted ones
     for it in tonight.items:
@@ -55,17 +57,18 @@ def build_outcome(
                 story=placement.story.get(it.id),
                 dup=placement.dup.get(it.id),
                 source=it.source,
+                event=placement.event.get(it.id),
             )
         )
         if it.id in fresh:  # new or changed: its vector is new
             changes.vectors[it.id] = tonight.vector(it.id)
     for i in diff.kept:
         r = copy.copy(rows[i])
-        r.story, r.dup = placement.story.get(i), placement.dup.get(i)
+        r.story, r.dup, r.event = placement.story.get(i), placement.dup.get(i), placement.event.get(i)
         changes.items.append(r)
     for i in diff.deleted:
         r = copy.copy(rows[i])
-        r.deleted, r.story, r.dup = True, None, None
+        r.deleted, r.story, r.dup, r.event = True, None, None, None
         changes.items.append(r)
         report.deleted_items.append(
             ItemChange(i, r.kind, r.lang, previous_story=old_story.get(i), previous_duplicate_group=old_dup.get(i))
@@ -91,6 +94,19 @@ def build_outcome(
             report.stories_created.append(GroupInfo(sid, sorted(members), title=row.extra))
         changes.stories.append(row)
     changes.stories.extend(_retired(stored.stories, s_members, report.stories_merged, report.stories_dissolved))
+    e_members: dict[str, list[str]] = {}
+    for i, e in placement.event.items():
+        e_members.setdefault(e, []).append(i)
+    for eid, members in sorted(e_members.items()):
+        story = placement.story.get(min(members))
+        if eid in stored.events:
+            row = copy.copy(stored.events[eid])
+            row.status, row.merged_into, row.extra = "live", None, story
+        else:
+            row = GroupRow(eid, report.run, extra=story)
+            report.events_created.append(GroupInfo(eid, sorted(members), story=story))
+        changes.events.append(row)
+    changes.events.extend(_retired(stored.events, e_members, report.events_merged, report.events_dissolved))
     for did, members in sorted(d_members.items()):
         canonical = seq[canonical_member(seq, [pos[i] for i in members])].id
         if did in stored.dups:
@@ -124,6 +140,7 @@ def build_outcome(
             )
     report.counts.update(
         stories=len(s_members),
+        events=len(e_members),
         duplicate_groups=len(d_members),
         items=len(tonight.items),
         new=len(diff.new),

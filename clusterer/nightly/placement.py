@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from ..stories.teasers import attach_teasers
 from ..stories.threads import link_stories
 from .changes import Merge, Split
 
-STORY_PREFIX, DUP_PREFIX = "S", "D"
+STORY_PREFIX, DUP_PREFIX, EVENT_PREFIX = "S", "D", "E"
 
 
 def story_id(number: int) -> str:
@@ -46,8 +47,12 @@ def dup_id(number: int) -> str:
     return f"{DUP_PREFIX}{number:06d}"
 
 
+def event_id(number: int) -> str:
+    return f"{EVENT_PREFIX}{number:06d}"
+
+
 def id_number(gid: str) -> int:
-    """The number of a story or duplicate-group id (``S000012`` -> 12)."""
+    """The number of a story, event or duplicate-group id (``S000012`` -> 12)."""
     return int(gid[1:])
 
 
@@ -93,7 +98,7 @@ def map_by_overlap(
 
 
 class Groups:
-    """Ids of one kind (stories or duplicate groups) while a night changes them.
+    """Ids of one kind (stories, events or duplicate groups) while a night changes them.
 
     ``merge`` keeps the id with most members (ties: the older id) and records
     which ids went where; ``new`` draws the next number from the counter.
@@ -144,6 +149,14 @@ class Groups:
     def drop(self, gid: str) -> None:
         for item in self.members.pop(gid, ()):
             self.of.pop(item, None)
+
+    def discard(self, item: str) -> None:
+        """``item`` leaves its group; a group left empty goes."""
+        gid = self.of.pop(item, None)
+        if gid is not None:
+            self.members[gid].discard(item)
+            if not self.members[gid]:
+                del self.members[gid]
 
     def merge_list(self) -> list[Merge]:
         return [
@@ -242,17 +255,20 @@ class Placer:
         )
         return np.concatenate([fresh, touched]), np.vstack([f_idx, t_idx]), np.vstack([f_sim, t_sim])
 
-    def place(self, stories: Groups, dups: Groups) -> None:
+    def place(self, stories: Groups, dups: Groups, events: Groups | None = None) -> None:
+        events = events if events is not None else Groups({}, event_id, 1)
         fresh = np.flatnonzero(self.fresh)
+        founded: list[list[str]] = []  # the events of tonight's new stories, as their linkage gave them
         if len(fresh):
             self._duplicates(fresh, dups)
-            self._stories(fresh, stories, dups)
+            self._stories(fresh, stories, dups, founded)
         for gid in [g for g, m in dups.members.items() if len(m) < 2]:
             dups.drop(gid)
         for gid in [
             g for g, m in stories.members.items() if sum(self.article[self.pos[i]] for i in m) < self.sp.min_articles
         ]:
             stories.drop(gid)
+        self._events(fresh, stories, dups, events, founded)
 
     # -- duplicates -----------------------------------------------------------
     def _duplicates(self, fresh: np.ndarray, dups: Groups) -> None:
@@ -304,7 +320,7 @@ class Placer:
     def _articles(self, stories: Groups, gid: str) -> list[int]:
         return sorted(self.pos[i] for i in stories.members[gid] if self.article[self.pos[i]])
 
-    def _stories(self, fresh: np.ndarray, stories: Groups, dups: Groups) -> None:
+    def _stories(self, fresh: np.ndarray, stories: Groups, dups: Groups, founded: list[list[str]]) -> None:
         sp = self.sp
         arts = [int(g) for g in fresh if self.article[g]]
         nbrs, _ = self._stored_nbrs(arts, self.candidates)
@@ -338,7 +354,7 @@ class Placer:
                 a_arts, b_arts = self._articles(stories, a), self._articles(stories, b)
                 if self._mean_sims(a_arts, b_arts).mean() >= sp.threshold:
                     stories.merge([a, b])
-        self._new_stories([g for g in arts if self.ids[g] not in stories.of], nbrs, arts, stories, dups)
+        self._new_stories([g for g in arts if self.ids[g] not in stories.of], nbrs, arts, stories, dups, founded)
         self._teasers([int(g) for g in fresh if not self.article[g]], stories)
         # stored teasers that were noise, next to tonight's articles: their story may
         # have formed or grown tonight, so they get the same chance as new teasers
@@ -354,11 +370,14 @@ class Placer:
             stories,
         )
 
-    def _new_stories(self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups) -> None:
+    def _new_stories(
+        self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups, founded: list[list[str]]
+    ) -> None:
         """The batch run's story linkage (:func:`~clusterer.stories.threads.link_stories`
         over the same neighbour search) among the unplaced new articles and the
         unassigned stored articles next to them; a cluster with a new article and
-        enough articles is a story."""
+        enough articles is a story. Its events, as the linkage gave them, are
+        appended to ``founded`` (item ids)."""
         if not loose:
             return
         near = {g: r for r, g in enumerate(arts)}
@@ -378,7 +397,7 @@ class Placer:
                 groups.setdefault(gid, []).append(at[g])
         x = self.x[pool]
         nbr_idx, nbr_sim = knn(x, max(self.dp.neighbours, self.story_neighbours, 1))  # k as the batch run's
-        labels = link_stories(
+        linked = link_stories(
             x,
             [self.chars[g] for g in pool],
             [self.days[g] for g in pool],
@@ -387,13 +406,65 @@ class Placer:
             self.sp,
             [v for v in groups.values() if len(v) > 1],
             [self._features(g).names for g in pool],
-        ).stories
+        )
         clusters: dict[int, list[int]] = {}
-        for g, lab in zip(pool, labels):
+        event_of = {}
+        for g, lab, ev in zip(pool, linked.stories, linked.events):
             clusters.setdefault(int(lab), []).append(g)
+            event_of[g] = int(ev)
         found = [c for c in clusters.values() if len(c) >= self.sp.min_articles and any(self.fresh[g] for g in c)]
         for c in sorted(found, key=lambda c: (-len(c), min(self.ids[g] for g in c))):
             stories.new([self.ids[g] for g in c])
+            parts: dict[int, list[str]] = {}
+            for g in c:
+                parts.setdefault(event_of[g], []).append(self.ids[g])
+            founded.extend(sorted(parts.values(), key=min))
+
+    # -- events ------------------------------------------------------------------
+    def _events(
+        self, fresh: np.ndarray, stories: Groups, dups: Groups, events: Groups, founded: list[list[str]]
+    ) -> None:
+        """Events within the stories: a new story's events are those its linkage gave
+        (``founded``); a new article placed in a stored story joins the event of that
+        story whose articles it is closest to on average, with the events' date width
+        (``event_time_scale_days``), where that reaches the cut, or founds one; a
+        duplicate group lies in one event; an item in no story, and a teaser, has none."""
+        for members in founded:
+            placed = [i for i in members if i in stories.of]
+            if placed:
+                events.new(placed)
+        sp = self.sp
+        dated = replace(sp, time_scale_days=sp.event_time_scale_days)
+        for g in sorted(int(g) for g in fresh if self.article[g]):
+            item = self.ids[g]
+            if item in events.of or item not in stories.of:
+                continue
+            near: dict[str, list[int]] = {}
+            for other in stories.members[stories.of[item]]:
+                e = events.of.get(other)
+                if e is not None:
+                    near.setdefault(e, []).append(self.pos[other])
+            best: tuple[float, str] | None = None
+            for e in sorted(near, key=id_number):
+                rows = near[e]
+                v = float(
+                    cross_similarity(
+                        self.xs[[g]], [self.days[g]], self.xs[rows], [self.days[r] for r in rows], dated
+                    ).mean()
+                )
+                if v >= sp.threshold and (best is None or v > best[0]):
+                    best = (v, e)
+            if best is not None:
+                events.add([item], best[1])
+            else:
+                events.new([item])
+        touched = {dups.of[self.ids[g]] for g in fresh if self.ids[g] in dups.of}
+        for gid in sorted(touched, key=id_number):
+            found = {events.of[i] for i in dups.members.get(gid, ()) if i in events.of}
+            if len(found) > 1:
+                events.merge(found)
+        for item in [i for i in events.of if i not in stories.of or not self.article[self.pos[i]]]:
+            events.discard(item)
 
     def _teasers(self, teasers: list[int], stories: Groups) -> None:
         """Each new teaser joins the story it is clearly closest to (attach_teasers), among

@@ -14,8 +14,9 @@ duplicate groups no ``evidence``.
 from __future__ import annotations
 
 from ..debias import center_by_language
-from ..records import ARTICLE
-from ..result import ClusterResult, DuplicateGroup, ItemResult, Story, map_coordinates
+from ..labels import label
+from ..records import ARTICLE, day_number
+from ..result import ClusterResult, DuplicateGroup, Event, ItemResult, Story, map_coordinates
 from .state import State, StoredItem, means_by_lang
 
 
@@ -37,6 +38,7 @@ def state_result(state: State) -> ClusterResult:
             url=r.url,
             story=r.story,
             duplicate_group=r.dup,
+            event=r.event,
             x=float(xy[k, 0]),
             y=float(xy[k, 1]),
         )
@@ -66,7 +68,36 @@ def state_result(state: State) -> ClusterResult:
         groups.append(
             DuplicateGroup(id=gid, members=ids, canonical=keep, languages=_languages(members), story=story_of[keep])
         )
-    return ClusterResult(items=items, stories=stories, duplicate_groups=groups, model=state.model or "")
+    events = _events(rows, stories)
+    result = ClusterResult(
+        items=items, stories=stories, duplicate_groups=groups, model=state.model or "", events=events
+    )
+    return label(result, story_titles=False)  # keywords, the events' titles; stories keep their stored titles
+
+
+def _events(rows: list[StoredItem], stories: list[Story]) -> list[Event]:
+    """The events as stored, each story's in time order (first date, undated last,
+    then id), their ids filled in each story's ``events``."""
+    story_of = {s.id: s for s in stories}
+    out = []
+    for eid, members in _by_group(rows, "event").items():
+        dated = sorted((d, r.date) for r in members if (d := day_number(r.date)) is not None)
+        out.append(
+            Event(
+                id=eid,
+                story=members[0].story or "",
+                title=None,
+                members=[r.id for r in members],
+                languages=_languages(members),
+                first_date=dated[0][1] if dated else None,
+                last_date=dated[-1][1] if dated else None,
+            )
+        )
+    out.sort(key=lambda e: (e.story, e.first_date is None, day_number(e.first_date) or 0.0, e.id))
+    for e in out:
+        if e.story in story_of:
+            story_of[e.story].events.append(e.id)
+    return out
 
 
 def _by_group(rows: list[StoredItem], column: str) -> dict[str, list[StoredItem]]:

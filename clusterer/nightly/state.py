@@ -3,11 +3,11 @@
 What it holds (schema version :data:`SCHEMA_VERSION`):
 
 - ``meta``: the encoder name the state was built with, the schema version and
-  the id counters (``next_story``, ``next_dup``); ids are never reused.
+  the id counters (``next_story``, ``next_dup``, ``next_event``); ids are never reused.
 - ``items``: every item ever seen (id, doc, kind, lang, title, date, url, the
   content hash of its embedded text, first and last run it was seen in, a
-  deleted flag, its story and duplicate group, the corpus file it was last read
-  from) and its **raw** embedding as a
+  deleted flag, its story, event and duplicate group, the corpus file it was last
+  read from) and its **raw** embedding as a
   float32 BLOB. Vectors live here, not only in the embeddings cache, so the
   state is self-contained: a rebuild needs neither the cache nor the model.
   Centred vectors are not stored; they are the raw vectors minus the stored
@@ -15,9 +15,9 @@ What it holds (schema version :data:`SCHEMA_VERSION`):
 - ``lang_means``: the shrunk language means used for centring, with the item
   count each was computed from, plus the corpus mean of the last full run (the prior
   they are shrunk toward when the clusterer has no reference prior).
-- ``stories`` / ``dup_groups``: every id ever given out, with the run that
-  created it and what became of it (``live``, ``merged`` into another id, or
-  ``dissolved``); a group's canonical item.
+- ``stories`` / ``events`` / ``dup_groups``: every id ever given out, with the run
+  that created it and what became of it (``live``, ``merged`` into another id, or
+  ``dissolved``); a story's title, an event's story, a group's canonical item.
 - ``runs``: the run log (id, kind, started, finished, status, counts, and the
   change report as JSON, so a report lost to a crash can be printed again).
 
@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import StateError, StateLocked
 
-SCHEMA_VERSION = 2  # 2 added items.source; a version-1 file is upgraded in place when opened
+SCHEMA_VERSION = 3  # 2 added items.source, 3 events; an older file is upgraded in place when opened
 OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of language means without a reference prior)
 
 _SCHEMA = """
@@ -52,13 +52,16 @@ CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY, doc TEXT NOT NULL, kind TEXT NOT NULL, lang TEXT, title TEXT,
     date TEXT, url TEXT, hash TEXT NOT NULL, first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
-    story TEXT, dup TEXT, vec BLOB NOT NULL, source TEXT);
+    story TEXT, dup TEXT, vec BLOB NOT NULL, source TEXT, event TEXT);
 CREATE INDEX IF NOT EXISTS items_story ON items(story);
 CREATE INDEX IF NOT EXISTS items_dup ON items(dup);
 CREATE TABLE IF NOT EXISTS lang_means (key TEXT PRIMARY KEY, n INTEGER NOT NULL, vec BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS stories (
     id TEXT PRIMARY KEY, created_run INTEGER NOT NULL, status TEXT NOT NULL,
     merged_into TEXT, title TEXT);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, created_run INTEGER NOT NULL, status TEXT NOT NULL,
+    merged_into TEXT, story TEXT);
 CREATE TABLE IF NOT EXISTS dup_groups (
     id TEXT PRIMARY KEY, created_run INTEGER NOT NULL, status TEXT NOT NULL,
     merged_into TEXT, canonical TEXT);
@@ -86,6 +89,7 @@ class StoredItem:
     story: str | None = None
     dup: str | None = None
     source: str | None = None  # the corpus file (None in rows written before schema 2)
+    event: str | None = None  # an article's event in its story (None before schema 3, until a rebuild)
 
 
 _ITEM_COLS = (
@@ -103,13 +107,14 @@ _ITEM_COLS = (
     "story",
     "dup",
     "source",
+    "event",
 )
 
 
 @dataclass
 class GroupRow:
-    """A story or a duplicate group id and its fate. ``extra`` is the story title
-    or the group's canonical item."""
+    """A story, event or duplicate group id and its fate. ``extra`` is the story's
+    title, the event's story or the group's canonical item."""
 
     id: str
     created_run: int
@@ -145,6 +150,8 @@ class Changes:
     means: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     next_story: int = 1
     next_dup: int = 1
+    events: list[GroupRow] = field(default_factory=list)
+    next_event: int = 1
 
 
 class StateLock:
@@ -228,6 +235,9 @@ class State:
             version = self._meta("schema")
             if version == "1":
                 _upgrade_from_1(self._db)
+                version = "2"
+            if version == "2":
+                _upgrade_from_2(self._db)
                 version = str(SCHEMA_VERSION)
             self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -259,9 +269,13 @@ class State:
     def is_empty(self) -> bool:
         return self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
 
-    def counters(self) -> tuple[int, int]:
-        """The next story and duplicate-group numbers."""
-        return int(self._meta("next_story") or 1), int(self._meta("next_dup") or 1)
+    def counters(self) -> tuple[int, int, int]:
+        """The next story, duplicate-group and event numbers."""
+        return (
+            int(self._meta("next_story") or 1),
+            int(self._meta("next_dup") or 1),
+            int(self._meta("next_event") or 1),
+        )
 
     def next_run_id(self) -> int:
         row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
@@ -311,6 +325,9 @@ class State:
     def dup_groups(self) -> dict[str, GroupRow]:
         return self._groups("dup_groups", "canonical")
 
+    def events(self) -> dict[str, GroupRow]:
+        return self._groups("events", "story")
+
     def runs(self) -> list[RunRecord]:
         out = []
         for rid, kind, started, finished, status, counts, report in self._db.execute(
@@ -345,7 +362,11 @@ class State:
         try:
             db.execute("BEGIN IMMEDIATE")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (model,))
-            for key, value in (("next_story", changes.next_story), ("next_dup", changes.next_dup)):
+            for key, value in (
+                ("next_story", changes.next_story),
+                ("next_dup", changes.next_dup),
+                ("next_event", changes.next_event),
+            ):
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
             fresh = [it for it in changes.items if it.id in changes.vectors]
             other = [it for it in changes.items if it.id not in changes.vectors]
@@ -363,6 +384,7 @@ class State:
             for table, extra, rows in (
                 ("stories", "title", changes.stories),
                 ("dup_groups", "canonical", changes.dup_groups),
+                ("events", "story", changes.events),
             ):
                 db.executemany(
                     f"INSERT OR REPLACE INTO {table} (id, created_run, status, merged_into, {extra}) "
@@ -402,6 +424,15 @@ def _upgrade_from_1(db: sqlite3.Connection) -> None:
     until each row's next run (the nightly job treats an unknown file cautiously)."""
     db.execute("ALTER TABLE items ADD COLUMN source TEXT")
     db.execute("UPDATE meta SET v = '2' WHERE k = 'schema'")
+
+
+def _upgrade_from_2(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3, inside the caller's transaction: ``items.event`` added (the
+    ``events`` table is made with the others), empty until the next rebuild
+    (``cluster update --rebuild``) gives the stored articles their events; a night's
+    new articles get theirs at once."""
+    db.execute("ALTER TABLE items ADD COLUMN event TEXT")
+    db.execute("UPDATE meta SET v = '3' WHERE k = 'schema'")
 
 
 def _row(it: StoredItem) -> tuple:
