@@ -33,7 +33,7 @@ from ..neighbours import NeighbourIndex, knn, knn_between, top_k
 from ..records import ARTICLE, Item, day_number, embedding_text
 from ..stories.similarity import StoryParams, cross_similarity, length_scale
 from ..stories.teasers import attach_teasers
-from ..stories.threads import link_stories
+from ..stories.threads import EventSimilarity, event_summaries, link_stories
 from .changes import Merge, Split
 
 STORY_PREFIX, DUP_PREFIX, EVENT_PREFIX = "S", "D", "E"
@@ -258,17 +258,18 @@ class Placer:
     def place(self, stories: Groups, dups: Groups, events: Groups | None = None) -> None:
         events = events if events is not None else Groups({}, event_id, 1)
         fresh = np.flatnonzero(self.fresh)
-        founded: list[list[str]] = []  # the events of tonight's new stories, as their linkage gave them
         if len(fresh):
             self._duplicates(fresh, dups)
-            self._stories(fresh, stories, dups, founded)
+            self._stories(fresh, stories, dups, events)
         for gid in [g for g, m in dups.members.items() if len(m) < 2]:
             dups.drop(gid)
         for gid in [
             g for g, m in stories.members.items() if sum(self.article[self.pos[i]] for i in m) < self.sp.min_articles
         ]:
             stories.drop(gid)
-        self._events(fresh, stories, dups, events, founded)
+        # an item in no story, and a teaser, has no event
+        for item in [i for i in events.of if i not in stories.of or not self.article[self.pos[i]]]:
+            events.discard(item)
 
     # -- duplicates -----------------------------------------------------------
     def _duplicates(self, fresh: np.ndarray, dups: Groups) -> None:
@@ -306,55 +307,46 @@ class Placer:
             gid = dups.merge(olds) if olds else dups.new([])
             dups.add(comp, gid)
 
-    # -- stories ---------------------------------------------------------------
-    def _mean_sims(self, rows: Sequence[int], members: Sequence[int]) -> np.ndarray:
-        sims = cross_similarity(
-            self.xs[list(rows)],
-            [self.days[r] for r in rows],
-            self.xs[list(members)],
-            [self.days[m] for m in members],
-            self.sp,
-        )
-        return sims.mean(axis=1)
-
+    # -- stories and events ----------------------------------------------------
     def _articles(self, stories: Groups, gid: str) -> list[int]:
         return sorted(self.pos[i] for i in stories.members[gid] if self.article[self.pos[i]])
 
-    def _stories(self, fresh: np.ndarray, stories: Groups, dups: Groups, founded: list[list[str]]) -> None:
+    def _stories(self, fresh: np.ndarray, stories: Groups, dups: Groups, events: Groups) -> None:
+        """Tonight's articles placed as the batch run places them, event first
+        (:func:`~clusterer.stories.threads.link_stories`): each joins the stored event
+        whose articles it is closest to on average, with the events' date width, where
+        that reaches the cut, and so that event's story; a duplicate group holds
+        together in one story and one event; the rest, with the unassigned stored
+        articles next to them, form events and stories by the batch run's linkage, and
+        each story so formed continues the stored story its events thread to
+        (:meth:`_threads`). Then the teasers."""
         sp = self.sp
         arts = [int(g) for g in fresh if self.article[g]]
         nbrs, _ = self._stored_nbrs(arts, self.candidates)
-        cands: dict[str, list[int]] = {}
+        dated = replace(sp, time_scale_days=sp.event_time_scale_days)
         for r, g in enumerate(arts):
-            for s in {stories.of[self.ids[j]] for j in nbrs[r] if self.ids[j] in stories.of}:
-                cands.setdefault(s, []).append(g)
-        score: dict[int, dict[str, float]] = {g: {} for g in arts}
-        for s in sorted(cands, key=id_number):
-            for g, v in zip(cands[s], self._mean_sims(cands[s], self._articles(stories, s))):
-                score[g][s] = float(v)
-        choice = {}
-        for g in arts:
-            ok = [(v, s) for s, v in score[g].items() if v >= sp.threshold]
-            if ok:
-                choice[g] = min(ok, key=lambda t: (-t[0], id_number(t[1])))[1]
-        for g, s in sorted(choice.items()):
-            stories.add([self.ids[g]], stories.find(s))
-        # a duplicate group lives in one story (as merge_groups does in the batch)
+            best: tuple[float, str] | None = None
+            for e in sorted({events.of[self.ids[j]] for j in nbrs[r] if self.ids[j] in events.of}, key=id_number):
+                rows = [self.pos[i] for i in sorted(events.members[e])]
+                days = [self.days[k] for k in rows]
+                v = float(cross_similarity(self.xs[[g]], [self.days[g]], self.xs[rows], days, dated).mean())
+                if v >= sp.threshold and (best is None or v > best[0]):
+                    best = (v, e)
+            if best is not None:
+                item = self.ids[g]
+                anchor = min(i for i in events.members[best[1]] if i in stories.of)
+                events.add([item], best[1])
+                stories.add([item], stories.of[anchor])
+        # a duplicate group lives in one story and one event (as merge_groups does in the batch)
         for gid in sorted({dups.of[self.ids[g]] for g in arts if self.ids[g] in dups.of}, key=id_number):
             members = sorted(dups.members[gid])
             found = {stories.of[i] for i in members if i in stories.of}
             if found:
                 stories.add(members, stories.merge(found))
-        # a new article that clearly belongs to two stories bridges them (average linkage)
-        for g in sorted(choice):
-            for other, v in sorted(score[g].items(), key=lambda kv: id_number(kv[0])):
-                a, b = stories.of[self.ids[g]], stories.find(other)
-                if a == b or v < sp.threshold:
-                    continue
-                a_arts, b_arts = self._articles(stories, a), self._articles(stories, b)
-                if self._mean_sims(a_arts, b_arts).mean() >= sp.threshold:
-                    stories.merge([a, b])
-        self._new_stories([g for g in arts if self.ids[g] not in stories.of], nbrs, arts, stories, dups, founded)
+                held = {events.of[i] for i in members if i in events.of}
+                events.add(members, events.merge(held) if held else events.new([]))
+        new = self._new_stories([g for g in arts if self.ids[g] not in stories.of], nbrs, arts, stories, dups, events)
+        self._threads(new, nbrs, arts, stories, events)
         self._teasers([int(g) for g in fresh if not self.article[g]], stories)
         # stored teasers that were noise, next to tonight's articles: their story may
         # have formed or grown tonight, so they get the same chance as new teasers
@@ -370,16 +362,13 @@ class Placer:
             stories,
         )
 
-    def _new_stories(
-        self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups, founded: list[list[str]]
-    ) -> None:
-        """The batch run's story linkage (:func:`~clusterer.stories.threads.link_stories`
-        over the same neighbour search) among the unplaced new articles and the
-        unassigned stored articles next to them; a cluster with a new article and
-        enough articles is a story. Its events, as the linkage gave them, are
-        appended to ``founded`` (item ids)."""
+    def _new_stories(self, loose: list[int], nbrs, arts, stories: Groups, dups: Groups, events: Groups) -> list[str]:
+        """The batch run's linkage (:func:`~clusterer.stories.threads.link_stories` over
+        the same neighbour search) among the unplaced new articles and the unassigned
+        stored articles next to them; a cluster with a new article and enough articles
+        is a story, with the events the linkage gave it. Returns the new stories' ids."""
         if not loose:
-            return
+            return []
         near = {g: r for r, g in enumerate(arts)}
         gathered = set(loose)
         for g in loose:
@@ -413,58 +402,63 @@ class Placer:
             clusters.setdefault(int(lab), []).append(g)
             event_of[g] = int(ev)
         found = [c for c in clusters.values() if len(c) >= self.sp.min_articles and any(self.fresh[g] for g in c)]
+        new = []
         for c in sorted(found, key=lambda c: (-len(c), min(self.ids[g] for g in c))):
-            stories.new([self.ids[g] for g in c])
+            new.append(stories.new([self.ids[g] for g in c]))
             parts: dict[int, list[str]] = {}
             for g in c:
                 parts.setdefault(event_of[g], []).append(self.ids[g])
-            founded.extend(sorted(parts.values(), key=min))
+            for members in sorted(parts.values(), key=min):
+                events.new(members)
+        return new
 
-    # -- events ------------------------------------------------------------------
-    def _events(
-        self, fresh: np.ndarray, stories: Groups, dups: Groups, events: Groups, founded: list[list[str]]
-    ) -> None:
-        """Events within the stories: a new story's events are those its linkage gave
-        (``founded``); a new article placed in a stored story joins the event of that
-        story whose articles it is closest to on average, with the events' date width
-        (``event_time_scale_days``), where that reaches the cut, or founds one; a
-        duplicate group lies in one event; an item in no story, and a teaser, has none."""
-        for members in founded:
-            placed = [i for i in members if i in stories.of]
-            if placed:
-                events.new(placed)
-        sp = self.sp
-        dated = replace(sp, time_scale_days=sp.event_time_scale_days)
-        for g in sorted(int(g) for g in fresh if self.article[g]):
-            item = self.ids[g]
-            if item in events.of or item not in stories.of:
-                continue
-            near: dict[str, list[int]] = {}
-            for other in stories.members[stories.of[item]]:
-                e = events.of.get(other)
-                if e is not None:
-                    near.setdefault(e, []).append(self.pos[other])
+    def _threads(self, new: list[str], nbrs, arts, stories: Groups, events: Groups) -> None:
+        """Each story formed tonight continues the stored story next to it whose events
+        its own events thread to, as the batch run's threads join events: the average
+        of :class:`~clusterer.stories.threads.EventSimilarity` over the two stories'
+        events reaches ``thread_threshold`` (the highest such story; names weighted
+        over the events compared). A stored story's articles without an event (a state
+        from before events, until its rebuild) count as one event."""
+        if not new:
+            return
+        near = {g: r for r, g in enumerate(arts)}
+        fresh_ids = set(new)
+        candidates: dict[str, list[str]] = {}
+        for sid in new:
+            found: set[str] = set()
+            for i in stories.members[sid]:
+                r = near.get(self.pos[i])
+                if r is not None:
+                    found.update(stories.of[self.ids[j]] for j in nbrs[r] if self.ids[j] in stories.of)
+            candidates[sid] = sorted(found - fresh_ids, key=id_number)
+        involved = sorted(set(new).union(*candidates.values()), key=id_number)
+        if len(involved) == len(new):
+            return
+        rows: list[int] = []
+        labels: list[int] = []
+        events_of: dict[str, list[int]] = {}  # story -> its events' numbers in the summaries
+        for sid in involved:
+            parts: dict[str, list[int]] = {}
+            for i in sorted(stories.members[sid]):
+                if self.article[self.pos[i]]:
+                    parts.setdefault(events.of.get(i, ""), []).append(self.pos[i])
+            for members in parts.values():
+                number = labels[-1] + 1 if labels else 0
+                events_of.setdefault(sid, []).append(number)
+                rows.extend(members)
+                labels.extend([number] * len(members))
+        centroids, median, pooled = event_summaries(
+            self.xs[rows], [self.days[r] for r in rows], [self._features(r).names for r in rows], np.array(labels)
+        )
+        sim = EventSimilarity(centroids, list(median), pooled, self.sp)
+        for sid in new:
             best: tuple[float, str] | None = None
-            for e in sorted(near, key=id_number):
-                rows = near[e]
-                v = float(
-                    cross_similarity(
-                        self.xs[[g]], [self.days[g]], self.xs[rows], [self.days[r] for r in rows], dated
-                    ).mean()
-                )
-                if v >= sp.threshold and (best is None or v > best[0]):
-                    best = (v, e)
+            for other in candidates[sid]:
+                v = float(sim.block(events_of[sid], events_of[other]).mean())
+                if v >= self.sp.thread_threshold and (best is None or v > best[0]):
+                    best = (v, other)
             if best is not None:
-                events.add([item], best[1])
-            else:
-                events.new([item])
-        touched = {dups.of[self.ids[g]] for g in fresh if self.ids[g] in dups.of}
-        for gid in sorted(touched, key=id_number):
-            found = {events.of[i] for i in dups.members.get(gid, ()) if i in events.of}
-            if len(found) > 1:
-                events.merge(found)
-        for item in [i for i in events.of if i not in stories.of or not self.article[self.pos[i]]]:
-            events.discard(item)
+                stories.merge([stories.find(sid), stories.find(best[1])])
 
     def _teasers(self, teasers: list[int], stories: Groups) -> None:
         """Each new teaser joins the story it is clearly closest to (attach_teasers), among
