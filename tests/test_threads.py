@@ -172,3 +172,36 @@ def test_events_serve_their_level(threads):
 def test_unrelated_pages_are_noise(threads):
     _, items = threads
     assert all(items[g["id"]].story is None for g in GOLD if g["story"] is None)
+
+
+def test_the_nightly_job_threads_events_as_the_batch_run_does(tmp_path, model_cache):
+    """The corpus arrives over five nights, by date: each thread the batch run keeps
+    whole is one story of the state too (the later events join the stored story they
+    continue), with stable event ids inside it, and the election cycles stay apart."""
+    from clusterer import Nightly
+    from clusterer.nightly.state import State
+
+    ordered = sorted(GOLD, key=lambda g: (g["date"], g["id"]))
+    per = -(-len(ordered) // 5)
+    corpus = tmp_path / "feed.jsonl"
+    seen: list = []
+    for night in range(5):
+        seen += ordered[night * per : (night + 1) * per]
+        corpus.write_text(
+            "".join(
+                json.dumps({k: g[k] for k in ("id", "text", "url", "date")}, ensure_ascii=False) + "\n" for g in seen
+            ),
+            encoding="utf-8",
+        )
+        with Clusterer(cache_dir=model_cache) as clusterer:
+            Nightly(tmp_path / "state.sqlite", clusterer).update(corpus)
+    with State(tmp_path / "state.sqlite") as st:
+        rows = {i: r for i, r in st.items().items() if not r.deleted}
+    for story in WHOLE:
+        placed = [rows[i] for i in _members("story")[story] if rows[i].story is not None]
+        assert len(placed) >= len(_members("story")[story]) - 1, story
+        assert len({r.story for r in placed}) == 1, story
+        assert all(r.event and r.event.startswith("E") for r in placed)
+    first = {rows[i].story for i in _members("story")["election-2019"]}
+    second = {rows[i].story for i in _members("story")["election-2024"]}
+    assert first.isdisjoint(second)
