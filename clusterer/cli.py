@@ -241,8 +241,8 @@ def format_option(f):
         "output_format",
         type=click.Choice(FORMATS),
         default=None,
-        help="what --out is: json (default), one file; csv or parquet, a folder of three "
-        "tables (items, stories, duplicate_groups), created if missing.",
+        help="what --out is: json (default), one file; csv or parquet, a folder of four "
+        "tables (items, stories, events, duplicate_groups), created if missing.",
     )(f)
 
 

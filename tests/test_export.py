@@ -23,10 +23,11 @@ from small_corpus import write_small_corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "corpus"
-TABLES = ("items", "stories", "duplicate_groups")
+TABLES = ("items", "stories", "events", "duplicate_groups")
 COLUMNS = {
     "items": ["id", "doc", "kind", "lang", "date", "url", "title", "story", "event", "duplicate_group", "canonical"],
     "stories": ["id", "title", "languages", "articles", "teasers", "size", "first_date", "last_date"],
+    "events": ["id", "story", "title", "languages", "size", "first_date", "last_date", "keywords", "members"],
     "duplicate_groups": ["id", "canonical", "size", "languages", "story", "members"],
 }
 
@@ -90,7 +91,21 @@ def expected_tables(result: dict) -> dict:
         }
         for g in result["duplicate_groups"]
     ]
-    return {"items": items, "stories": stories, "duplicate_groups": groups}
+    events = [
+        {
+            "id": e["id"],
+            "story": e["story"],
+            "title": e["title"],
+            "languages": e["languages"],
+            "size": len(e["members"]),
+            "first_date": e["first_date"],
+            "last_date": e["last_date"],
+            "keywords": e["keywords"],
+            "members": e["members"],
+        }
+        for e in result["events"]
+    ]
+    return {"items": items, "stories": stories, "events": events, "duplicate_groups": groups}
 
 
 def as_csv(rows: list) -> list:

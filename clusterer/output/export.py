@@ -1,5 +1,5 @@
-"""Writing a result out: one JSON file, or three tables (``items``, ``stories``,
-``duplicate_groups``) as CSV or Parquet files in one folder.
+"""Writing a result out: one JSON file, or four tables (``items``, ``stories``,
+``events``, ``duplicate_groups``) as CSV or Parquet files in one folder.
 
 The tables are built from a :class:`~clusterer.result.ClusterResult` alone, so a
 saved result (``load_result``) exports as the run that made it would have. Each
@@ -26,7 +26,7 @@ from ..result import ClusterResult
 
 FORMATS = ("json", "csv", "parquet")
 TABLE_FORMATS = ("csv", "parquet")
-TABLES = ("items", "stories", "duplicate_groups")
+TABLES = ("items", "stories", "events", "duplicate_groups")
 PYARROW_MISSING = "--format parquet needs pyarrow: pip install 'clusterer[parquet]'"
 
 # column kinds: "string", "int", "bool", and "strings" (a list column in Parquet,
@@ -55,6 +55,17 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("first_date", "string"),
         ("last_date", "string"),
     ),
+    "events": (
+        ("id", "string"),
+        ("story", "string"),
+        ("title", "string"),
+        ("languages", "strings"),
+        ("size", "int"),
+        ("first_date", "string"),
+        ("last_date", "string"),
+        ("keywords", "strings"),
+        ("members", "strings"),
+    ),
     "duplicate_groups": (
         ("id", "string"),
         ("canonical", "string"),
@@ -82,10 +93,11 @@ class Table:
 
 
 def tables(result: ClusterResult) -> list[Table]:
-    """The three tables of ``result``: items, stories, duplicate groups."""
+    """The four tables of ``result``: items, stories, events, duplicate groups."""
     return [
         Table("items", COLUMNS["items"], item_rows(result)),
         Table("stories", COLUMNS["stories"], story_rows(result)),
+        Table("events", COLUMNS["events"], event_rows(result)),
         Table("duplicate_groups", COLUMNS["duplicate_groups"], duplicate_group_rows(result)),
     ]
 
@@ -138,6 +150,25 @@ def story_rows(result: ClusterResult) -> list[dict]:
     return rows
 
 
+def event_rows(result: ClusterResult) -> list[dict]:
+    """One row per event (by story, in time order), its languages, keywords and
+    members as lists."""
+    return [
+        {
+            "id": e.id,
+            "story": e.story,
+            "title": e.title,
+            "languages": list(e.languages),
+            "size": len(e.members),
+            "first_date": e.first_date,
+            "last_date": e.last_date,
+            "keywords": list(e.keywords),
+            "members": list(e.members),
+        }
+        for e in result.events
+    ]
+
+
 def duplicate_group_rows(result: ClusterResult) -> list[dict]:
     """One row per duplicate group, its members and languages as lists."""
     return [
@@ -172,7 +203,7 @@ def check_output(source, out, fmt: str = "json") -> None:
     dest = Path(out)
     if dest.exists() and not dest.is_dir():
         raise OutputError(
-            f"the output folder {out} is a file: --format {fmt} writes three tables "
+            f"the output folder {out} is a file: --format {fmt} writes four tables "
             "into a folder; give a new or empty folder"
         )
     if dest.is_dir():
@@ -198,7 +229,7 @@ def table_paths(dest, fmt: str) -> list[Path]:
 
 
 def write_output(result: ClusterResult, out, fmt: str = "json") -> list[Path]:
-    """Write ``result`` to ``out`` as ``fmt``: a JSON file, or the three tables as
+    """Write ``result`` to ``out`` as ``fmt``: a JSON file, or the four tables as
     CSV or Parquet files in folder ``out`` (created if missing). Returns the files
     written. Check ``out`` first with :func:`check_output`."""
     if fmt == "json":
