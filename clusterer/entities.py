@@ -9,6 +9,7 @@ of one story, often round them or give others.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -92,6 +93,7 @@ that inflected forms (Wierzbicki, Wierzbickiego) and derived ones (Chile, Chilea
 chilien) meet."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(word: str) -> str:
     """The form a name is compared in: folded, transliterated to ASCII (anyascii:
     Путин -> putin), its first :data:`NAME_KEY_CHARS` letters."""

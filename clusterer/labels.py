@@ -77,16 +77,19 @@ def _names_of(member) -> dict[str, list[str]]:
     return out
 
 
-def keywords(members: Sequence, doc_freq: Counter, n_docs: int, k: int = KEYWORDS) -> list[str]:
+def keywords(
+    members: Sequence, doc_freq: Counter, n_docs: int, k: int = KEYWORDS, names_of: dict | None = None
+) -> list[str]:
     """A few names that say what a story or an event is about: those its articles'
     headlines and openings give most often (in two articles at least, where it has two),
     weighted by how rare they are in the whole result (``doc_freq``: articles per name
-    key, of ``n_docs``); each written as its articles write it most often."""
+    key, of ``n_docs``); each written as its articles write it most often. ``names_of``:
+    each member's names by id, where the caller has them already."""
     arts = [m for m in members if m.kind == ARTICLE] or list(members)
     counts: Counter = Counter()
     forms: dict[str, Counter] = {}
     for member in arts:
-        found = _names_of(member)
+        found = names_of[member.id] if names_of is not None and member.id in names_of else _names_of(member)
         counts.update(found.keys())
         for key, words in found.items():
             forms.setdefault(key, Counter()).update(words)
@@ -123,16 +126,17 @@ def label(result, display_lang: str | None = None, story_titles: bool = True):
     no language tag."""
     wanted = None if display_lang is None else display_language(display_lang)
     by_id = {it.id: it for it in result.items}
-    articles = [it for it in result.items if it.kind == ARTICLE]
+    in_groups = {m for s in result.stories for m in s.members} | {m for e in result.events for m in e.members}
+    names_of = {it.id: _names_of(it) for it in result.items if it.kind == ARTICLE and it.id in in_groups}
     doc_freq: Counter = Counter()
-    for it in articles:
-        doc_freq.update(_names_of(it).keys())
-    n_docs = max(len(articles), 1)
+    for found in names_of.values():
+        doc_freq.update(found.keys())
+    n_docs = max(len(names_of), 1)
 
     def labelled(group, titled: bool = True):
         members = [by_id[m] for m in group.members if m in by_id]
         title = (title_of(members, wanted) or group.title) if titled else group.title
-        return replace(group, title=title, keywords=keywords(members, doc_freq, n_docs))
+        return replace(group, title=title, keywords=keywords(members, doc_freq, n_docs, names_of=names_of))
 
     stories = [labelled(s, story_titles) for s in result.stories]
     events = [labelled(e) for e in result.events]
