@@ -38,7 +38,7 @@ import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 
 from .align import Aligner, Alignment, pack, split_sentences, unpack
-from .entities import fold, names, number_agreement, numbers
+from .entities import fold, name_agreement, names, number_agreement, numbers
 
 # a word, or one character of a script written without spaces between words
 # (Han, kana, Thai, Lao, Khmer, Myanmar), so that "word pairs" are character
@@ -72,6 +72,8 @@ class DuplicateParams:
     min_share: float = 0.60  # alignment: ... and this share of the shorter text's sentences
     align_margin: float = 0.10  # a sentence match's lead over its nearest few (centred cosine)
     min_numbers: float = 0.34  # alignment: share of figures in common, where both give 2 or more
+    min_names: float = 0.80  # same language, containment: share of names in common (of the fewer) ...
+    names_at_least: int = 5  # ... where both texts give this many names or more
     align_shrink: float = 10.0  # sentences' language means: corpus weight n / (n + this)
     group_support: float = 0.34  # two groups join when a third of the pairs across them pass
 
@@ -167,10 +169,20 @@ class PairEvidence:
     aligned: int | None = None  # sentences aligned in order
     share: float | None = None  # ... as a share of the shorter text's sentences
     figures: float | None = None  # figures in common (None: too few to tell)
+    names: float | None = None  # names in common, of the fewer (same language; None: too few to tell)
 
     def contained(self, p: DuplicateParams) -> bool:
+        """Same language: most word pairs in common, or, between article-length texts,
+        most of the shorter one's word pairs found in the other where the two name the
+        same people, places and things (``min_names`` of the fewer names): two reports
+        written to one template, other guests on other days, are two articles."""
         return self.same_language and (
-            self.overlap >= p.min_overlap or (self.chars >= p.min_chars and self.containment >= p.min_containment)
+            self.overlap >= p.min_overlap
+            or (
+                self.chars >= p.min_chars
+                and self.containment >= p.min_containment
+                and (self.names is None or self.names >= p.min_names)
+            )
         )
 
     def needs_alignment(self, p: DuplicateParams) -> bool:
@@ -206,6 +218,8 @@ class PairEvidence:
             out.update(aligned_sentences=self.aligned, aligned_share=round(float(self.share or 0.0), 4))
         if self.figures is not None:
             out["figures_in_common"] = round(float(self.figures), 4)
+        if self.names is not None:
+            out["names_in_common"] = round(float(self.names), 4)
         return out
 
 
@@ -281,6 +295,9 @@ class PairJudge:
                 a.tolist(), b.tolist(), same.tolist(), sims.tolist(), jac.tolist(), cont.tolist(), chars.tolist()
             )
         ]
+        for e in out:
+            if e.same_language:
+                e.names = name_agreement(self.features[e.i].names, self.features[e.j].names, self.params.names_at_least)
         self._align([e for e in out if e.needs_alignment(self.params)])
         return out
 

@@ -34,6 +34,14 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def name_agreement(a: frozenset[str], b: frozenset[str], at_least: int = 5) -> float | None:
+    """Share of the smaller set of names (:func:`names`) found in the other; None when
+    either text gives fewer than ``at_least`` (no evidence either way)."""
+    if min(len(a), len(b)) < at_least:
+        return None
+    return len(a & b) / min(len(a), len(b))
+
+
 def number_agreement(a: frozenset[str], b: frozenset[str], at_least: int = 2) -> float | None:
     """Share of the smaller set of figures found in the other; None when either
     text gives fewer than ``at_least`` figures (no evidence either way)."""

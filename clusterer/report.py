@@ -141,6 +141,7 @@ _EVIDENCE_LABELS = [
     ("aligned_sentences", "sentences aligned, in order"),
     ("aligned_share", "share of the shorter text's sentences aligned"),
     ("figures_in_common", "share of figures in common"),
+    ("names_in_common", "share of names in common (of the fewer)"),
 ]
 
 

@@ -164,3 +164,23 @@ def test_alignment_is_skipped_for_short_texts_and_contained_wording():
         idx, np.ones(idx.shape, np.float32), short, langs, [True] * 4, aligner=Aligner(embed, 0.1)
     )
     assert groups == [] and embed.seen == []  # nothing embedded: no pair was long enough
+
+
+def test_containment_needs_the_same_names_where_both_texts_give_enough():
+    """Two article-length texts in one language written to one template (welcome
+    ceremonies of two state visits) share most word pairs but not the guests' names:
+    not one article. A copy with a byline more still is; so is a pair whose wording
+    alone (Jaccard) settles it, and one whose texts give too few names to tell."""
+    from clusterer.entities import name_agreement
+
+    p = DuplicateParams()
+    template = PairEvidence(0, 1, True, 0.6, 0.40, 0.60, 1500, names=0.6)
+    assert not template.is_duplicate(p)
+    assert PairEvidence(0, 1, True, 0.6, 0.40, 0.60, 1500, names=0.9).is_duplicate(p)
+    assert PairEvidence(0, 1, True, 0.6, 0.40, 0.60, 1500, names=None).is_duplicate(p)
+    assert PairEvidence(0, 1, True, 0.6, 0.55, 0.60, 1500, names=0.3).is_duplicate(p)
+    host = {"hanoi", "vietn", "khiem", "nguye", "palac"}
+    chile, kenya = frozenset(host | {"chile", "ortuz", "gabri"}), frozenset(host | {"kenya", "kariu", "danie"})
+    assert name_agreement(chile, kenya) == 5 / 8
+    assert name_agreement(chile, chile | {"smith", "john"}) == 1.0  # a byline more
+    assert name_agreement(frozenset({"chile"}), kenya) is None

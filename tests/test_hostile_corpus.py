@@ -166,7 +166,7 @@ def test_the_state_file_is_a_plain_sqlite_file_afterwards(nights):
     _, report, _, _, _ = nights[3]
     db = sqlite3.connect(report["state"])
     try:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone() == ("2",)
+        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone() == ("3",)
         assert db.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone() == (3,)
     finally:
         db.close()

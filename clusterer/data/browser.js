@@ -221,7 +221,8 @@
 
   const EVIDENCE = [["cosine", "cosine (centred)"], ["overlap", "word pairs (Jaccard)"],
                     ["containment", "containment"], ["aligned_sentences", "aligned sentences"],
-                    ["aligned_share", "aligned share"], ["figures_in_common", "figures in common"]];
+                    ["aligned_share", "aligned share"], ["figures_in_common", "figures in common"],
+                    ["names_in_common", "names in common"]];
   const nameOf = (x) => typeof x === "number" ? I.id[x] : String(x);
 
   function evidenceTable(g) {
