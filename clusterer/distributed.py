@@ -477,6 +477,7 @@ def _prepare(table: pa.Table, params: dict) -> pa.Table:
                 chars=f.chars,
                 sentences=f.sentences,
                 figures=sorted(f.figures),
+                names=sorted(f.names),
             )
     return pa.table(out, schema=_OUTPUT_SCHEMA())
 
@@ -502,6 +503,7 @@ _OUTPUT_FIELDS = (
     "chars",
     "sentences",
     "figures",
+    "names",
 )
 
 
@@ -525,7 +527,8 @@ def _OUTPUT_SCHEMA():  # noqa: N802 - a constant, built when pyarrow is imported
 
     text = {"path", "skip", "id", "doc", "kind", "title", "lang", "date", "url", "source", "meta", "key", "text"}
     types = {"unit": pa.int64(), "line": pa.int64(), "grams": pa.int64(), "chars": pa.int64()}
-    types.update({"sketch": pa.binary(), "sentences": pa.binary(), "figures": pa.list_(pa.string())})
+    types.update({"sketch": pa.binary(), "sentences": pa.binary()})
+    types.update({"figures": pa.list_(pa.string()), "names": pa.list_(pa.string())})
     return pa.schema([(name, pa.string() if name in text else types[name]) for name in _OUTPUT_FIELDS])
 
 
@@ -586,6 +589,7 @@ def _features(row: dict) -> TextFeatures:
         row["chars"],
         row["sentences"],
         frozenset(row["figures"]),
+        frozenset(row["names"]),
     )
 
 

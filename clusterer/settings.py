@@ -19,7 +19,7 @@ from .duplicates import DuplicateParams
 from .errors import ClustererError
 from .stories.similarity import StoryParams
 
-SECTIONS = {"stories": StoryParams, "duplicates": DuplicateParams}
+SECTIONS: dict[str, type[StoryParams] | type[DuplicateParams]] = {"stories": StoryParams, "duplicates": DuplicateParams}
 
 
 class SettingsError(ClustererError):

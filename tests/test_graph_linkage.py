@@ -110,7 +110,7 @@ def test_big_clusters_split_with_zeros_but_not_with_exact_fill(dense_max):
 @pytest.mark.parametrize("dense_max", [0, 10_000])
 def test_exact_fill_on_sparse_graph_matches_exact_path(dense_max):
     x, days, _ = clustered(n=150, centres=4, noise=0.5, seed=5)
-    params = StoryParams()
+    params = StoryParams(time_scale_days=30.0)  # clusters spread over weeks, each joined by its kNN edges
     expected = average_linkage(similarity_matrix(x, days, params), params.threshold)
     idx, sims = knn(x, 10)
     graph = knn_graph(idx, sims, days, params)
@@ -300,24 +300,21 @@ def test_dense_components_are_average_linkage_on_the_edges(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_link_stories_is_the_batch_rule(seed):
-    """link_stories: events = length scale, kNN graph damped at the events' date width,
+    """link_stories: events = length scale, kNN graph damped by the date gap,
     sparse linkage with exact similarities, groups merged; stories = those events
     threaded (thread_events), so that every event lies in one story."""
-    from dataclasses import replace
-
     x, days, _ = clustered(n=120, seed=seed)
     rng = np.random.default_rng(seed)
     chars = rng.integers(50, 3000, len(x)).tolist()
     params = StoryParams()
     idx, sims = knn(x, 20)
     groups = [[0, 7], [3, 50, 90]]
-    event_params = replace(params, time_scale_days=params.event_time_scale_days)
     scale = length_scale(chars, params)
     story_sim = sims * scale[:, None] * np.where(idx >= 0, scale[np.maximum(idx, 0)], 1.0)
-    graph = knn_graph(idx, story_sim, days, event_params)
+    graph = knn_graph(idx, story_sim, days, params)
     events = merge_groups(
         sparse_average_linkage(
-            len(x), *graph, params.threshold, exact=VectorSimilarity(x * scale[:, None], days, event_params)
+            len(x), *graph, params.threshold, exact=VectorSimilarity(x * scale[:, None], days, params)
         ),
         groups,
     )

@@ -6,14 +6,15 @@ stored items), so a night costs (new items) x (neighbours, story sizes), not
 the square of the archive. Every rule is the batch pipeline's: pairs are judged
 by :meth:`PairEvidence.is_duplicate` on evidence from
 :func:`~clusterer.duplicates.find_duplicates` over neighbour lists merged by
-:func:`~clusterer.neighbours.top_k`; a new article joins the story whose
-articles it is closest to on average, and bridges two when both stay above the
-cut (:func:`~clusterer.stories.similarity.cross_similarity`, average linkage one
-step at a time); the new articles left over form stories by the batch run's own
-linkage, :func:`~clusterer.stories.threads.link_stories`; teasers are placed by
-:func:`~clusterer.stories.teasers.attach_teasers`.
+:func:`~clusterer.neighbours.top_k`; a new article joins the stored event whose
+articles it is closest to on average (:func:`~clusterer.stories.similarity.cross_similarity`,
+average linkage one step at a time) and so its story; the new articles left over
+form events and stories by the batch run's own linkage,
+:func:`~clusterer.stories.threads.link_stories`, and each such story continues
+the stored story its events thread to (:class:`~clusterer.stories.threads.EventSimilarity`);
+teasers are placed by :func:`~clusterer.stories.teasers.attach_teasers`.
 
-:class:`Groups` keeps the story or duplicate-group ids while a night changes
+:class:`Groups` keeps the story, event or duplicate-group ids while a night changes
 them (new ids from a counter, merges keep the larger group's id), and
 :func:`map_by_overlap` gives the clusters of a full run the stored ids they
 overlap most. Nothing here reads or writes the state.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -323,13 +323,12 @@ class Placer:
         sp = self.sp
         arts = [int(g) for g in fresh if self.article[g]]
         nbrs, _ = self._stored_nbrs(arts, self.candidates)
-        dated = replace(sp, time_scale_days=sp.event_time_scale_days)
         for r, g in enumerate(arts):
             best: tuple[float, str] | None = None
             for e in sorted({events.of[self.ids[j]] for j in nbrs[r] if self.ids[j] in events.of}, key=id_number):
                 rows = [self.pos[i] for i in sorted(events.members[e])]
                 days = [self.days[k] for k in rows]
-                v = float(cross_similarity(self.xs[[g]], [self.days[g]], self.xs[rows], days, dated).mean())
+                v = float(cross_similarity(self.xs[[g]], [self.days[g]], self.xs[rows], days, sp).mean())
                 if v >= sp.threshold and (best is None or v > best[0]):
                     best = (v, e)
             if best is not None:

@@ -9,7 +9,7 @@ of one story written days apart share less of it: between two texts of
 ``long_chars`` or more the cut is ``long_threshold`` instead (between
 ``short_chars`` and ``long_chars`` it moves in proportion; see
 :func:`length_scale`).
-Those are the rules of an *event* (with ``event_time_scale_days``: one occurrence,
+Those are the rules of an *event* (``time_scale_days`` of 3: one occurrence,
 reported within days); stories are threads of events (:mod:`clusterer.stories.threads`).
 Stories are founded by articles only: a teaser joins the story it is clearly
 closest to, or is noise. A group smaller than ``min_articles`` is noise too.
@@ -29,13 +29,12 @@ class StoryParams:
     long_threshold: float | None = 0.25  # ... between two full articles (None: as short texts)
     short_chars: int = 400  # texts this short or shorter: ``threshold``
     long_chars: int = 1500  # texts this long or longer: ``long_threshold``
-    time_scale_days: float | None = 30.0  # sigma of the date-gap Gaussian; None: ignore dates
+    time_scale_days: float | None = 3.0  # sigma of the date-gap Gaussian between two articles (events: one
+    # occurrence, reported within days); None: ignore dates
     time_floor: float = 0.0  # the damping never goes below this factor
     min_articles: int = 2  # fewer articles than this: noise, not a story
     teaser_threshold: float = 0.45  # a teaser's mean similarity to a story's articles
     teaser_margin: float = 0.10  # ... and its lead over the next story
-    # events: the articles' linkage above, with this date-gap width (one occurrence, reported within days)
-    event_time_scale_days: float | None = 3.0
     # stories as threads of events (clusterer.stories.threads): two events' average article similarity,
     # times a weak time prior (a Gaussian of ``thread_time_scale_days`` lifted to ``thread_time_floor``)
     # raised by the names they share (``thread_names`` x their weighted overlap), cut at ``thread_threshold``

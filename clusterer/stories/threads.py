@@ -2,7 +2,7 @@
 
 An *event* is one occurrence (a meeting, a landing, a funeral, a verdict), reported
 within days: the articles' average linkage with the date-gap width
-``StoryParams.event_time_scale_days`` (:func:`~clusterer.stories.linkage.link_stories`).
+``StoryParams.time_scale_days`` (:func:`link_stories`).
 A *story* is a thread of events over weeks, months or years: a hospital stay, a death,
 a funeral and a successor's election; a fire and the reopening of the building five
 years later. What carries a thread across such gaps is who and what the events are
@@ -31,7 +31,6 @@ event's nearest events, with the exact ``T`` of pairs without an edge
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -192,18 +191,17 @@ def link_stories(
     (:func:`clusterer.entities.names`; None: none known).
 
     Events: average linkage over the length-scaled kNN graph damped by the date gap
-    (``event_time_scale_days``), with the exact similarity of pairs without an edge
+    (``time_scale_days``), with the exact similarity of pairs without an edge
     (:class:`~clusterer.stories.linkage.VectorSimilarity`), then the groups merged.
     Stories: the events joined into threads (:func:`thread_events`). Labels of
     stories smaller than ``params.min_articles`` are returned too: the caller
     decides what is noise."""
     n = len(vectors)
-    event_params = replace(params, time_scale_days=params.event_time_scale_days)
     scale = length_scale(chars, params)
     scaled = vectors * scale[:, None]
     story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
-    graph = knn_graph(nbr_idx, story_sim, days, event_params)
-    exact = VectorSimilarity(scaled, days, event_params)
+    graph = knn_graph(nbr_idx, story_sim, days, params)
+    exact = VectorSimilarity(scaled, days, params)
     events = merge_groups(sparse_average_linkage(n, *graph, params.threshold, exact=exact), groups)
     if names is None:
         names = [frozenset()] * n
