@@ -18,7 +18,7 @@ from typing import Any
 from .entities import name_key, name_words
 from .errors import ClustererError
 from .language import normalise_code
-from .records import ARTICLE, day_number
+from .records import ARTICLE, reading_order
 
 __all__ = ["KEYWORDS", "display_language", "keywords", "label", "title_of"]
 
@@ -35,13 +35,8 @@ def _opening(text: str, n: int = TITLE_CHARS) -> str:
 
 
 def _earliest(members: Sequence) -> Any:
-    """The member a reader meets first: the earliest by date (undated last), then by id."""
-
-    def key(m):
-        d = day_number(m.date)
-        return (d is None, d if d is not None else 0.0, m.id)
-
-    return min(members, key=key)
+    """The member a reader meets first (:func:`~clusterer.records.reading_order`)."""
+    return min(members, key=lambda m: reading_order(m.date, m.id))
 
 
 def title_of(members: Sequence, display_lang: str | None = None) -> str | None:

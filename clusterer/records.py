@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 ARTICLE = "article"
@@ -128,3 +129,17 @@ def day_number(date: str | None) -> float | None:
         return (_dt.date(year, month, day) - _dt.date(1970, 1, 1)).days + 0.0
     except ValueError:
         return None
+
+
+def reading_order(date: str | None, item_id: str) -> tuple[bool, float, str]:
+    """The order a reader meets items in: by date (undated after dated), then by id.
+    The one rule behind a group's canonical member, a story's or event's title and
+    the order of a story's events."""
+    day = day_number(date)
+    return (day is None, day if day is not None else 0.0, item_id)
+
+
+def date_span(dates: Iterable[str | None]) -> tuple[str | None, str | None]:
+    """The earliest and the latest of ``dates``, as given (None, None where none is a date)."""
+    dated = sorted((day, date) for date in dates if (day := day_number(date)) is not None)
+    return (dated[0][1], dated[-1][1]) if dated else (None, None)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .labels import label, title_of
-from .records import ARTICLE, Item, Skipped, day_number
+from .records import ARTICLE, Item, Skipped, date_span, reading_order
 
 if TYPE_CHECKING:
     from .pipeline import Analysis
@@ -155,13 +155,8 @@ def _known(kind, row: dict) -> dict:
 def canonical_member(items: Sequence[Item], members: Sequence[int]) -> int:
     """The item a downstream system keeps: the earliest by date, then by id.
 
-    Items without a date come after dated ones."""
-
-    def key(i: int):
-        d = day_number(items[i].date)
-        return (d is None, d if d is not None else 0.0, items[i].id)
-
-    return min(members, key=key)
+    Items without a date come after dated ones (:func:`~clusterer.records.reading_order`)."""
+    return min(members, key=lambda i: reading_order(items[i].date, items[i].id))
 
 
 def build_result(analysis: Analysis, skipped: Sequence[Skipped], model_name: str) -> ClusterResult:
@@ -260,18 +255,12 @@ def _events(analysis: Analysis, stories: list[Story], story_id: dict[int, str]) 
     for members in by_label.values():
         of_story.setdefault(story_id[members[0]], []).append(sorted(members, key=lambda i: items[i].id))
 
-    def when(members: list[int]):
-        known = [d for d in (day_number(items[i].date) for i in members) if d is not None]
-        return (not known, min(known) if known else 0.0, items[members[0]].id)
-
     events: list[Event] = []
     event_id: dict[int, str] = {}
     for story in stories:
-        for members in sorted(of_story.get(story.id, []), key=when):
+        spans = [(members, date_span(items[i].date for i in members)) for members in of_story.get(story.id, [])]
+        for members, (first, last) in sorted(spans, key=lambda ms: reading_order(ms[1][0], items[ms[0][0]].id)):
             eid = f"e{len(events) + 1}"
-            dated = sorted(
-                (day_number(items[i].date), items[i].date) for i in members if day_number(items[i].date) is not None
-            )
             events.append(
                 Event(
                     id=eid,
@@ -279,8 +268,8 @@ def _events(analysis: Analysis, stories: list[Story], story_id: dict[int, str]) 
                     title=None,  # clusterer.labels.label gives the titles
                     members=[items[i].id for i in members],
                     languages=sorted({items[i].lang or "?" for i in members}),
-                    first_date=dated[0][1] if dated else None,
-                    last_date=dated[-1][1] if dated else None,
+                    first_date=first,
+                    last_date=last,
                 )
             )
             story.events.append(eid)

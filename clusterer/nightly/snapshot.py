@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..debias import center_by_language
 from ..labels import label
-from ..records import ARTICLE, day_number
+from ..records import ARTICLE, date_span, reading_order
 from ..result import ClusterResult, DuplicateGroup, Event, ItemResult, Story, map_coordinates
 from .state import State, StoredItem, means_by_lang
 
@@ -81,7 +81,7 @@ def _events(rows: list[StoredItem], stories: list[Story]) -> list[Event]:
     story_of = {s.id: s for s in stories}
     out = []
     for eid, members in _by_group(rows, "event").items():
-        dated = sorted((d, r.date) for r in members if (d := day_number(r.date)) is not None)
+        first, last = date_span(r.date for r in members)
         out.append(
             Event(
                 id=eid,
@@ -89,11 +89,11 @@ def _events(rows: list[StoredItem], stories: list[Story]) -> list[Event]:
                 title=None,
                 members=[r.id for r in members],
                 languages=_languages(members),
-                first_date=dated[0][1] if dated else None,
-                last_date=dated[-1][1] if dated else None,
+                first_date=first,
+                last_date=last,
             )
         )
-    out.sort(key=lambda e: (e.story, e.first_date is None, day_number(e.first_date) or 0.0, e.id))
+    out.sort(key=lambda e: (e.story, *reading_order(e.first_date, e.id)))
     for e in out:
         if e.story in story_of:
             story_of[e.story].events.append(e.id)

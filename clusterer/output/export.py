@@ -21,7 +21,7 @@ from pathlib import Path
 from ..atomic import atomic_write
 from ..errors import OutputError
 from ..read import check_output_path
-from ..records import day_number
+from ..records import date_span
 from ..result import ClusterResult
 
 FORMATS = ("json", "csv", "parquet")
@@ -130,11 +130,7 @@ def story_rows(result: ClusterResult) -> list[dict]:
     date_of = {it.id: it.date for it in result.items}
     rows = []
     for story in result.stories:
-        dated = sorted(
-            (day_number(date_of.get(m)), date_of.get(m))
-            for m in story.members
-            if day_number(date_of.get(m)) is not None
-        )
+        first, last = date_span(date_of.get(m) for m in story.members)
         rows.append(
             {
                 "id": story.id,
@@ -143,8 +139,8 @@ def story_rows(result: ClusterResult) -> list[dict]:
                 "articles": story.articles,
                 "teasers": story.teasers,
                 "size": story.size,
-                "first_date": dated[0][1] if dated else None,
-                "last_date": dated[-1][1] if dated else None,
+                "first_date": first,
+                "last_date": last,
             }
         )
     return rows
