@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .debias import Prior, center_by_language, language_means
+from .entities import names, numbers
 
 MAX_SENTENCES = 32  # a text's first sentences are enough to tell a version from a report
 MIN_SENTENCE_LETTERS = 12  # shorter pieces ("AP", "Photo", a number) align with anything
@@ -74,26 +75,71 @@ def unpack(blob: bytes) -> list[str]:
 class Alignment:
     """How two texts' sentences align."""
 
-    aligned: int  # mutual, margin-clear matches in order
+    aligned: int  # mutual, margin-clear matches in order, with no figures or names that differ
     shorter: int  # sentences of the text with fewer
     share: float  # aligned / shorter (0 when a text has no sentence)
+    similarity: float = 0.0  # mean centred cosine of the aligned sentence pairs
+    differing: int = 0  # mutual, margin-clear matches whose sentences give other figures or names
 
 
-def _longest_increasing(values: Sequence[int]) -> int:
-    tails: list[int] = []
-    for v in values:
-        k = bisect.bisect_left(tails, v)
-        if k == len(tails):
+Specifics = tuple[frozenset[str], frozenset[str]]  # a sentence's figures and names
+
+
+def specifics(sentence: str) -> Specifics:
+    """What a sentence states that a translation keeps: its figures (as their
+    significant digits: 25,000 = 2.5万) and its names (:mod:`clusterer.entities`)."""
+    return numbers(sentence), names(sentence)
+
+
+def differ(a: Specifics, b: Specifics, compare_names: bool) -> bool:
+    """Two sentences state other specifics: both give figures and share none, or
+    (``compare_names``: the two are in one language) both give two names or more
+    and share none. Names are not compared across languages: a translation renders
+    places and institutions in its own words (Lech-Hügel, Wzgórze Lecha), and German
+    writes every noun with a capital."""
+    (fa, na), (fb, nb) = a, b
+    if fa and fb and not fa & fb:
+        return True
+    return compare_names and len(na) >= 2 and len(nb) >= 2 and not na & nb
+
+
+def _longest_increasing(values: Sequence[int]) -> list[int]:
+    """Positions of a longest strictly increasing run of ``values`` (the first found)."""
+    tails: list[int] = []  # values
+    at: list[int] = []  # their positions
+    back = [-1] * len(values)
+    for k, v in enumerate(values):
+        t = bisect.bisect_left(tails, v)
+        back[k] = at[t - 1] if t else -1
+        if t == len(tails):
             tails.append(v)
+            at.append(k)
         else:
-            tails[k] = v
-    return len(tails)
+            tails[t] = v
+            at[t] = k
+    out: list[int] = []
+    k = at[-1] if at else -1
+    while k >= 0:
+        out.append(k)
+        k = back[k]
+    return out[::-1]
 
 
-def align(a: np.ndarray, b: np.ndarray, min_margin: float) -> Alignment:
+def align(
+    a: np.ndarray,
+    b: np.ndarray,
+    min_margin: float,
+    specifics_a: Sequence[Specifics] | None = None,
+    specifics_b: Sequence[Specifics] | None = None,
+    compare_names: bool = False,
+) -> Alignment:
     """Align two texts given their sentence vectors (rows L2-normalised, centred
     by language): a match needs a similarity ``min_margin`` above the mean of
-    the two sentences' nearest few in the other text."""
+    the two sentences' nearest few in the other text, and, where the sentences'
+    :func:`specifics` are given, the same figures (and names where
+    ``compare_names``; see :func:`differ`):
+    two reports written to one template align sentence by sentence, with other
+    guests and other dates."""
     na, nb = len(a), len(b)
     shorter = min(na, nb)
     if shorter == 0:
@@ -108,9 +154,18 @@ def align(a: np.ndarray, b: np.ndarray, min_margin: float) -> Alignment:
     rows = np.flatnonzero(best_a[best_b] == np.arange(na))
     cols = best_b[rows]
     margin = sims[rows, cols] - (near_a[rows] + near_b[cols]) / 2.0
-    keep = margin >= min_margin
-    aligned = _longest_increasing(cols[keep].tolist())  # rows are in order already
-    return Alignment(aligned, shorter, aligned / shorter)
+    rows, cols = rows[margin >= min_margin], cols[margin >= min_margin]
+    differing = 0
+    if specifics_a is not None and specifics_b is not None:
+        same = np.array(
+            [not differ(specifics_a[r], specifics_b[c], compare_names) for r, c in zip(rows.tolist(), cols.tolist())],
+            dtype=bool,
+        )
+        differing = int(len(rows) - same.sum())
+        rows, cols = rows[same], cols[same]
+    run = _longest_increasing(cols.tolist())  # rows are in order already
+    similarity = float(sims[rows[run], cols[run]].mean()) if run else 0.0
+    return Alignment(len(run), shorter, len(run) / shorter, similarity, differing)
 
 
 SentenceEmbed = Callable[[list[str]], np.ndarray]
@@ -140,10 +195,12 @@ class Aligner:
         self.shrink = shrink
         self._means: dict | None = None
         self._vectors: dict[int, np.ndarray] = {}
+        self._specifics: dict[int, list[Specifics]] = {}
         self.seconds = 0.0  # spent embedding sentences (the reference sentences included)
 
     def _load(self, wanted: dict[int, list[str]], langs: Sequence[str | None]) -> None:
         todo = [i for i in wanted if i not in self._vectors]
+        self._specifics.update((i, [specifics(s) for s in wanted[i]]) for i in todo)
         flat = [s for i in todo for s in wanted[i]]
         if not flat:
             self._vectors.update((i, np.zeros((0, 1), dtype=np.float32)) for i in todo)
@@ -169,4 +226,8 @@ class Aligner:
         sentences and ``langs[i]`` its language."""
         items = sorted({i for p in pairs for i in p})
         self._load({i: sentences(i) for i in items}, langs)
-        return [align(self._vectors[i], self._vectors[j], self.min_margin) for i, j in pairs]
+        v, s = self._vectors, self._specifics
+        return [
+            align(v[i], v[j], self.min_margin, s[i], s[j], compare_names=langs[i] is not None and langs[i] == langs[j])
+            for i, j in pairs
+        ]

@@ -39,6 +39,7 @@ from scipy.cluster.hierarchy import DisjointSet
 
 from .align import Aligner, Alignment, pack, split_sentences, unpack
 from .entities import fold, name_agreement, names, number_agreement, numbers
+from .length import content_length
 
 # a word, or one character of a script written without spaces between words
 # (Han, kana, Thai, Lao, Khmer, Myanmar), so that "word pairs" are character
@@ -140,7 +141,7 @@ class TextFeatures:
 
     sketch: np.ndarray
     grams: int
-    chars: int
+    chars: int  # its length in content (:func:`clusterer.length.content_length`)
     sentences: bytes = b""
     figures: frozenset[str] = frozenset()
     names: frozenset[str] = frozenset()  # what carries a story's thread (clusterer.entities.names)
@@ -150,8 +151,9 @@ class TextFeatures:
         """Features of ``text``; its sentences only where it is long enough for the
         alignment test (``params.min_chars``)."""
         grams = shingles(text)
-        sentences = pack(split_sentences(text, lang)) if len(text) >= params.min_chars else b""
-        return cls(_sketch_of(grams), len(grams), len(text), sentences, numbers(text), names(text))
+        chars = content_length(text)
+        sentences = pack(split_sentences(text, lang)) if chars >= params.min_chars else b""
+        return cls(_sketch_of(grams), len(grams), chars, sentences, numbers(text), names(text))
 
 
 @dataclass
@@ -165,9 +167,11 @@ class PairEvidence:
     cosine: float  # language-centred cosine
     overlap: float  # wording in common, Jaccard (same language, else 0)
     containment: float  # share of the shorter text's wording in the other (same language, else 0)
-    chars: int  # the shorter text's length
+    chars: int  # the shorter text's length (in content, see clusterer.length)
     aligned: int | None = None  # sentences aligned in order
     share: float | None = None  # ... as a share of the shorter text's sentences
+    similarity: float | None = None  # mean centred cosine of the aligned sentences
+    differing: int | None = None  # sentence matches dropped: their figures or names differ
     figures: float | None = None  # figures in common (None: too few to tell)
     names: float | None = None  # names in common, of the fewer (same language; None: too few to tell)
 
@@ -215,7 +219,12 @@ class PairEvidence:
             "containment": round(float(self.containment), 4),
         }
         if self.aligned is not None:
-            out.update(aligned_sentences=self.aligned, aligned_share=round(float(self.share or 0.0), 4))
+            out.update(
+                aligned_sentences=self.aligned,
+                aligned_share=round(float(self.share or 0.0), 4),
+                aligned_similarity=round(float(self.similarity or 0.0), 4),
+                differing_sentences=self.differing,
+            )
         if self.figures is not None:
             out["figures_in_common"] = round(float(self.figures), 4)
         if self.names is not None:
@@ -306,7 +315,7 @@ class PairJudge:
             return
         found: list[Alignment] = self.aligner.pairs([(e.i, e.j) for e in todo], self.sentences, self.langs)
         for e, al in zip(todo, found):
-            e.aligned, e.share = al.aligned, al.share
+            e.aligned, e.share, e.similarity, e.differing = al.aligned, al.share, al.similarity, al.differing
             e.figures = number_agreement(self.features[e.i].figures, self.features[e.j].figures)
 
     def sentences(self, i: int) -> list[str]:

@@ -24,13 +24,15 @@ def fold(text: str) -> str:
 
 
 def numbers(text: str) -> frozenset[str]:
-    """The figures of a text with two digits or more, separators and leading zeros
-    dropped (1,200 = 1 200 = 1200; full-width digits read as ASCII)."""
+    """The figures of a text with two digits or more, as their significant digits:
+    separators and leading and trailing zeros dropped (1,200 = 1 200 = 1.2 tys. =
+    "12"; 75 million = 7,500万 = "75"; full-width digits read as ASCII), so that a
+    translation that counts in other units (万, 亿, lakh) keeps the figure."""
     out = set()
     for m in _NUMBER.finditer(unicodedata.normalize("NFKC", text)):
         digits = re.sub(r"\D", "", m.group(0)).lstrip("0")
         if len(digits) >= 2:
-            out.add(digits)
+            out.add(digits.rstrip("0"))
     return frozenset(out)
 
 

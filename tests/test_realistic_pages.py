@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from clusterer.cli import main
 
-DATA = Path(__file__).parent / "data" / "realistic"
+DATA = Path(__file__).parent / "data" / "realistic" / "pages"
 DISPATCH = ["grid_daily.txt", "grid_portal.txt", "grid_ru.txt", "grid_wire.txt"]
 GRID = sorted(DISPATCH + ["grid_fr.txt", "grid_it.txt", "grid_vi.txt"])
 PARADE = ["parade_fr.txt", "parade_vi.txt"]
@@ -46,11 +46,6 @@ def test_separate_reports_of_the_event_are_not_duplicates(realistic):
     assert _group_of(items, "parade_fr.txt") is None and _group_of(items, "parade_vi.txt") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: an Italian report that gives the dispatch's facts in its "
-    "order aligns like an adaptation (see the closing note of issue 9)",
-)
 def test_italian_report_with_the_same_facts_is_not_a_duplicate(realistic):
     _, items = realistic
     assert _group_of(items, "grid_it.txt") != _group_of(items, "grid_wire.txt")

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..align import Aligner
 from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
+from ..length import content_length
 from ..neighbours import NeighbourIndex, knn, knn_between, top_k
 from ..records import ARTICLE, Item, day_number, embedding_text
 from ..stories.similarity import StoryParams, cross_similarity, length_scale
@@ -198,7 +199,9 @@ class Placer:
         self.features: list[TextFeatures | None] = list(features) if features is not None else [None] * len(self.items)
         if len(self.features) != len(self.items):
             raise ValueError(f"{len(self.features)} features for {len(self.items)} items")
-        self.chars = [len(embedding_text(it)) if f is None else f.chars for it, f in zip(self.items, self.features)]
+        self.chars = [
+            content_length(embedding_text(it)) if f is None else f.chars for it, f in zip(self.items, self.features)
+        ]
         # the vectors story similarities are taken from (length-scaled, see length_scale)
         self.xs = centred * length_scale(self.chars, sparams)[:, None]
         self.fresh = np.array(fresh, dtype=bool)
