@@ -80,15 +80,19 @@ class Alignment:
     share: float  # aligned / shorter (0 when a text has no sentence)
     similarity: float = 0.0  # mean centred cosine of the aligned sentence pairs
     differing: int = 0  # mutual, margin-clear matches whose sentences give other figures or names
+    sentences: int = 0  # aligned pairs of sentences, headlines (lines without an end mark) not counted
 
 
-Specifics = tuple[frozenset[str], frozenset[str]]  # a sentence's figures and names
+Specifics = tuple[frozenset[str], frozenset[str], bool]  # a sentence's figures and names; whether it ends
+# as a sentence does (a headline or a title does not)
+_END_MARK = re.compile(r"[.!?\u2026\u0964\u06d4\u3002\uff01\uff1f][\"'\u00bb\u201d\u2019)\]]*$")
 
 
 def specifics(sentence: str) -> Specifics:
     """What a sentence states that a translation keeps: its figures (as their
-    significant digits: 25,000 = 2.5万) and its names (:mod:`clusterer.entities`)."""
-    return numbers(sentence), names(sentence)
+    significant digits: 25,000 = 2.5万) and its names (:mod:`clusterer.entities`);
+    and whether it is a sentence rather than a headline (it ends with an end mark)."""
+    return numbers(sentence), names(sentence), bool(_END_MARK.search(sentence.strip()))
 
 
 def differ(a: Specifics, b: Specifics, compare_names: bool) -> bool:
@@ -97,7 +101,7 @@ def differ(a: Specifics, b: Specifics, compare_names: bool) -> bool:
     and share none. Names are not compared across languages: a translation renders
     places and institutions in its own words (Lech-Hügel, Wzgórze Lecha), and German
     writes every noun with a capital."""
-    (fa, na), (fb, nb) = a, b
+    (fa, na, _), (fb, nb, _) = a, b
     if fa and fb and not fa & fb:
         return True
     return compare_names and len(na) >= 2 and len(nb) >= 2 and not na & nb
@@ -165,7 +169,10 @@ def align(
         rows, cols = rows[same], cols[same]
     run = _longest_increasing(cols.tolist())  # rows are in order already
     similarity = float(sims[rows[run], cols[run]].mean()) if run else 0.0
-    return Alignment(len(run), shorter, len(run) / shorter, similarity, differing)
+    sentences = len(run)
+    if specifics_a is not None and specifics_b is not None:
+        sentences = sum(1 for k in run if specifics_a[rows[k]][2] and specifics_b[cols[k]][2])
+    return Alignment(len(run), shorter, len(run) / shorter, similarity, differing, sentences)
 
 
 SentenceEmbed = Callable[[list[str]], np.ndarray]

@@ -50,6 +50,7 @@ _PERMUTATIONS = 128
 # fixed (not random per run) seeds of the hash functions, so sketches are comparable across runs
 _SEEDS = np.random.default_rng(20261123).integers(0, np.iinfo(np.uint64).max, size=_PERMUTATIONS, dtype=np.uint64)
 _EMPTY = np.full(_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
+SAME, NOT, APART = 1, 0, -1  # a pair's verdict (PairEvidence.verdict)
 GROUP_CHECK_MEMBERS = 16  # members of each side whose pairs are checked before two groups join
 EVIDENCE_BLOCK = 1 << 18  # candidate pairs judged at a time (their alignments embedded together)
 
@@ -67,14 +68,17 @@ class DuplicateParams:
     min_overlap: float = 0.50  # same language: share of word pairs in common (Jaccard), any length
     min_containment: float = 0.50  # same language, article length: share of the shorter text's word
     # pairs found in the other
-    min_chars: int = 400  # alignment: article-length text on both sides
+    min_chars: int = 400  # article length (in content, see clusterer.length); shorter texts are short
     min_cosine: float = 0.20  # alignment: centred cosine at least (a cheap first filter)
+    short_min_cosine: float = 0.50  # ... where the shorter text is short
+    short_min_aligned: int = 2  # a short text: all its lines aligned, and this many sentences (not headlines)
     min_aligned: int = 3  # alignment: sentences aligned, at least
     min_share: float = 0.60  # alignment: ... and this share of the shorter text's sentences
     align_margin: float = 0.10  # a sentence match's lead over its nearest few (centred cosine)
     min_numbers: float = 0.34  # alignment: share of figures in common, where both give 2 or more
-    min_names: float = 0.80  # same language, containment: share of names in common (of the fewer) ...
-    names_at_least: int = 5  # ... where both texts give this many names or more
+    max_differing: int = 1  # alignment: sentence matches whose figures (or, in one language, names) differ, at most
+    min_names: float = 0.80  # same language: share of names, and of figures, in common (of the fewer) ...
+    names_at_least: int = 5  # ... where both texts give this many or more
     align_shrink: float = 10.0  # sentences' language means: corpus weight n / (n + this)
     group_support: float = 0.34  # two groups join when a third of the pairs across them pass
 
@@ -148,12 +152,10 @@ class TextFeatures:
 
     @classmethod
     def of(cls, text: str, lang: str | None = None, params: DuplicateParams = DuplicateParams()) -> TextFeatures:
-        """Features of ``text``; its sentences only where it is long enough for the
-        alignment test (``params.min_chars``)."""
+        """Features of ``text``."""
         grams = shingles(text)
-        chars = content_length(text)
-        sentences = pack(split_sentences(text, lang)) if chars >= params.min_chars else b""
-        return cls(_sketch_of(grams), len(grams), chars, sentences, numbers(text), names(text))
+        sentences = pack(split_sentences(text, lang))
+        return cls(_sketch_of(grams), len(grams), content_length(text), sentences, numbers(text), names(text))
 
 
 @dataclass
@@ -172,37 +174,81 @@ class PairEvidence:
     share: float | None = None  # ... as a share of the shorter text's sentences
     similarity: float | None = None  # mean centred cosine of the aligned sentences
     differing: int | None = None  # sentence matches dropped: their figures or names differ
+    sentences: int | None = None  # aligned sentences that end as sentences do (headlines not counted)
     figures: float | None = None  # figures in common (None: too few to tell)
     names: float | None = None  # names in common, of the fewer (same language; None: too few to tell)
+    same_figures: float | None = None  # figures in common, of the fewer (same language; None: too few to tell)
+
+    def same_specifics(self, p: DuplicateParams) -> bool:
+        """Same language: the two name the same people, places and things
+        (``min_names`` of the fewer) and give the same figures (as many of the
+        fewer), where both give ``names_at_least`` or more: two reports written to
+        one template (other guests, another month's figures) are two articles."""
+        if not self.same_language:
+            return True
+        return (self.names is None or self.names >= p.min_names) and (
+            self.same_figures is None or self.same_figures >= p.min_names
+        )
 
     def contained(self, p: DuplicateParams) -> bool:
         """Same language: most word pairs in common, or, between article-length texts,
-        most of the shorter one's word pairs found in the other where the two name the
-        same people, places and things (``min_names`` of the fewer names): two reports
-        written to one template, other guests on other days, are two articles."""
-        return self.same_language and (
-            self.overlap >= p.min_overlap
-            or (
-                self.chars >= p.min_chars
-                and self.containment >= p.min_containment
-                and (self.names is None or self.names >= p.min_names)
-            )
-        )
+        most of the shorter one's word pairs found in the other, with the same
+        specifics (:meth:`same_specifics`). (Two versions of a one-line summary share
+        their wording while a figure or a spelling changes: the death toll
+        updated, a name transliterated anew.)"""
+        if not self.same_language:
+            return False
+        if self.chars < p.min_chars:
+            return self.overlap >= p.min_overlap
+        return (self.overlap >= p.min_overlap or self.containment >= p.min_containment) and self.same_specifics(p)
+
+    def short(self, p: DuplicateParams) -> bool:
+        """The shorter text is below article length: a brief, a statement, a caption."""
+        return self.chars < p.min_chars
 
     def needs_alignment(self, p: DuplicateParams) -> bool:
-        return not self.contained(p) and self.chars >= p.min_chars and self.cosine >= p.min_cosine
+        return not self.contained(p) and self.cosine >= (p.short_min_cosine if self.short(p) else p.min_cosine)
+
+    def aligns(self, p: DuplicateParams) -> bool:
+        """The sentences align (:mod:`clusterer.align`): ``min_aligned`` of them (not
+        counting headlines) and ``min_share`` of the shorter text's, or, where the shorter text is short
+        (:meth:`short`), every one of its sentences and lines, and ``short_min_aligned``
+        sentences at least that are not headlines (a title and one sentence align
+        between any two summaries of one event);
+        no more than ``max_differing`` matches (none for short texts) give other
+        figures; the texts' figures agree where both give a few."""
+        if self.aligned is None or self.share is None or not self.needs_alignment(p):
+            return False
+        if self.short(p):
+            enough = (self.sentences or 0) >= p.short_min_aligned and self.share >= 1.0 and not self.differing
+        else:
+            enough = (
+                (self.sentences or 0) >= p.min_aligned
+                and self.share >= p.min_share
+                and (self.differing or 0) <= p.max_differing
+            )
+        return enough and (self.figures is None or self.figures >= p.min_numbers) and self.same_specifics(p)
 
     def is_duplicate(self, p: DuplicateParams) -> bool:
-        if self.contained(p):
+        return self.contained(p) or self.aligns(p)
+
+    def apart(self, p: DuplicateParams) -> bool:
+        """Evidence that the two are different articles, whatever else joins them:
+        article-length texts in one language that name other people or give other
+        figures (:meth:`same_specifics`), or sentences that align with other figures
+        (more than ``max_differing``). Two groups with such a pair across them do not
+        join (:func:`group_pairs`): the English and French versions of one year's
+        welcome ceremony and those of the next year's align across, sentence by
+        sentence, while the two English versions name other guests."""
+        if self.same_language and not self.short(p) and not self.same_specifics(p):
             return True
-        return (
-            self.needs_alignment(p)
-            and self.aligned is not None
-            and self.share is not None
-            and self.aligned >= p.min_aligned
-            and self.share >= p.min_share
-            and (self.figures is None or self.figures >= p.min_numbers)
-        )
+        return self.aligned is not None and (self.differing or 0) > p.max_differing
+
+    def verdict(self, p: DuplicateParams) -> int:
+        """:data:`SAME` (one article), :data:`APART` (see :meth:`apart`) or :data:`NOT`."""
+        if self.is_duplicate(p):
+            return SAME
+        return APART if self.apart(p) else NOT
 
     def strength(self) -> float:
         """How clearly the pair is one article: its best test's score."""
@@ -222,6 +268,7 @@ class PairEvidence:
             out.update(
                 aligned_sentences=self.aligned,
                 aligned_share=round(float(self.share or 0.0), 4),
+                aligned_not_headlines=self.sentences,
                 aligned_similarity=round(float(self.similarity or 0.0), 4),
                 differing_sentences=self.differing,
             )
@@ -229,6 +276,8 @@ class PairEvidence:
             out["figures_in_common"] = round(float(self.figures), 4)
         if self.names is not None:
             out["names_in_common"] = round(float(self.names), 4)
+        if self.same_figures is not None:
+            out["same_figures"] = round(float(self.same_figures), 4)
         return out
 
 
@@ -304,9 +353,12 @@ class PairJudge:
                 a.tolist(), b.tolist(), same.tolist(), sims.tolist(), jac.tolist(), cont.tolist(), chars.tolist()
             )
         ]
+        at_least = self.params.names_at_least
         for e in out:
             if e.same_language:
-                e.names = name_agreement(self.features[e.i].names, self.features[e.j].names, self.params.names_at_least)
+                fi, fj = self.features[e.i], self.features[e.j]
+                e.names = name_agreement(fi.names, fj.names, at_least)
+                e.same_figures = number_agreement(fi.figures, fj.figures, at_least)
         self._align([e for e in out if e.needs_alignment(self.params)])
         return out
 
@@ -315,17 +367,24 @@ class PairJudge:
             return
         found: list[Alignment] = self.aligner.pairs([(e.i, e.j) for e in todo], self.sentences, self.langs)
         for e, al in zip(todo, found):
-            e.aligned, e.share, e.similarity, e.differing = al.aligned, al.share, al.similarity, al.differing
+            e.aligned, e.share, e.similarity, e.differing, e.sentences = (
+                al.aligned,
+                al.share,
+                al.similarity,
+                al.differing,
+                al.sentences,
+            )
             e.figures = number_agreement(self.features[e.i].figures, self.features[e.j].figures)
 
     def sentences(self, i: int) -> list[str]:
         return unpack(self.features[i].sentences)
 
-    def verdicts(self, pairs: Sequence[tuple[int, int]]) -> list[bool]:
+    def verdicts(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
+        """:meth:`PairEvidence.verdict` of each pair."""
         if not pairs:
             return []
         a, b = zip(*pairs)
-        return [e.is_duplicate(self.params) for e in self.evidence(np.array(a), np.array(b))]
+        return [e.verdict(self.params) for e in self.evidence(np.array(a), np.array(b))]
 
 
 def candidates(nbr_idx, nbr_sim, n_items: int, eligible: Sequence[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -369,15 +428,16 @@ def candidate_pairs(
 def group_pairs(
     n: int,
     pairs: Sequence[tuple[int, int]],
-    check: Callable[[list[tuple[int, int]]], list[bool]] | None = None,
+    check: Callable[[list[tuple[int, int]]], Sequence[int]] | None = None,
     support: float = 0.5,
 ) -> list[list[int]]:
     """Groups (of size >= 2, each sorted) from accepted pairs, given strongest first.
 
     Without ``check`` these are the connected components. With it, two groups
     join only when at least ``support`` of the pairs across them (among the first
-    members of each side) pass ``check``: average linkage on the verdicts, so a
-    chain of pairs does not make one group of items that are not duplicates."""
+    members of each side) pass ``check`` (:data:`SAME`, or True) and none is
+    :data:`APART`: average linkage on the verdicts, so a chain of pairs does not
+    make one group of items that are not duplicates."""
     sets = DisjointSet()  # of the items met in pairs (0..n-1); the others stay alone
     for a, b in pairs:
         if not (0 <= a < n and 0 <= b < n):
@@ -390,7 +450,7 @@ def group_pairs(
             ga, gb = sorted(sets.subset(a)), sorted(sets.subset(b))
             across = [(min(x, y), max(x, y)) for x in ga[:GROUP_CHECK_MEMBERS] for y in gb[:GROUP_CHECK_MEMBERS]]
             verdicts = check(across)
-            if sum(verdicts) < support * len(across):
+            if APART in verdicts or sum(v == SAME for v in verdicts) < support * len(across):
                 continue
         sets.merge(a, b)
     return sorted((sorted(g) for g in sets.subsets() if len(g) > 1), key=lambda g: g[0])
@@ -424,27 +484,27 @@ def find_duplicates(
     # a block of pairs at a time and only the accepted ones (or, with
     # ``with_evidence``, all) are kept: a million items have millions of pairs.
     keys = a * n + b
-    passed = np.zeros(len(a), dtype=bool)
+    found = np.zeros(len(a), dtype=np.int8)  # the pairs' verdicts
     evidence: list[PairEvidence] = []
     accepted: list[PairEvidence] = []
     for lo in range(0, len(a), EVIDENCE_BLOCK):
         block = judge.evidence(a[lo : lo + EVIDENCE_BLOCK], b[lo : lo + EVIDENCE_BLOCK], sims[lo : lo + EVIDENCE_BLOCK])
-        verdicts = [e.is_duplicate(params) for e in block]
-        passed[lo : lo + len(block)] = verdicts
-        accepted.extend(e for e, v in zip(block, verdicts) if v and (founding is None or founding(e.i, e.j)))
+        verdicts = [e.verdict(params) for e in block]
+        found[lo : lo + len(block)] = verdicts
+        accepted.extend(e for e, v in zip(block, verdicts) if v == SAME and (founding is None or founding(e.i, e.j)))
         if with_evidence:
             evidence.extend(block)
     ranked = sorted(accepted, key=lambda e: (-e.strength(), -e.cosine, e.i, e.j))
-    more: dict[tuple[int, int], bool] = {}  # verdicts of pairs outside the candidates
+    more: dict[tuple[int, int], int] = {}  # verdicts of pairs outside the candidates
 
-    def verdict(pair: tuple[int, int]) -> bool | None:
+    def verdict(pair: tuple[int, int]) -> int | None:
         key = pair[0] * n + pair[1]
         at = int(np.searchsorted(keys, key))
         if at < len(keys) and keys[at] == key:
-            return bool(passed[at])
+            return int(found[at])
         return more.get(pair)
 
-    def check(pairs: list[tuple[int, int]]) -> list[bool]:
+    def check(pairs: list[tuple[int, int]]) -> list[int]:
         known = [verdict(p) for p in pairs]
         todo = [p for p, v in zip(pairs, known) if v is None]
         more.update(zip(todo, judge.verdicts(todo)))

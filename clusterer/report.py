@@ -139,9 +139,13 @@ _EVIDENCE_LABELS = [
     ("overlap", "word pairs in common (Jaccard)"),
     ("containment", "share of the shorter text's word pairs found in the other"),
     ("aligned_sentences", "sentences aligned, in order"),
+    ("aligned_not_headlines", "of which sentences, not headlines"),
     ("aligned_share", "share of the shorter text's sentences aligned"),
+    ("aligned_similarity", "mean centred cosine of the aligned sentences"),
+    ("differing_sentences", "sentence matches left out: their figures (or names) differ"),
     ("figures_in_common", "share of figures in common"),
     ("names_in_common", "share of names in common (of the fewer)"),
+    ("same_figures", "same language: share of figures in common (of the fewer)"),
 ]
 
 

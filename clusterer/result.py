@@ -77,7 +77,8 @@ class DuplicateGroup:
     # the pairs that made the group, each with its evidence: ids ``a`` and ``b``,
     # ``cosine`` (language-centred), ``overlap`` and ``containment`` (same language:
     # word pairs in common, and the share of the shorter text's found in the other) and, where the sentence alignment
-    # ran, ``aligned_sentences`` and ``aligned_share``
+    # ran, ``aligned_sentences``, ``aligned_not_headlines``, ``aligned_share``, ``aligned_similarity``
+    # and ``differing_sentences``
     evidence: list[dict] = field(default_factory=list)
 
 

@@ -4,7 +4,7 @@ and the groups and the alignment test behave as documented."""
 import numpy as np
 import pytest
 
-from clusterer.align import Aligner, pack
+from clusterer.align import Aligner, pack, unpack
 from clusterer.duplicates import (
     _EMPTY,
     DuplicateParams,
@@ -155,22 +155,43 @@ def test_alignment_finds_the_translation_not_the_other_report():
     assert len(embed.seen) == len(set(embed.seen)) == 24 == len(table)
 
 
-def test_alignment_is_skipped_for_short_texts_and_contained_wording():
+def test_short_texts_are_aligned_only_when_close_and_then_every_sentence_must_align():
     table, langs, features = _alignment_case()
+    p = DuplicateParams()
     short = [TextFeatures(f.sketch, f.grams, 150, f.sentences) for f in features]
-    embed = _CountingEmbed(table)
     idx = np.array([[1], [0], [3], [2]])
-    groups, _ = find_duplicates(
+    embed = _CountingEmbed(table)
+    below = np.full(idx.shape, p.short_min_cosine - 0.01, np.float32)
+    groups, _ = find_duplicates(idx, below, short, langs, [True] * 4, aligner=Aligner(embed, 0.1))
+    assert groups == [] and embed.seen == []  # nothing embedded: no short pair was close enough
+    # close enough: aligned, but these "sentences" are lines without an end mark
+    # (headlines), and a short text needs two real sentences aligned
+    groups, evidence = find_duplicates(
         idx, np.ones(idx.shape, np.float32), short, langs, [True] * 4, aligner=Aligner(embed, 0.1)
     )
-    assert groups == [] and embed.seen == []  # nothing embedded: no pair was long enough
+    by_pair = {(e.i, e.j): e for e in evidence}
+    assert by_pair[(0, 1)].aligned == 6 and by_pair[(0, 1)].sentences == 0
+    assert groups == []
+    as_sentences = {f"{k}.": v for k, v in table.items()}
+    ended = [TextFeatures(f.sketch, f.grams, 150, pack([s + "." for s in unpack(f.sentences)])) for f in features]
+    groups, _ = find_duplicates(
+        idx,
+        np.ones(idx.shape, np.float32),
+        ended,
+        langs,
+        [True] * 4,
+        aligner=Aligner(_CountingEmbed(as_sentences), 0.1),
+    )
+    assert groups == [[0, 1]]  # every sentence of the translation aligns; the scrambled one does not
 
 
 def test_containment_needs_the_same_names_where_both_texts_give_enough():
     """Two article-length texts in one language written to one template (welcome
-    ceremonies of two state visits) share most word pairs but not the guests' names:
-    not one article. A copy with a byline more still is; so is a pair whose wording
-    alone (Jaccard) settles it, and one whose texts give too few names to tell."""
+    ceremonies of two state visits, two months' statistics) share most word pairs
+    but not the guests' names or the figures: not one article, however much wording
+    they share. A copy with a byline more still is, and so is a pair whose texts give
+    too few names to tell; two versions of a one-line summary (the toll updated) are
+    one."""
     from clusterer.entities import name_agreement
 
     p = DuplicateParams()
@@ -178,7 +199,10 @@ def test_containment_needs_the_same_names_where_both_texts_give_enough():
     assert not template.is_duplicate(p)
     assert PairEvidence(0, 1, True, 0.6, 0.40, 0.60, 1500, names=0.9).is_duplicate(p)
     assert PairEvidence(0, 1, True, 0.6, 0.40, 0.60, 1500, names=None).is_duplicate(p)
-    assert PairEvidence(0, 1, True, 0.6, 0.55, 0.60, 1500, names=0.3).is_duplicate(p)
+    assert not PairEvidence(0, 1, True, 0.6, 0.65, 0.80, 1500, names=0.3).is_duplicate(p)
+    assert not PairEvidence(0, 1, True, 0.6, 0.65, 0.80, 1500, names=1.0, same_figures=0.6).is_duplicate(p)
+    assert PairEvidence(0, 1, True, 0.6, 0.65, 0.80, 1500, names=1.0, same_figures=0.9).is_duplicate(p)
+    assert PairEvidence(0, 1, True, 0.6, 0.55, 0.60, 300, names=0.3).is_duplicate(p)
     host = {"hanoi", "vietn", "khiem", "nguye", "palac"}
     chile, kenya = frozenset(host | {"chile", "ortuz", "gabri"}), frozenset(host | {"kenya", "kariu", "danie"})
     assert name_agreement(chile, kenya) == 5 / 8
