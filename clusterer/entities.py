@@ -14,6 +14,14 @@ import re
 import unicodedata
 
 _NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d{3})*(?:[.,]\d+)?")
+# East Asian counting in myriads: 2万5000 (25,000), 3億2000万 (320 million); Korean 만, 억
+_MYRIAD = re.compile(r"(?<![\d.,])(\d+)([億亿억])(\d{1,4})[万萬만]|(?<![\d.,])(\d+)[万萬만](\d{1,4})(?![\d.,])")
+
+
+def _myriads(match: re.Match) -> str:
+    if match.group(1):
+        return str(int(match.group(1)) * 10**8 + int(match.group(3)) * 10**4)
+    return str(int(match.group(4)) * 10**4 + int(match.group(5)))
 
 
 def fold(text: str) -> str:
@@ -26,10 +34,11 @@ def fold(text: str) -> str:
 def numbers(text: str) -> frozenset[str]:
     """The figures of a text with two digits or more, as their significant digits:
     separators and leading and trailing zeros dropped (1,200 = 1 200 = 1.2 tys. =
-    "12"; 75 million = 7,500万 = "75"; full-width digits read as ASCII), so that a
-    translation that counts in other units (万, 亿, lakh) keeps the figure."""
+    "12"; 75 million = 7,500万 = "75"; 25,000 = 2万5000 = "25"; full-width digits
+    read as ASCII), so that a translation that counts in other units (万, 亿, lakh)
+    keeps the figure."""
     out = set()
-    for m in _NUMBER.finditer(unicodedata.normalize("NFKC", text)):
+    for m in _NUMBER.finditer(_MYRIAD.sub(_myriads, unicodedata.normalize("NFKC", text))):
         digits = re.sub(r"\D", "", m.group(0)).lstrip("0")
         if len(digits) >= 2:
             out.add(digits.rstrip("0"))

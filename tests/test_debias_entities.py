@@ -44,3 +44,16 @@ def test_single_item_language_does_not_vanish():
 
 def test_fold_strips_diacritics_and_case():
     assert fold("Mai Tiến Dũng, Đà Nẵng") == "mai tien dung, da nang"
+
+
+def test_figures_are_read_as_their_significant_digits_in_any_counting():
+    """A translation that counts in other units keeps its figures: 25,000 dong is
+    2万5000ドン in Japanese and 2.5万 in Chinese, 75 million is 7,500万, 1.2 thousand
+    is 1,2 tys. in Polish."""
+    from clusterer.entities import numbers
+
+    assert numbers("25,000 dong") == numbers("2万5000ドン") == numbers("2.5万") == numbers("2만5000원") == {"25"}
+    assert numbers("3億2000万円") == numbers("320 million") == {"32"}
+    assert numbers("£75m") == numbers("7,500万ポンド") == {"75"}
+    assert numbers("1.200 Gäste") == numbers("1,2 tys.") == {"12"}
+    assert numbers("in 2025, 1万人") == {"2025"}  # one digit alone is no figure

@@ -16,20 +16,37 @@ from click.testing import CliRunner
 from clusterer.cli import main
 
 DATA = Path(__file__).parent / "data" / "realistic" / "duplicates.jsonl"
+# the same kinds on other made-up events, written after the rules were chosen
+HELD_OUT = Path(__file__).parent / "data" / "realistic" / "duplicates_validation.jsonl"
 
 
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory, model_cache):
-    out = tmp_path_factory.mktemp("dups") / "r.json"
-    result = CliRunner().invoke(main, [str(DATA), "--out", str(out), "--cache-dir", str(model_cache), "-q"])
+def _run(path, tmp_path, model_cache):
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(main, [str(path), "--out", str(out), "--cache-dir", str(model_cache), "-q"])
     assert result.exit_code == 0, result.output
     found = {it["id"]: it["duplicate_group"] for it in json.loads(out.read_text(encoding="utf-8"))["items"]}
     gold: dict[str, list[str]] = defaultdict(list)
-    for line in DATA.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record["dup"]:
             gold[record["dup"]].append(record["id"])
     return found, gold
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory, model_cache):
+    return _run(DATA, tmp_path_factory.mktemp("dups"), model_cache)
+
+
+def test_held_out_pages_every_article_found_and_one_false_pair(tmp_path, model_cache):
+    found, gold = _run(HELD_OUT, tmp_path, model_cache)
+    for ids in gold.values():
+        assert _one_article(found, *ids), ids
+    labelled = {i for ids in gold.values() for i in ids}
+    wrong = sorted(i for i, g in found.items() if g is not None and i not in labelled)
+    # known limit: two foreign-ministry statements on two matters in Spanish and Italian,
+    # built from the same stock phrases, align sentence by sentence (no names or figures to tell)
+    assert wrong == ["short-mfa-es", "short-mfa-it"]
 
 
 def _one_article(found, *ids):
