@@ -4,7 +4,7 @@ and the groups and the alignment test behave as documented."""
 import numpy as np
 import pytest
 
-from clusterer.align import Aligner, pack, unpack
+from clusterer.align import Aligner, pack
 from clusterer.duplicates import (
     _EMPTY,
     DuplicateParams,
@@ -117,7 +117,7 @@ class _CountingEmbed:
         return np.array([self.table[t] for t in texts], dtype=np.float32)
 
 
-def _alignment_case():
+def _alignment_case(end: str = "."):
     rng = np.random.default_rng(3)
     meanings = rng.normal(size=(12, 48))
     lang_dir = {"en": rng.normal(size=48) * 2, "ru": rng.normal(size=48) * 2}
@@ -130,7 +130,7 @@ def _alignment_case():
     }
     sentences = {}
     for i, (lang, ms) in docs.items():
-        sentences[i] = [f"{lang}-{m}-{i}" for m in ms]
+        sentences[i] = [f"{lang}-{m}-{i}{end}" for m in ms]
         for m, s in zip(ms, sentences[i]):
             v = meanings[m] + lang_dir[lang] + rng.normal(size=48) * 0.15
             table[s] = v / np.linalg.norm(v)
@@ -156,33 +156,26 @@ def test_alignment_finds_the_translation_not_the_other_report():
 
 
 def test_short_texts_are_aligned_only_when_close_and_then_every_sentence_must_align():
-    table, langs, features = _alignment_case()
     p = DuplicateParams()
-    short = [TextFeatures(f.sketch, f.grams, 150, f.sentences) for f in features]
     idx = np.array([[1], [0], [3], [2]])
-    embed = _CountingEmbed(table)
+
+    def run(end, sims):
+        table, langs, features = _alignment_case(end)
+        short = [TextFeatures(f.sketch, f.grams, 150, f.sentences) for f in features]
+        embed = _CountingEmbed(table)
+        groups, evidence = find_duplicates(idx, sims, short, langs, [True] * 4, aligner=Aligner(embed, 0.1))
+        return groups, {(e.i, e.j): e for e in evidence}, embed
+
     below = np.full(idx.shape, p.short_min_cosine - 0.01, np.float32)
-    groups, _ = find_duplicates(idx, below, short, langs, [True] * 4, aligner=Aligner(embed, 0.1))
+    groups, _, embed = run(".", below)
     assert groups == [] and embed.seen == []  # nothing embedded: no short pair was close enough
-    # close enough: aligned, but these "sentences" are lines without an end mark
-    # (headlines), and a short text needs two real sentences aligned
-    groups, evidence = find_duplicates(
-        idx, np.ones(idx.shape, np.float32), short, langs, [True] * 4, aligner=Aligner(embed, 0.1)
-    )
-    by_pair = {(e.i, e.j): e for e in evidence}
+    # close enough, every sentence of the translation aligns; the scrambled one does not
+    groups, by_pair, _ = run(".", np.ones(idx.shape, np.float32))
+    assert groups == [[0, 1]] and by_pair[(0, 1)].sentences == 6
+    # lines without an end mark are headlines: aligned, but a short text needs two sentences
+    groups, by_pair, _ = run("", np.ones(idx.shape, np.float32))
     assert by_pair[(0, 1)].aligned == 6 and by_pair[(0, 1)].sentences == 0
     assert groups == []
-    as_sentences = {f"{k}.": v for k, v in table.items()}
-    ended = [TextFeatures(f.sketch, f.grams, 150, pack([s + "." for s in unpack(f.sentences)])) for f in features]
-    groups, _ = find_duplicates(
-        idx,
-        np.ones(idx.shape, np.float32),
-        ended,
-        langs,
-        [True] * 4,
-        aligner=Aligner(_CountingEmbed(as_sentences), 0.1),
-    )
-    assert groups == [[0, 1]]  # every sentence of the translation aligns; the scrambled one does not
 
 
 def test_containment_needs_the_same_names_where_both_texts_give_enough():
