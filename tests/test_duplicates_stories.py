@@ -18,7 +18,16 @@ def test_overlap_of_wording():
 
 def _ev(**kw):
     base = dict(
-        i=0, j=1, same_language=False, cosine=0.3, overlap=0.0, containment=0.0, chars=2000, aligned=8, share=0.8
+        i=0,
+        j=1,
+        same_language=False,
+        cosine=0.3,
+        overlap=0.0,
+        containment=0.0,
+        chars=2000,
+        aligned=8,
+        share=0.8,
+        sentences=8,
     )
     base.update(kw)
     return PairEvidence(**base)
@@ -40,9 +49,17 @@ def test_duplicate_rule_by_alignment_needs_aligned_sentences():
     assert _ev().is_duplicate(p)
     assert not _ev(aligned=None, share=None).is_duplicate(p)  # not aligned: no verdict
     assert not _ev(share=0.2).is_duplicate(p)  # separate reports of one event
-    assert not _ev(aligned=2, share=1.0).is_duplicate(p)  # too few sentences to tell
+    assert not _ev(aligned=2, share=1.0, sentences=2).is_duplicate(p)  # too few sentences to tell
+    assert not _ev(aligned=3, share=1.0, sentences=2).is_duplicate(p)  # ... a headline is no sentence
+    assert not _ev(differing=2).is_duplicate(p)  # two matches gave other figures: another month's report
+    assert _ev(differing=1).is_duplicate(p)  # one may (a date written out in one language)
     assert not _ev(cosine=0.05).is_duplicate(p)
-    assert not _ev(chars=150).is_duplicate(p)  # one-sentence blurbs are never called translations
+    # short texts: close (centred cosine 0.5), every line aligned, two of them sentences
+    assert not _ev(chars=150).is_duplicate(p)
+    assert _ev(chars=300, cosine=0.6, aligned=3, share=1.0, sentences=2).is_duplicate(p)
+    assert not _ev(chars=300, cosine=0.6, aligned=3, share=0.75, sentences=3).is_duplicate(p)
+    assert not _ev(chars=300, cosine=0.6, aligned=2, share=1.0, sentences=1).is_duplicate(p)  # title + blurb
+    assert not _ev(chars=300, cosine=0.4, aligned=3, share=1.0, sentences=3).is_duplicate(p)
     assert _ev(same_language=True).is_duplicate(p)  # two translations into one language
 
 
