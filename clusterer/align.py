@@ -81,6 +81,7 @@ class Alignment:
     similarity: float = 0.0  # mean centred cosine of the aligned sentence pairs
     differing: int = 0  # mutual, margin-clear matches whose sentences give other figures or names
     sentences: int = 0  # aligned pairs of sentences, headlines (lines without an end mark) not counted
+    fewer_sentences: int = 0  # sentences (not headlines) of the text with fewer
 
 
 Specifics = tuple[frozenset[str], frozenset[str], bool]  # a sentence's figures and names; whether it ends
@@ -169,10 +170,11 @@ def align(
         rows, cols = rows[same], cols[same]
     run = _longest_increasing(cols.tolist())  # rows are in order already
     similarity = float(sims[rows[run], cols[run]].mean()) if run else 0.0
-    sentences = len(run)
+    sentences, fewer = len(run), shorter
     if specifics_a is not None and specifics_b is not None:
         sentences = sum(1 for k in run if specifics_a[rows[k]][2] and specifics_b[cols[k]][2])
-    return Alignment(len(run), shorter, len(run) / shorter, similarity, differing, sentences)
+        fewer = min(sum(s[2] for s in specifics_a), sum(s[2] for s in specifics_b))
+    return Alignment(len(run), shorter, len(run) / shorter, similarity, differing, sentences, fewer)
 
 
 SentenceEmbed = Callable[[list[str]], np.ndarray]

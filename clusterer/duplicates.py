@@ -71,7 +71,7 @@ class DuplicateParams:
     min_chars: int = 400  # article length (in content, see clusterer.length); shorter texts are short
     min_cosine: float = 0.20  # alignment: centred cosine at least (a cheap first filter)
     short_min_cosine: float = 0.50  # ... where the shorter text is short
-    short_min_aligned: int = 2  # a short text: all its lines aligned, and this many sentences (not headlines)
+    short_min_aligned: int = 2  # a short text: all its sentences (not headlines) aligned, this many at least
     min_aligned: int = 3  # alignment: sentences aligned, at least
     min_share: float = 0.60  # alignment: ... and this share of the shorter text's sentences
     align_margin: float = 0.10  # a sentence match's lead over its nearest few (centred cosine)
@@ -175,6 +175,7 @@ class PairEvidence:
     similarity: float | None = None  # mean centred cosine of the aligned sentences
     differing: int | None = None  # sentence matches dropped: their figures or names differ
     sentences: int | None = None  # aligned sentences that end as sentences do (headlines not counted)
+    fewer_sentences: int | None = None  # ... and those of the text with fewer
     figures: float | None = None  # figures in common (None: too few to tell)
     names: float | None = None  # names in common, of the fewer (same language; None: too few to tell)
     same_figures: float | None = None  # figures in common, of the fewer (same language; None: too few to tell)
@@ -212,15 +213,19 @@ class PairEvidence:
     def aligns(self, p: DuplicateParams) -> bool:
         """The sentences align (:mod:`clusterer.align`): ``min_aligned`` of them (not
         counting headlines) and ``min_share`` of the shorter text's, or, where the shorter text is short
-        (:meth:`short`), every one of its sentences and lines, and ``short_min_aligned``
-        sentences at least that are not headlines (a title and one sentence align
-        between any two summaries of one event);
+        (:meth:`short`), every one of its sentences, ``short_min_aligned`` at least,
+        headlines (lines without an end mark: a title, a credit line) not counted (a
+        title and one sentence align between any two summaries of one event);
         no more than ``max_differing`` matches (none for short texts) give other
         figures; the texts' figures agree where both give a few."""
         if self.aligned is None or self.share is None or not self.needs_alignment(p):
             return False
         if self.short(p):
-            enough = (self.sentences or 0) >= p.short_min_aligned and self.share >= 1.0 and not self.differing
+            enough = (
+                (self.sentences or 0) >= p.short_min_aligned
+                and self.sentences == self.fewer_sentences
+                and not self.differing
+            )
         else:
             enough = (
                 (self.sentences or 0) >= p.min_aligned
@@ -374,6 +379,7 @@ class PairJudge:
                 al.differing,
                 al.sentences,
             )
+            e.fewer_sentences = al.fewer_sentences
             e.figures = number_agreement(self.features[e.i].figures, self.features[e.j].figures)
 
     def sentences(self, i: int) -> list[str]:

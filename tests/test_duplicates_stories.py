@@ -56,10 +56,13 @@ def test_duplicate_rule_by_alignment_needs_aligned_sentences():
     assert not _ev(cosine=0.05).is_duplicate(p)
     # short texts: close (centred cosine 0.5), every line aligned, two of them sentences
     assert not _ev(chars=150).is_duplicate(p)
-    assert _ev(chars=300, cosine=0.6, aligned=3, share=1.0, sentences=2).is_duplicate(p)
-    assert not _ev(chars=300, cosine=0.6, aligned=3, share=0.75, sentences=3).is_duplicate(p)
-    assert not _ev(chars=300, cosine=0.6, aligned=2, share=1.0, sentences=1).is_duplicate(p)  # title + blurb
-    assert not _ev(chars=300, cosine=0.4, aligned=3, share=1.0, sentences=3).is_duplicate(p)
+    short = dict(chars=300, cosine=0.6, share=1.0)
+    assert _ev(**short, aligned=3, sentences=2, fewer_sentences=2).is_duplicate(p)
+    # a credit line or a headline that does not align is no matter; a sentence is
+    assert _ev(**{**short, "share": 0.75}, aligned=3, sentences=3, fewer_sentences=3).is_duplicate(p)
+    assert not _ev(**short, aligned=3, sentences=2, fewer_sentences=3).is_duplicate(p)
+    assert not _ev(**short, aligned=2, sentences=1, fewer_sentences=1).is_duplicate(p)  # title + blurb
+    assert not _ev(**{**short, "cosine": 0.4}, aligned=3, sentences=3, fewer_sentences=3).is_duplicate(p)
     assert _ev(same_language=True).is_duplicate(p)  # two translations into one language
 
 
