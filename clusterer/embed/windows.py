@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +143,12 @@ class WindowedEncoder:
     def _pooled(self, windows: list[list[int]]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _each_pooled(self, batches: Iterable[list[list[int]]]) -> Iterator[np.ndarray]:
+        """:meth:`_pooled` of each batch of windows, in order: one batch at a time here;
+        an engine may run several at once, so long as each comes out as it would alone."""
+        for windows in batches:
+            yield self._pooled(windows)
+
     def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
         """(n, dim) float32 L2-normalised embeddings of ``texts`` (as passages).
 
@@ -158,8 +164,9 @@ class WindowedEncoder:
         remaining = np.bincount([i for i, _ in windows], minlength=n)
         sums = np.zeros((n, self.dim), dtype=np.float64)
         done = 0
-        for batch in self._batches(lengths):
-            means = self._pooled([[self._bos, *windows[k][1], self._eos] for k in batch])
+        batches = self._batches(lengths)
+        inputs = ([[self._bos, *windows[k][1], self._eos] for k in batch] for batch in batches)
+        for batch, means in zip(batches, self._each_pooled(inputs)):
             text_idx = np.array([windows[k][0] for k in batch])
             weights = np.array([max(lengths[k] - 2, 1) for k in batch], dtype=np.float64)
             np.add.at(sums, text_idx, np.asarray(means, dtype=np.float64) * weights[:, None])
