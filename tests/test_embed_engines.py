@@ -244,6 +244,10 @@ def test_torch_engine_runs_its_batches_on_single_threaded_streams(model_cache):
     assert len({t for t, _ in seen}) == 2 and threading.get_ident() not in {t for t, _ in seen}
     assert torch.get_num_threads() == before
     assert select.load_engine("torch-fp32", model_cache).streams() == before  # not asked: torch's count
+    # a small call is cut into four batches (down to 512 tokens), whatever the thread count
+    one, two = (select.load_engine("torch-fp32", model_cache, num_threads=n) for n in (1, 2))
+    assert one._batches([300] * 8) == two._batches([300] * 8) and len(two._batches([300] * 8)) == 4
+    assert len(two._batches([300] * 2)) == 2 and len(two._batches([100] * 3)) == 1
 
 
 def test_padded_engines_batch_windows_of_like_length():

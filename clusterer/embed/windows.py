@@ -120,17 +120,18 @@ class WindowedEncoder:
                 out.append((i, seq[a : a + w]))
         return out
 
-    def _batches(self, lengths: list[int]) -> list[list[int]]:
+    def _batches(self, lengths: list[int], budget: int | None = None) -> list[list[int]]:
         """Window indices grouped longest first, each group within the token budget
-        (counted as if padded to its longest window) and no window shorter than
-        ``min_fill`` of its group's longest."""
+        (``budget``, else ``batch_tokens``; counted as if padded to its longest window)
+        and no window shorter than ``min_fill`` of its group's longest."""
+        budget = budget or self.batch_tokens
         order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
         batches: list[list[int]] = []
         cur: list[int] = []
         cur_max = 0
         for k in order:
             width = max(cur_max, lengths[k])
-            if cur and (width * (len(cur) + 1) > self.batch_tokens or lengths[k] < self.min_fill * width):
+            if cur and (width * (len(cur) + 1) > budget or lengths[k] < self.min_fill * width):
                 batches.append(cur)
                 cur, width = [], lengths[k]
             cur.append(k)
