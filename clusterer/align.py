@@ -160,20 +160,20 @@ def align(
     cols = best_b[rows]
     margin = sims[rows, cols] - (near_a[rows] + near_b[cols]) / 2.0
     rows, cols = rows[margin >= min_margin], cols[margin >= min_margin]
-    differing = 0
-    if specifics_a is not None and specifics_b is not None:
-        same = np.array(
-            [not differ(specifics_a[r], specifics_b[c], compare_names) for r, c in zip(rows.tolist(), cols.tolist())],
-            dtype=bool,
-        )
-        differing = int(len(rows) - same.sum())
-        rows, cols = rows[same], cols[same]
-    run = _longest_increasing(cols.tolist())  # rows are in order already
+    if specifics_a is None or specifics_b is None:
+        run = _longest_increasing(cols.tolist())  # rows are in order already
+        similarity = float(sims[rows[run], cols[run]].mean()) if run else 0.0
+        return Alignment(len(run), shorter, len(run) / shorter, similarity, 0, len(run), shorter)
+    same = np.array(
+        [not differ(specifics_a[r], specifics_b[c], compare_names) for r, c in zip(rows.tolist(), cols.tolist())],
+        dtype=bool,
+    )
+    differing = int(len(rows) - same.sum())
+    rows, cols = rows[same], cols[same]
+    run = _longest_increasing(cols.tolist())
     similarity = float(sims[rows[run], cols[run]].mean()) if run else 0.0
-    sentences, fewer = len(run), shorter
-    if specifics_a is not None and specifics_b is not None:
-        sentences = sum(1 for k in run if specifics_a[rows[k]][2] and specifics_b[cols[k]][2])
-        fewer = min(sum(s[2] for s in specifics_a), sum(s[2] for s in specifics_b))
+    sentences = sum(1 for k in run if specifics_a[rows[k]][2] and specifics_b[cols[k]][2])
+    fewer = min(sum(s[2] for s in specifics_a), sum(s[2] for s in specifics_b))
     return Alignment(len(run), shorter, len(run) / shorter, similarity, differing, sentences, fewer)
 
 

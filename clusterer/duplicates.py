@@ -151,7 +151,7 @@ class TextFeatures:
     names: frozenset[str] = frozenset()  # what carries a story's thread (clusterer.entities.names)
 
     @classmethod
-    def of(cls, text: str, lang: str | None = None, params: DuplicateParams = DuplicateParams()) -> TextFeatures:
+    def of(cls, text: str, lang: str | None = None) -> TextFeatures:
         """Features of ``text``."""
         grams = shingles(text)
         sentences = pack(split_sentences(text, lang))
@@ -199,7 +199,7 @@ class PairEvidence:
         updated, a name transliterated anew.)"""
         if not self.same_language:
             return False
-        if self.chars < p.min_chars:
+        if self.short(p):
             return self.overlap >= p.min_overlap
         return (self.overlap >= p.min_overlap or self.containment >= p.min_containment) and self.same_specifics(p)
 
@@ -227,11 +227,7 @@ class PairEvidence:
                 and not self.differing
             )
         else:
-            enough = (
-                (self.sentences or 0) >= p.min_aligned
-                and self.share >= p.min_share
-                and (self.differing or 0) <= p.max_differing
-            )
+            enough = (self.sentences or 0) >= p.min_aligned and self.share >= p.min_share and not self.differs(p)
         return enough and (self.figures is None or self.figures >= p.min_numbers) and self.same_specifics(p)
 
     def is_duplicate(self, p: DuplicateParams) -> bool:
@@ -245,8 +241,10 @@ class PairEvidence:
         join (:func:`group_pairs`): the English and French versions of one year's
         welcome ceremony and those of the next year's align across, sentence by
         sentence, while the two English versions name other guests."""
-        if self.same_language and not self.short(p) and not self.same_specifics(p):
-            return True
+        return (self.same_language and not self.short(p) and not self.same_specifics(p)) or self.differs(p)
+
+    def differs(self, p: DuplicateParams) -> bool:
+        """More than ``max_differing`` aligned sentence matches gave other figures."""
         return self.aligned is not None and (self.differing or 0) > p.max_differing
 
     def verdict(self, p: DuplicateParams) -> int:

@@ -271,7 +271,7 @@ class Clusterer:
         days = [day_number(it.date) for it in items]
 
         if features is None:
-            features = [TextFeatures.of(embedding_text(it), it.lang, self.duplicates) for it in items]
+            features = [TextFeatures.of(embedding_text(it), it.lang) for it in items]
         art = np.flatnonzero(is_article)
         teasers = np.flatnonzero(~is_article)
         xa = centred[art]
@@ -358,7 +358,7 @@ class Clusterer:
         bounded by the batch), its opening kept in ``meta["snippet"]``."""
         items = self.split(records)
         texts = [embedding_text(it) for it in items]
-        features = [TextFeatures.of(text, it.lang, self.duplicates) for text, it in zip(texts, items)]
+        features = [TextFeatures.of(text, it.lang) for text, it in zip(texts, items)]
         kept = [replace(it, text="", meta={**it.meta, "snippet": snippet(it.text, SNIPPET_CHARS)}) for it in items]
         return kept, texts, features
 

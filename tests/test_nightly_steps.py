@@ -395,7 +395,7 @@ def test_read_tonight_embeds_only_what_needs_it_and_keeps_no_text(reuse):
         title, text = WORDS[it.id]
         assert it.text == "" and it.meta["snippet"] == snippet(text, SNIPPET_CHARS)
         full = f"{title}\n{text}"
-        want = TextFeatures.of(full, "en", c.duplicates)
+        want = TextFeatures.of(full, "en")
         assert (feat.grams, feat.chars, feat.sentences, feat.figures) == (
             want.grams,
             want.chars,

@@ -224,7 +224,7 @@ class Placer:
         f = self.features[g]
         if f is None:
             it = self.items[g]
-            f = self.features[g] = TextFeatures.of(embedding_text(it), it.lang, self.dp)
+            f = self.features[g] = TextFeatures.of(embedding_text(it), it.lang)
         return f
 
     def _stored_table(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
