@@ -123,30 +123,34 @@ def test_the_public_methods_leave_what_they_are_given_unchanged():
     assert records == before and as_dicts == dicts_before
 
 
+API_PAGE = ROOT / "docs" / "python-api.md"
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
 def python_api_example() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("## Python API")
-    section = text[start : text.index("\n## ", start + 1)]
-    [code] = [block for block in re.findall(r"```python\n(.*?)```", section, re.S) if "from_embeddings" in block]
+    [code] = [block for block in python_blocks(API_PAGE) if "from_embeddings(" in block]
     return code
 
 
-def test_the_readme_example_of_from_embeddings_runs(tmp_path, monkeypatch):
-    """The README's example, with the fake encoder in place of the default model."""
+def test_the_docs_example_of_from_embeddings_runs(tmp_path, monkeypatch):
+    """The docs' example, with the fake encoder in place of the default model."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(clusterer, "default_encoder", lambda *a, **kw: FakeEncoder())
     namespace: dict = {}
-    exec(compile(python_api_example(), "README.md", "exec"), namespace)
+    exec(compile(python_api_example(), str(API_PAGE), "exec"), namespace)
     result = namespace["result"]
     assert [it.id for it in result.items] == [r["id"] for r in namespace["records"]]
     assert result.model == "fake/bow-256"
 
 
-def test_the_readme_example_of_from_embeddings_with_the_model(tmp_path, monkeypatch, model_cache):
+def test_the_docs_example_of_from_embeddings_with_the_model(tmp_path, monkeypatch, model_cache):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "embeddings_cache").symlink_to(model_cache)
     namespace: dict = {}
-    exec(compile(python_api_example(), "README.md", "exec"), namespace)
+    exec(compile(python_api_example(), str(API_PAGE), "exec"), namespace)
     result = namespace["result"]
     assert [s.members for s in result.stories] == [["storm-en", "storm-fr"]]
     assert result.noise == ["jazz"]

@@ -1,6 +1,6 @@
 """`cluster PATH --out DEST --format csv|parquet` and `cluster report --out`: three
 tables in a folder, the same rows in CSV, in Parquet read by pandas and by DuckDB,
-and what the README says about reading them back."""
+and what the docs (docs/input-output.md) say about reading them back."""
 
 from __future__ import annotations
 
@@ -224,14 +224,19 @@ def test_canonical_flags_match_the_duplicate_groups(small, tmp_path):
         assert {it["id"] for it in items if it["duplicate_group"] == g["id"]} == set(members)
 
 
-def readme_section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("### Tables (CSV, Parquet) and a deduplicated corpus")
-    return text[start : text.index("\n## ", start)]
+DOCS_PAGE = ROOT / "docs" / "input-output.md"
 
 
-def test_the_readme_reads_the_parquet_back_as_it_says(tmp_path, fake_cli, monkeypatch):
-    section = readme_section()
+def docs_section() -> str:
+    """The docs' section on tables, to the next section of its level or the page's end."""
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    start = text.index("## Tables (CSV, Parquet) and a deduplicated corpus")
+    end = text.find("\n## ", start)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def test_the_docs_read_the_parquet_back_as_they_say(tmp_path, fake_cli, monkeypatch):
+    section = docs_section()
     commands = [
         line
         for block in re.findall(r"```sh\n(.*?)```", section, re.S)
@@ -247,7 +252,7 @@ def test_the_readme_reads_the_parquet_back_as_it_says(tmp_path, fake_cli, monkey
         assert run.exit_code == 0, run.output
     namespace: dict = {}
     for code in snippets:
-        exec(compile(code, "README.md", "exec"), namespace)
+        exec(compile(code, str(DOCS_PAGE), "exec"), namespace)
     assert sorted(namespace["kept"].id) == [
         "jazz-fr",
         "metro_en.txt",
