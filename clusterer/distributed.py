@@ -27,7 +27,7 @@ misses to the actors. A batch whose actor dies (a killed process, a lost node) i
 run again by Ray on a new actor; a batch's vectors do not depend on which actor
 ran it. Every worker runs the driver's embedding engine (:func:`worker_env`), so the
 vectors are those of a run on the driver whatever the workers' CPUs, up to the last
-bits where the thread counts differ (a worker runs as many as its CPUs; the README's
+bits where the thread counts differ (a worker runs as many as its CPUs; docs/ray.md's
 "Same result" says where matrix products round differently).
 
 Why the driver's cache and not a store on shared storage: it needs no shared

@@ -1,5 +1,5 @@
 """Screenshot of a story browser page (``cluster ... --html PAGE``) in headless
-Chromium, with a story opened, for the README:
+Chromium, with a story opened, for the docs (docs/browser.md):
 
     cluster ../shared/seeds --html /tmp/seeds.html -q
     python scripts/browser_screenshot.py /tmp/seeds.html docs/browser-seeds.png

@@ -1,7 +1,7 @@
 """What the README and the docs pages show, run: their commands through the CLI and their Python
 examples, with the deterministic fake encoder in place of the model. The figures and summaries
 they print need the real model; tests/test_examples.py, test_seeds.py and test_browser.py run
-those. Commands the other test files already run are listed in the docs' own tests there."""
+those. docs/development.md says which other test files run the docs' other commands."""
 
 from __future__ import annotations
 

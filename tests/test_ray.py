@@ -31,7 +31,7 @@ EXAMPLES = ROOT / "examples" / "corpus"
 HAS_RAY = importlib.util.find_spec("ray") is not None
 # Each node of the test cluster has this many CPUs, so each embedding actor runs this many
 # threads; the plain runs use the machine's own count: the PyTorch engine's vectors do not
-# depend on it (see the README, "Same result").
+# depend on it (see docs/ray.md, "Same result").
 WORKER_CPUS = 1
 
 

