@@ -147,3 +147,14 @@ def test_a_folder_named_like_a_command(here):
     (here / "eval" / "a.txt").write_text("Storm Elin hits Brittany.", encoding="utf-8")
     assert invoke("run", "eval", "-q") == invoke("./eval", "-q")
     assert "1 item" in invoke("run", "eval", "-q")
+
+
+def test_explain_on_the_realistic_pages(here):
+    """docs/input-output.md: `cluster explain result.json grid_wire.txt grid_ru.txt` (its figures
+    need the model: tests/test_realistic_pages.py checks that pair's evidence)."""
+    text = (DOCS / "input-output.md").read_text(encoding="utf-8")
+    [shown] = re.findall(r"^\$ cluster (explain .*)$", text, re.M)
+    invoke(ROOT / "tests" / "data" / "realistic" / "pages", "--out", "result.json", "-q")
+    output = invoke(*shlex.split(shown))
+    assert output.startswith("grid_wire.txt: article, language en")
+    assert "grid_ru.txt: article, language ru" in output
