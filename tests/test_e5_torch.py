@@ -114,6 +114,22 @@ def test_vectors_are_the_same_bits_for_any_thread_count_and_any_time(cache_dir, 
         assert np.array_equal(runs[0], other)
 
 
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+def test_windows_of_one_length_attend_as_they_would_alone(cache_dir, encoder, dtype):
+    """Consecutive windows of one length share one attention call; each window's
+    rows come out the same bits as when it is the only window."""
+    import torch
+
+    forward = E5TorchEncoder(cache_dir=cache_dir, dtype=dtype)._forward
+    gen = torch.Generator().manual_seed(0)
+    spans = [(0, 37), (37, 74), (74, 111), (111, 131), (131, 168)]  # a run of three, then 20 and 37
+    qkv = torch.randn((168, 3 * 384), generator=gen).to(forward.word.dtype)
+    with torch.inference_mode():
+        together = forward._attention(qkv, spans)
+        alone = torch.cat([forward._attention(qkv[a:b], [(0, b - a)]) for a, b in spans])
+    assert torch.equal(together, alone)
+
+
 def test_fused_attention_gives_the_same_vectors(encoder, cache_dir, monkeypatch):
     import torch
 

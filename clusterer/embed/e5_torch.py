@@ -85,16 +85,28 @@ def _load_bert(model_cls, config, state_dict, dtype):
     return model.to(dtype).eval()
 
 
+def _runs(spans):
+    """(start, end, windows, length) of each run of consecutive windows of one length
+    that follow each other in the packed rows."""
+    k = 0
+    while k < len(spans):
+        a, b = spans[k]
+        m = k + 1
+        while m < len(spans) and spans[m][1] - spans[m][0] == b - a and spans[m][0] == spans[m - 1][1]:
+            m += 1
+        yield a, spans[m - 1][1], m - k, b - a
+        k = m
+
+
 class _PackedBert:
     """BERT's forward over *packed* windows: the tokens of a batch's windows
     are concatenated into one (tokens, hidden) matrix, so no padding is
-    computed and no attention mask is needed; attention runs one window at a
-    time (its scores then stay in cache). Same arithmetic as ``BertModel``,
+    computed and no attention mask is needed; attention runs one call per run
+    of windows of one length (each window's scores apart, so they stay in cache). Same arithmetic as ``BertModel``,
     with Q/K/V fused into one matmul and the linear layers run by oneDNN fused
     with their GELU / residual add. A window's attention is one fused oneDNN
     kernel when one is available for its length (:class:`.kernels.FusedAttention`);
-    otherwise bf16 matmuls in bf16 (faster here than the CPU flash-attention
-    kernel at head size 32) and the flash kernel in fp32."""
+    otherwise PyTorch's CPU flash-attention kernel, in bf16 and fp32 alike."""
 
     def __init__(self, model, torch, fused_attention: bool = True):
         import torch.nn.functional as F
@@ -161,26 +173,35 @@ class _PackedBert:
         return self._F.linear(x, w, b) + residual
 
     def _plain_attention(self, q, k, v):
-        """One window's attention without the fused kernel; q, k, v are (1, heads, T, d)."""
-        torch = self._torch
-        if self.bf16:
-            p = torch.softmax(torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-1, -2)), -1)
-            return torch.matmul(p, v)
-        # the flash kernel, which wants 4-D inputs (3-D ones take a slow path)
+        """Attention of windows of one length without the fused kernel: q, k, v are
+        (windows, heads, T, d). The CPU flash kernel, which keeps its softmax in fp32
+        blocks: in bf16 the plain ops' softmax cost more than the two matmuls (a third
+        of a 512-token batch's time on one thread), and one call per length rather than
+        per window saves the calls' overhead on short texts (see :meth:`_attention`)."""
         return self._F.scaled_dot_product_attention(q, k, v)
 
     def _attention(self, qkv, spans):
-        """Self-attention of every window; ``qkv`` is (tokens, 3 * hidden)."""
+        """Self-attention of every window; ``qkv`` is (tokens, 3 * hidden).
+
+        Consecutive windows of one length run as one call (a batch's windows are
+        sorted by length, so a batch of sentences is a few dozen calls rather than
+        hundreds): each window's rows are computed as they would be alone, so a
+        window's output does not depend on its neighbours. Against one plain-ops call
+        per window, on one thread of an AMX Xeon in bf16: 512-token windows 1.13x the
+        tokens/s, sentences (8-200 tokens) 1.36x; fp32 1.02x and 1.04x."""
         torch = self._torch
         n, h = qkv.shape[0], self.heads
         d = qkv.shape[1] // (3 * h)
-        out = torch.empty((n, h, d), dtype=qkv.dtype)
-        for a, b in spans:
-            q, k, v = qkv[a:b].view(b - a, 3, h, d).permute(1, 2, 0, 3)  # each (heads, T, d)
-            kernel = self.fused_attention.get(b - a) if self.fused_attention is not None else None
-            o = (kernel or self._plain_attention)(q[None], k[None], v[None])[0]
-            out[a:b] = o.transpose(0, 1)
-        return out.view(n, h * d)
+        out = torch.empty((n, h * d), dtype=qkv.dtype)
+        for a, end, count, length in _runs(spans):
+            q, k, v = qkv[a:end].view(count, length, 3, h, d).permute(2, 0, 3, 1, 4)  # each (count, heads, T, d)
+            kernel = self.fused_attention.get(length) if self.fused_attention is not None else None
+            if kernel is None:
+                o = self._plain_attention(q, k, v)
+            else:
+                o = torch.cat([kernel(q[r : r + 1], k[r : r + 1], v[r : r + 1]) for r in range(count)])
+            out[a:end] = o.transpose(1, 2).reshape(end - a, h * d)
+        return out
 
     def __call__(self, ids, positions, spans):
         """Last hidden states (tokens, hidden) of the packed windows.
