@@ -8,8 +8,9 @@ plain data out; nothing here reads or writes the state.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from ..duplicates import TextFeatures
 from ..records import Item
 from ..result import canonical_member, story_title
 from .assign import Means, Placement
@@ -153,6 +154,16 @@ def build_outcome(
     )
     report.kept_unread = list(diff.kept)
     return changes
+
+
+def features_to_store(tonight: Tonight, ids: Iterable[str]) -> dict[str, tuple[TextFeatures, str]]:
+    """The duplicate features and openings of tonight's items ``ids``, as the state
+    stores them (:attr:`~clusterer.nightly.state.Changes.features`)."""
+    return {
+        i: (tonight.features[k], tonight.items[k].meta.get("snippet") or "")
+        for i in ids
+        if (k := tonight.position.get(i)) is not None
+    }
 
 
 def seal(report: ChangeReport, changes: Changes, finished: str) -> None:
