@@ -23,6 +23,7 @@ import numpy as np
 from ..align import Aligner
 from ..debias import Prior, language_means
 from ..duplicates import DuplicateParams, TextFeatures
+from ..neighbours import NeighbourIndex
 from ..records import Item
 from ..stories.similarity import StoryParams
 from .changes import Merge, Split
@@ -89,15 +90,19 @@ def assign_incremental(
     stories: StoryParams,
     candidates: int,
     aligner: Aligner | None = None,
+    index: NeighbourIndex | None = None,
 ) -> Placement:
     """Tonight's ``items`` (with their duplicate ``features`` and ``centred`` vectors;
     ``fresh``: new or changed) placed among the stored ones: an unchanged item keeps
     its story and group, a fresh one joins, bridges or founds them (see
-    :class:`~clusterer.nightly.placement.Placer`). ``kept`` rows keep their ids."""
+    :class:`~clusterer.nightly.placement.Placer`, which takes ``index`` where the
+    caller keeps one over the stored items). ``kept`` rows keep their ids."""
     story = {it.id: s for it, new in zip(items, fresh) if not new and (s := stored.story_of.get(it.id))}
     dup = {it.id: d for it, new in zip(items, fresh) if not new and (d := stored.dup_of.get(it.id))}
     event = {it.id: e for it, new in zip(items, fresh) if not new and (e := stored.event_of.get(it.id))}
-    placer = Placer(items, centred, fresh, duplicates, stories, candidates, aligner=aligner, features=features)
+    placer = Placer(
+        items, centred, fresh, duplicates, stories, candidates, aligner=aligner, features=features, index=index
+    )
     story_groups = Groups(story, story_id, stored.next_story)
     dup_groups = Groups(dup, dup_id, stored.next_dup)
     event_groups = Groups(event, event_id, stored.next_event)

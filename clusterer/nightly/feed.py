@@ -38,9 +38,11 @@ from ..debias import center_by_language
 from ..duplicates import PairJudge
 from ..embed.cache import text_key
 from ..errors import CorpusError, StateError, StateLocked
+from ..neighbours import NeighbourIndex
 from ..pipeline import Clusterer, to_record
 from ..records import ARTICLE, TEASER_MARK, Record, date_span, day_number, teaser_id
 from ..result import ClusterResult
+from .assign import Means
 from .changes import ChangeReport
 from .diff import UNCHANGED, Stored, diff, status
 from .job import Nightly, _state_failure
@@ -49,6 +51,13 @@ from .snapshot import snapshot
 from .state import Changes, State, StateLock, means_by_lang
 from .tonight import Tonight
 from .view import View
+
+# The kept neighbour index searches exactly up to this many items: a post adds to it
+# at no cost, where an HNSW graph (a night's, past EXACT_MAX_ITEMS) is built again
+# from all its rows whenever rows join. So up to EXACT_MAX_ITEMS the neighbours are
+# a night's exactly; past it they are the true ones, which a night's graph finds
+# with a recall of 0.97 or more.
+EXACT_UP_TO = 2_000_000
 
 
 @dataclass
@@ -140,6 +149,9 @@ class Feed:
         self._view: View | None = None
         self._stale = False  # a failed run may have left rows in the view's buffer
         self._guard = threading.Lock()  # held while the view changes, and while a lookup reads it
+        # the neighbour index of the live items, centred with the means of _index_key, kept between posts
+        self._index: NeighbourIndex | None = None
+        self._index_key: tuple | None = None
 
     # -- writing ---------------------------------------------------------------
     def open(self) -> None:
@@ -209,6 +221,7 @@ class Feed:
                 view = View.load(self._state)
                 with self._guard:
                     self._view, self._stale = view, False
+                self._index = None
         except sqlite3.DatabaseError as exc:
             raise StateError(_state_failure(self.state_path, exc)) from None
         assert self._view is not None
@@ -281,8 +294,12 @@ class Feed:
             started=started,
         )
         delta = diff(tonight_hashes, rows, [], {})
+        # the kept index holds the live items before this post: the placement's stored
+        # items exactly, unless a live item changed (its old vector) or went
+        keeps_index = not full and not gone and not delta.changed
+        stored_index = (lambda means: self._index_over(view, means)) if keeps_index else None
         t2 = time.perf_counter()
-        placement, means = self.nightly.place(view.means, view.stored, tonight, delta, full)
+        placement, means = self.nightly.place(view.means, view.stored, tonight, delta, full, stored_index)
         report.timings.update(read=t1 - t0, embed=embed_seconds, place=time.perf_counter() - t2)
         changes = build_outcome(report, view.stored, tonight, delta, placement, means)
         _written_only(changes, view.stored, set(hashes))
@@ -290,13 +307,32 @@ class Feed:
         report.timings["total"] = time.perf_counter() - t0
         seal(report, changes, _now())
         state.commit(model, changes)
+        before = len(view.ids)
         with self._guard:
             view.apply(changes, ids, tonight_items, tonight_features, tonight_hashes, pos, buf)
             infos = [self._info(view, i, states[i]) for i in shown]
+        if keeps_index and self._index is not None and self._index_key == _means_key(means):
+            rows = list(range(before, len(ids)))
+            langs = [tonight_items[k].lang for k in rows]
+            self._index.add(ids[before:], center_by_language(buf[rows], langs, means=means_by_lang(means)))
+        else:
+            self._index = None
         for info in infos:
             if info.duplicate_group is not None and info.status != UNCHANGED:
                 info.duplicate_group.evidence = self._evidence(view, info.id, info.duplicate_group)
         return Added(run_id, infos)
+
+    def _index_over(self, view: View, means: Means) -> NeighbourIndex:
+        """The neighbour index of the view's live items centred with ``means``: the
+        kept one, or one built now (once after each change of means, each reading of
+        the state), as the placement would build it."""
+        key = _means_key(means)
+        if self._index is None or self._index_key != key:
+            centred = center_by_language(view.vectors, [it.lang for it in view.items], means=means_by_lang(means))
+            index = NeighbourIndex(centred.shape[1] if centred.size else None, exact_max=EXACT_UP_TO)
+            index.add(view.ids, centred)
+            self._index, self._index_key = index, key
+        return self._index
 
     def _evidence(self, view: View, item_id: str, group: DuplicateGroupInfo) -> dict | None:
         """The pair evidence of ``item_id`` and its group's canonical item (for the
@@ -481,6 +517,10 @@ def _written_only(changes: Changes, stored: Stored, posted: set[str]) -> None:
     changes.stories = [g for g in changes.stories if stored.stories.get(g.id) != g]
     changes.dup_groups = [g for g in changes.dup_groups if stored.dups.get(g.id) != g]
     changes.events = [g for g in changes.events if stored.events.get(g.id) != g]
+
+
+def _means_key(means: Means) -> tuple:
+    return tuple(sorted((key, n, np.asarray(vec, dtype=np.float32).tobytes()) for key, (n, vec) in means.items()))
 
 
 def _now() -> str:

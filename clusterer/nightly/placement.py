@@ -175,7 +175,9 @@ class Placer:
     square of the archive. ``story_neighbours`` is the batch run's
     (:class:`~clusterer.pipeline.Clusterer`'s) neighbours per article in the
     story graph; ``features`` the items' duplicate features where the caller has
-    them (else they are computed from the texts).
+    them (else they are computed from the texts). ``index``, where given, is a
+    :class:`NeighbourIndex` holding exactly the stored (not fresh) items, in order,
+    as ``centred`` has them: a caller that keeps one between runs saves building it.
     """
 
     def __init__(
@@ -189,6 +191,7 @@ class Placer:
         aligner: Aligner | None = None,
         story_neighbours: int = 20,
         features: Sequence[TextFeatures] | None = None,
+        index: NeighbourIndex | None = None,
     ):
         self.items = list(items)
         self.aligner = aligner
@@ -210,9 +213,12 @@ class Placer:
         self.dp, self.sp, self.candidates = dparams, sparams, candidates
         self.story_neighbours = story_neighbours
         self.stored = np.flatnonzero(~self.fresh)
-        self.index = NeighbourIndex(centred.shape[1] if centred.size else None)
-        if len(self.stored):
-            self.index.add([self.ids[s] for s in self.stored], centred[self.stored])
+        if index is not None:
+            self.index = index
+        else:
+            self.index = NeighbourIndex(centred.shape[1] if centred.size else None)
+            if len(self.stored):
+                self.index.add([self.ids[s] for s in self.stored], centred[self.stored])
 
     def _stored_nbrs(self, rows: Sequence[int] | np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
         if not len(rows) or not len(self.index) or k == 0:
