@@ -312,9 +312,9 @@ class Feed:
             view.apply(changes, ids, tonight_items, tonight_features, tonight_hashes, pos, buf)
             infos = [self._info(view, i, states[i]) for i in shown]
         if keeps_index and self._index is not None and self._index_key == _means_key(means):
-            rows = list(range(before, len(ids)))
-            langs = [tonight_items[k].lang for k in rows]
-            self._index.add(ids[before:], center_by_language(buf[rows], langs, means=means_by_lang(means)))
+            appended = list(range(before, len(ids)))
+            langs = [tonight_items[k].lang for k in appended]
+            self._index.add(ids[before:], center_by_language(buf[appended], langs, means=means_by_lang(means)))
         else:
             self._index = None
         for info in infos:
