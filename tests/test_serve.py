@@ -301,3 +301,44 @@ def test_the_service_sees_what_cluster_update_wrote(tmp_path):
     finally:
         s.close()
     assert integrity(path) == "ok"
+
+
+# -- the load benchmark and the kill trial, as smoke runs ---------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_load_benchmark_runs_with_the_fake_encoder(tmp_path):
+    import subprocess
+
+    out = tmp_path / "figures.json"
+    args = ["--items", "300", "--singles", "3", "--batches", "1", "--readers", "1", "--fake-encoder"]
+    args += ["--port", str(_free_port()), "--work", str(tmp_path / "work"), "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_serve.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["single"]["items"] == 3 and figures["batch32"]["items"] == 32 and "p99_ms" in figures["reads"]
+
+
+def test_the_kill_trial_runs_with_the_fake_encoder(tmp_path):
+    import subprocess
+
+    args = ["--kills", "2", "--items", "300", "--fake-encoder", "--max-delay", "1"]
+    args += ["--port", str(_free_port()), "--work", str(tmp_path / "work")]
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "serve_kill_trial.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "nothing acknowledged was lost" in done.stdout
