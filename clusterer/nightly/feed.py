@@ -28,6 +28,7 @@ import datetime as _dt
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,13 +43,15 @@ from ..neighbours import NeighbourIndex
 from ..pipeline import Clusterer, to_record
 from ..records import ARTICLE, TEASER_MARK, Record, date_span, day_number, teaser_id
 from ..result import ClusterResult
-from .assign import Means
+from .assign import Means, Placement, place_among, stale_means
 from .changes import ChangeReport
-from .diff import UNCHANGED, Stored, diff, status
+from .diff import UNCHANGED, Diff, Stored, diff_posted, status
 from .job import Nightly, _state_failure
 from .outcome import build_outcome, features_to_store, seal
+from .placement import Groups, dup_id, event_id, story_id
 from .snapshot import snapshot
-from .state import Changes, State, StateLock, means_by_lang
+from .state import OVERALL, Changes, State, StateLock, means_by_lang
+from .table import ItemTable
 from .tonight import Tonight
 from .view import View
 
@@ -58,6 +61,20 @@ from .view import View
 # a night's exactly; past it they are the true ones, which a night's graph finds
 # with a recall of 0.97 or more.
 EXACT_UP_TO = 2_000_000
+
+
+@dataclass
+class _Kept:
+    """What a feed keeps between posts, so that a post costs what it touches: the
+    live items' :class:`~clusterer.nightly.table.ItemTable` (centred with the stored
+    means), their stories, duplicate groups and events as the placement changes them
+    (:class:`~clusterer.nightly.placement.Groups`), the items per language, and the
+    neighbour index of the live items (None: built at the next post)."""
+
+    table: ItemTable
+    groups: tuple[Groups, Groups, Groups]
+    langs: Counter
+    index: NeighbourIndex | None = None
 
 
 @dataclass
@@ -149,9 +166,7 @@ class Feed:
         self._view: View | None = None
         self._stale = False  # a failed run may have left rows in the view's buffer
         self._guard = threading.Lock()  # held while the view changes, and while a lookup reads it
-        # the neighbour index of the live items, centred with the means of _index_key, kept between posts
-        self._index: NeighbourIndex | None = None
-        self._index_key: tuple | None = None
+        self._kept: _Kept | None = None  # what places a post without a pass over the state (see _keep)
 
     # -- writing ---------------------------------------------------------------
     def open(self) -> None:
@@ -221,7 +236,7 @@ class Feed:
                 view = View.load(self._state)
                 with self._guard:
                     self._view, self._stale = view, False
-                self._index = None
+                self._kept = None
         except sqlite3.DatabaseError as exc:
             raise StateError(_state_failure(self.state_path, exc)) from None
         assert self._view is not None
@@ -293,13 +308,25 @@ class Feed:
             model=model,
             started=started,
         )
-        delta = diff(tonight_hashes, rows, [], {})
-        # the kept index holds the live items before this post: the placement's stored
-        # items exactly, unless a live item changed (its old vector) or went
-        keeps_index = not full and not gone and not delta.changed
-        stored_index = (lambda means: self._index_over(view, means)) if keeps_index else None
+        delta = diff_posted(hashes, rows, sorted(gone), view.pos)
         t2 = time.perf_counter()
-        placement, means = self.nightly.place(view.means, view.stored, tonight, delta, full, stored_index)
+        kept = self._keep(view) if not full and not gone else None
+        langs = Counter(kept.langs) if kept is not None else Counter()
+        for i in delta.fresh:
+            prev = view.row(i)
+            if prev is not None:
+                langs[prev.lang] -= 1
+            langs[tonight_items[pos[i]].lang] += 1
+        if kept is not None and OVERALL in view.means and not stale_means(view.means, langs):
+            # the means stand: the post is placed on what the feed keeps, rows it touches only
+            means = dict(view.means)
+            placement = self._place_kept(kept, tonight, delta, len(view.ids), means)
+            kept.langs = langs
+        else:
+            # the first post, a new or doubled language, a page that lost teasers: the
+            # night's placement over every item; what the feed keeps is built again after
+            self._kept = None
+            placement, means = self.nightly.place(view.means, view.stored, tonight, delta, full)
         report.timings.update(read=t1 - t0, embed=embed_seconds, place=time.perf_counter() - t2)
         changes = build_outcome(report, view.stored, tonight, delta, placement, means)
         _written_only(changes, view.stored, set(hashes))
@@ -307,32 +334,78 @@ class Feed:
         report.timings["total"] = time.perf_counter() - t0
         seal(report, changes, _now())
         state.commit(model, changes)
-        before = len(view.ids)
         with self._guard:
             view.apply(changes, ids, tonight_items, tonight_features, tonight_hashes, pos, buf)
             infos = [self._info(view, i, states[i]) for i in shown]
-        if keeps_index and self._index is not None and self._index_key == _means_key(means):
-            appended = list(range(before, len(ids)))
-            langs = [tonight_items[k].lang for k in appended]
-            self._index.add(ids[before:], center_by_language(buf[appended], langs, means=means_by_lang(means)))
-        else:
-            self._index = None
         for info in infos:
             if info.duplicate_group is not None and info.status != UNCHANGED:
                 info.duplicate_group.evidence = self._evidence(view, info.id, info.duplicate_group)
         return Added(run_id, infos)
 
-    def _index_over(self, view: View, means: Means) -> NeighbourIndex:
-        """The neighbour index of the view's live items centred with ``means``: the
-        kept one, or one built now (once after each change of means, each reading of
-        the state), as the placement would build it."""
-        key = _means_key(means)
-        if self._index is None or self._index_key != key:
-            centred = center_by_language(view.vectors, [it.lang for it in view.items], means=means_by_lang(means))
-            index = NeighbourIndex(centred.shape[1] if centred.size else None, exact_max=EXACT_UP_TO)
-            index.add(view.ids, centred)
-            self._index, self._index_key = index, key
-        return self._index
+    def _keep(self, view: View) -> _Kept:
+        """What the feed keeps to place a post on ``view`` (built here once per reading
+        of the state or change of means: a pass over every item)."""
+        if self._kept is None:
+            stored, items = view.stored, view.items
+            centred = center_by_language(view.vectors, [it.lang for it in items], means=means_by_lang(view.means))
+            table = ItemTable(items, centred, self.clusterer.stories, view.features)
+            live = [stored.rows[i] for i in view.ids]
+            stories, dups, events = (
+                Groups({r.id: gid for r in live if (gid := getattr(r, kind))}, make_id, number)
+                for kind, make_id, number in (
+                    ("story", story_id, stored.next_story),
+                    ("dup", dup_id, stored.next_dup),
+                    ("event", event_id, stored.next_event),
+                )
+            )
+            self._kept = _Kept(table, (stories, dups, events), Counter(it.lang for it in items))
+        return self._kept
+
+    def _place_kept(self, kept: _Kept, tonight: Tonight, delta: Diff, before: int, means: Means) -> Placement:
+        """The post's new and changed items placed by the night's placement
+        (:func:`~clusterer.nightly.assign.place_among`) on the kept table, groups and
+        neighbour index: the post's rows changed in the table (a changed item's in
+        place, the new ones appended, centred as a night centres them), the changed
+        items out of their groups as a night has them, and what the post changes
+        tracked, so that rows are built for that only. ``before``: the live items
+        before the post, the table's rows."""
+        table, groups, index = kept.table, kept.groups, kept.index
+        if index is None or delta.changed:  # the kept index holds a changed item's old vector
+            stored = np.ones(len(table), dtype=bool)
+            stored[[table.pos[i] for i in delta.changed]] = False
+            index = NeighbourIndex(table.x.shape[1] if table.x.size else None, exact_max=EXACT_UP_TO)
+            index.add([i for i, s in zip(table.ids, stored) if s], table.x[stored])
+        mean_of = means_by_lang(means)
+        items, features, vectors = tonight.items, tonight.features, tonight.vectors
+        for i in delta.changed:
+            k = table.pos[i]
+            table.set(k, items[k], center_by_language(vectors[[k]], [items[k].lang], means=mean_of)[0], features[k])
+        n = len(items)
+        langs = [it.lang for it in items[before:n]]
+        table.append(items[before:n], center_by_language(vectors[before:n], langs, means=mean_of), features[before:n])
+        for g in groups:
+            g.begin()
+            for i in delta.changed:
+                g.discard(i)
+        fresh = np.zeros(n, dtype=bool)
+        fresh[[table.pos[i] for i in delta.fresh]] = True
+        clusterer = self.clusterer
+        placement = place_among(
+            table,
+            fresh,
+            *groups,
+            duplicates=clusterer.duplicates,
+            stories=clusterer.stories,
+            candidates=self.nightly.candidates,
+            aligner=clusterer.aligner(),
+            index=index,
+        )
+        if delta.changed:
+            kept.index = None
+        else:
+            index.add(table.ids[before:n], table.x[before:n])
+            kept.index = index
+        return placement
 
     def _evidence(self, view: View, item_id: str, group: DuplicateGroupInfo) -> dict | None:
         """The pair evidence of ``item_id`` and its group's canonical item (for the
@@ -517,10 +590,6 @@ def _written_only(changes: Changes, stored: Stored, posted: set[str]) -> None:
     changes.stories = [g for g in changes.stories if stored.stories.get(g.id) != g]
     changes.dup_groups = [g for g in changes.dup_groups if stored.dups.get(g.id) != g]
     changes.events = [g for g in changes.events if stored.events.get(g.id) != g]
-
-
-def _means_key(means: Means) -> tuple:
-    return tuple(sorted((key, n, np.asarray(vec, dtype=np.float32).tobytes()) for key, (n, vec) in means.items()))
 
 
 def _now() -> str:

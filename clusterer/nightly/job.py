@@ -22,13 +22,11 @@ from __future__ import annotations
 import datetime as _dt
 import sqlite3
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 from ..debias import center_by_language
 from ..errors import StateError, is_damaged_database, is_disk_full
-from ..neighbours import NeighbourIndex
 from ..pipeline import Clusterer
 from ..result import ClusterResult, build_result, truncated_pages, unrecognised_languages
 from .assign import Means, Placement, assign_batch, assign_incremental, batch_means, update_means
@@ -136,14 +134,12 @@ class Nightly:
         tonight: Tonight,
         delta: Diff,
         full: bool,
-        stored_index: Callable[[Means], NeighbourIndex | None] | None = None,
     ) -> tuple[Placement, Means]:
         """Where tonight's items go, and the language means to store: a batch run over
         everything (``full``), or tonight's new and changed items placed among the rest
-        (``stored_means``: the state's, :meth:`State.means`). The one placement of a
-        night's run and of :class:`~clusterer.nightly.feed.Feed`'s posts, which keeps
-        the neighbour index of the stored items between posts: ``stored_index(means)``
-        gives it for the means a run centres with (None: the placement builds one)."""
+        (``stored_means``: the state's, :meth:`State.means`). A night's placement, and
+        a post's where :class:`~clusterer.nightly.feed.Feed` cannot place it on what it
+        keeps (the same steps, :func:`~clusterer.nightly.assign.place_among`)."""
         clusterer = self.clusterer
         kept = [stored.rows[i] for i in delta.kept]
         if full:
@@ -168,7 +164,6 @@ class Nightly:
             stories=clusterer.stories,
             candidates=self.candidates,
             aligner=clusterer.aligner(),
-            index=stored_index(means) if stored_index is not None else None,
         )
         return placement, means
 
