@@ -167,6 +167,10 @@ class Feed:
         self._stale = False  # a failed run may have left rows in the view's buffer
         self._guard = threading.Lock()  # held while the view changes, and while a lookup reads it
         self._kept: _Kept | None = None  # what places a post without a pass over the state (see _keep)
+        # how the posts that placed items were placed: "kept" (on what the feed keeps,
+        # touching only what the post changes) or "full" (the night's placement over
+        # every item: the first post, a new or doubled language, a page that lost teasers)
+        self.placed: Counter[str] = Counter()
 
     # -- writing ---------------------------------------------------------------
     def open(self) -> None:
@@ -322,11 +326,13 @@ class Feed:
             means = dict(view.means)
             placement = self._place_kept(kept, tonight, delta, len(view.ids), means)
             kept.langs = langs
+            self.placed["kept"] += 1
         else:
             # the first post, a new or doubled language, a page that lost teasers: the
             # night's placement over every item; what the feed keeps is built again after
             self._kept = None
             placement, means = self.nightly.place(view.means, view.stored, tonight, delta, full)
+            self.placed["full"] += 1
         report.timings.update(read=t1 - t0, embed=embed_seconds, place=time.perf_counter() - t2)
         changes = build_outcome(report, view.stored, tonight, delta, placement, means)
         _written_only(changes, view.stored, set(hashes))
