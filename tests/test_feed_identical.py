@@ -6,7 +6,9 @@ language, so the feed falls back to the night's placement over every item. Here 
 seeded generator writes a first night of a few hundred items in three languages,
 and the posts that follow (one by one, in batches, a few of them edits of stored
 items) neither add a language nor double one: the feed places them on what it
-keeps, and the test checks that it did (``Feed.placed``). Fake encoder only."""
+keeps, and the test checks that it did (``Feed.placed``). It checks too that the
+story listing the feed keeps up to date post by post is the one made afresh from
+the state. Fake encoder only."""
 
 from __future__ import annotations
 
@@ -126,22 +128,26 @@ class News:
             out.append(record)
         return out
 
-    def edit(self) -> dict:
-        """An earlier record again with a sentence added (a changed item)."""
+    def edit(self, rewrite: bool = False) -> dict:
+        """An earlier record again (a changed item): with a sentence added, or
+        (``rewrite``) rewritten as an article on another story."""
         of = self.rng.choice(self.made)
+        if rewrite:
+            again = self.article(0, of["lang"], [self.rng.randrange(self.open)])
+            return {**again, "id": of["id"]}
         return {**of, "text": of["text"] + " Further details were given later."}
 
 
 def posts(seed: int) -> tuple[list[dict], list[list[dict]]]:
     """A first night of 240 records, then 36 posts of one record and 4 of six, in
-    which three records are edits of stored ones."""
+    which three records are edits of stored ones (one of them moves to another story)."""
     news = News(seed)
     first = news.records(240)
     later: list[list[dict]] = []
     for k in range(40):
         batch = news.records(1 if k < 36 else 6)
         if k in (10, 25, 38):
-            batch = [news.edit()] if k < 36 else [*batch[:-1], news.edit()]
+            batch = [news.edit(rewrite=k == 25)] if k < 36 else [*batch[:-1], news.edit()]
         later.append(batch)
     return first, later
 
@@ -179,6 +185,7 @@ def test_posts_placed_on_what_the_feed_keeps_are_what_cluster_update_gives(tmp_p
     feed.open()
     for records in [first, *later]:
         assert feed.add(records).run is not None
+        listed = feed.stories(limit=5)  # the listing kept from the first post on
 
     assert feed.placed["full"] == 1  # the first post only
     assert feed.placed["kept"] == len(later)
@@ -189,3 +196,10 @@ def test_posts_placed_on_what_the_feed_keeps_are_what_cluster_update_gives(tmp_p
     for key in ("items", "canonical", "titles"):
         assert got[key] == want[key], key
     assert integrity(tmp_path / "serve.sqlite") == "ok"
+
+    # the listing kept up to date post by post is the one made afresh from the state
+    fresh = Feed(tmp_path / "serve.sqlite", Clusterer(encoder=bilingual(), cache_dir=None))
+    fresh.open()
+    assert listed == fresh.stories(limit=5)
+    for since in (None, "2026-03-10", "2026-03-20"):
+        assert feed.stories(since, limit=1000) == fresh.stories(since, limit=1000)

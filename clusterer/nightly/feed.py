@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import heapq
 import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,16 @@ class _Kept:
     groups: tuple[Groups, Groups, Groups]
     langs: Counter
     index: NeighbourIndex | None = None
+
+
+@dataclass
+class _Summary:
+    """A live story as :meth:`Feed.stories` lists it: its summary, its last item's
+    day number, and its place in the list (the latest item first, then by id)."""
+
+    info: StoryInfo
+    last: float | None
+    order: tuple[float, str]
 
 
 @dataclass
@@ -171,6 +182,9 @@ class Feed:
         # touching only what the post changes) or "full" (the night's placement over
         # every item: the first post, a new or doubled language, a page that lost teasers)
         self.placed: Counter[str] = Counter()
+        # the live stories' summaries for stories(), by id: built at the first listing,
+        # then made again after a post for the stories it touched only (see _summarise)
+        self._summaries: dict[str, _Summary] | None = None
 
     # -- writing ---------------------------------------------------------------
     def open(self) -> None:
@@ -239,7 +253,7 @@ class Feed:
             if self._view is None or self._stale or last != self._view.run:
                 view = View.load(self._state)
                 with self._guard:
-                    self._view, self._stale = view, False
+                    self._view, self._stale, self._summaries = view, False, None
                 self._kept = None
         except sqlite3.DatabaseError as exc:
             raise StateError(_state_failure(self.state_path, exc)) from None
@@ -341,7 +355,9 @@ class Feed:
         seal(report, changes, _now())
         state.commit(model, changes)
         with self._guard:
-            view.apply(changes, ids, tonight_items, tonight_features, tonight_hashes, pos, buf)
+            touched = view.apply(changes, ids, tonight_items, tonight_features, tonight_hashes, pos, buf)
+            if self._summaries is not None:
+                self._summarise(view, self._summaries, touched)
             infos = [self._info(view, i, states[i]) for i in shown]
         for info in infos:
             if info.duplicate_group is not None and info.status != UNCHANGED:
@@ -485,16 +501,26 @@ class Feed:
             raise ValueError(f"since={since!r} is not an ISO 8601 date (2026-12-07, or a date and time)")
         with self._guard:
             view = self._need_view()
-            out = []
-            for sid, row in view.stored.stories.items():
-                if row.status != "live" or sid not in view.members:
-                    continue
-                info = self._story(view, sid)
-                last = day_number(info.last_date)
-                if start is None or (last is not None and last >= start):
-                    out.append(info)
-        out.sort(key=lambda s: (-(day_number(s.last_date) or float("-inf")), s.id))
-        return out[:limit]
+            if self._summaries is None:
+                self._summaries = {}
+                self._summarise(view, self._summaries, view.stored.stories)
+            chosen = [s for s in self._summaries.values() if start is None or (s.last is not None and s.last >= start)]
+        return [replace(s.info) for s in heapq.nsmallest(limit, chosen, key=lambda s: s.order)]
+
+    def _summarise(self, view: View, summaries: dict[str, _Summary], sids: Iterable[str]) -> None:
+        """Make again the summaries of stories ``sids`` (other ids are passed over), and
+        drop those of stories no longer live."""
+        stories = view.stored.stories
+        for sid in sids:
+            row = stories.get(sid)
+            if row is None:
+                continue
+            if row.status != "live" or sid not in view.members:
+                summaries.pop(sid, None)
+                continue
+            info = self._story(view, sid)
+            last = day_number(info.last_date)
+            summaries[sid] = _Summary(info, last, (-(last if last is not None else float("-inf")), sid))
 
     def result(self) -> ClusterResult:
         """The state as the story browser shows it (see :func:`~clusterer.nightly.snapshot.state_result`)."""

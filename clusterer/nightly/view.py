@@ -96,13 +96,18 @@ class View:
         hashes: dict[str, str],
         pos: dict[str, int],
         raw: np.ndarray,
-    ) -> None:
+    ) -> set[str]:
         """What a run committed (``changes``), with its live items in order (their
-        items, features, hashes and a buffer whose first rows are their raw vectors)."""
+        items, features, hashes and a buffer whose first rows are their raw vectors).
+        Returns the stories, events and duplicate groups it touched: whose row, or
+        one of whose members' rows, it changed (the others are as they were)."""
         stored = self.stored
+        touched: set[str] = set()
         for row in changes.items:
             old = stored.rows.get(row.id)
             for gid in (old.story, old.dup, old.event) if old is not None and not old.deleted else ():
+                if gid:
+                    touched.add(gid)
                 if gid and gid in self.members:
                     self.members[gid].discard(row.id)
                     if not self.members[gid]:
@@ -110,8 +115,10 @@ class View:
             if not row.deleted:
                 for gid in (row.story, row.dup, row.event):
                     if gid:
+                        touched.add(gid)
                         self.members.setdefault(gid, set()).add(row.id)
             stored.rows[row.id] = row
+        touched.update(g.id for g in (*changes.stories, *changes.dup_groups, *changes.events))
         _update(stored.stories, changes.stories)
         _update(stored.dups, changes.dup_groups)
         _update(stored.events, changes.events)
@@ -121,6 +128,7 @@ class View:
         self.means = dict(changes.means) if changes.means else self.means
         self.run = changes.run.id
         self.ids, self.items, self.features, self.hashes, self.pos, self.raw = ids, items, features, hashes, pos, raw
+        return touched
 
     def row(self, item_id: str) -> StoredItem | None:
         """The live row of ``item_id`` (None if unknown or deleted)."""
