@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..align import SpecificsMemo
 from ..debias import center_by_language
 from ..duplicates import PairJudge
 from ..embed.cache import text_key
@@ -185,6 +186,9 @@ class Feed:
         # the live stories' summaries for stories(), by id: built at the first listing,
         # then made again after a post for the stories it touched only (see _summarise)
         self._summaries: dict[str, _Summary] | None = None
+        # the figures and names of the stored items' sentences, which each post's
+        # alignment of the items it touches asks for again
+        self._specifics = SpecificsMemo()
 
     # -- writing ---------------------------------------------------------------
     def open(self) -> None:
@@ -419,7 +423,7 @@ class Feed:
             duplicates=clusterer.duplicates,
             stories=clusterer.stories,
             candidates=self.nightly.candidates,
-            aligner=clusterer.aligner(),
+            aligner=clusterer.aligner(self._specifics),
             index=index,
         )
         if delta.changed:
@@ -450,7 +454,7 @@ class Feed:
             [langs[k] for k in pair],
             self.clusterer.duplicates,
             vectors=centred[pair],
-            aligner=self.clusterer.aligner(),
+            aligner=self.clusterer.aligner(self._specifics),
         )
         evidence = judge.evidence(np.array([0]), np.array([1]))[0]
         return evidence.to_dict([item_id, ids[other]])
