@@ -239,6 +239,7 @@ class Placer:
         self.dp, self.sp, self.candidates = dparams, sparams, candidates
         self.story_neighbours = story_neighbours
         self.stored = np.flatnonzero(~self.fresh)
+        self._fresh_found: tuple[dict[int, int], list[list[str]], np.ndarray] | None = None  # see _stored_nbrs
         if index is not None:
             self.index = index
         else:
@@ -265,9 +266,22 @@ class Placer:
         return cls(table, fresh, dparams, sparams, candidates, aligner, story_neighbours, index)
 
     def _stored_nbrs(self, rows: Sequence[int] | np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
+        """The ``k`` nearest stored items of ``rows`` (positions) and their similarities.
+        The new items' are searched once, with the largest k asked of them (for the
+        duplicates, the stories, the teasers), where the index searches exactly: the
+        first k of those are then what a search with k gives."""
         if not len(rows) or not len(self.index) or k == 0:
             return [[] for _ in rows], np.zeros((len(rows), 0), np.float32)
-        ids, sims = self.index.query(self.x[list(rows)], k)
+        rows = [int(r) for r in rows]
+        if self.index.exact and k <= max(self.dp.neighbours, self.candidates) and self.fresh[rows].all():
+            if self._fresh_found is None:
+                fresh = np.flatnonzero(self.fresh)
+                ids, sims = self.index.query(self.x[fresh], max(self.dp.neighbours, self.candidates))
+                self._fresh_found = ({int(g): r for r, g in enumerate(fresh)}, ids, sims)
+            at, found, sims = self._fresh_found
+            picked = [at[r] for r in rows]
+            return [[self.pos[i] for i in found[p][:k]] for p in picked], sims[picked, :k]
+        ids, sims = self.index.query(self.x[rows], k)
         return [[self.pos[i] for i in row] for row in ids], sims
 
     def _features(self, g: int) -> TextFeatures:
