@@ -96,6 +96,29 @@ def specifics(sentence: str) -> Specifics:
     return numbers(sentence), names(sentence), bool(_END_MARK.search(sentence.strip()))
 
 
+class SpecificsMemo:
+    """:func:`specifics` of sentences seen before, kept by a caller that aligns the
+    same items again and again (the feed, post after post): at most ``size``
+    sentences, all forgotten when it is full (what is asked again is soon back)."""
+
+    def __init__(self, size: int = 100_000):
+        if size < 1:
+            raise ValueError(f"size={size}: a memo holds one sentence or more")
+        self.size = size
+        self._found: dict[str, Specifics] = {}
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __call__(self, sentence: str) -> Specifics:
+        found = self._found.get(sentence)
+        if found is None:
+            if len(self._found) >= self.size:
+                self._found.clear()
+            found = self._found[sentence] = specifics(sentence)
+        return found
+
+
 def differ(a: Specifics, b: Specifics, compare_names: bool) -> bool:
     """Two sentences state other specifics: both give figures and share none, or
     (``compare_names``: the two are in one language) both give two names or more
@@ -189,7 +212,8 @@ class Aligner:
     reference sentences (``prior``, a callable asked on first need, so that a
     run with nothing to align embeds nothing): a few pages on one topic do not
     make their topic a language. The means are kept for later calls so that a
-    verdict never depends on the order of calls."""
+    verdict never depends on the order of calls. ``specifics`` gives a sentence's
+    figures and names: :func:`specifics`, or a :class:`SpecificsMemo` of it."""
 
     def __init__(
         self,
@@ -197,8 +221,10 @@ class Aligner:
         min_margin: float,
         prior: Callable[[], Prior | None] | None = None,
         shrink: float = 50.0,
+        specifics: Callable[[str], Specifics] = specifics,
     ):
         self.embed = embed
+        self.specifics = specifics  # a SpecificsMemo where the caller keeps one
         self.min_margin = min_margin
         self._prior = prior
         self.shrink = shrink
@@ -209,7 +235,7 @@ class Aligner:
 
     def _load(self, wanted: dict[int, list[str]], langs: Sequence[str | None]) -> None:
         todo = [i for i in wanted if i not in self._vectors]
-        self._specifics.update((i, [specifics(s) for s in wanted[i]]) for i in todo)
+        self._specifics.update((i, [self.specifics(s) for s in wanted[i]]) for i in todo)
         flat = [s for i in todo for s in wanted[i]]
         if not flat:
             self._vectors.update((i, np.zeros((0, 1), dtype=np.float32)) for i in todo)

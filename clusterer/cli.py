@@ -504,3 +504,59 @@ def update_cmd(corpus, state_path, report, rebuild, html_out, options):
         click.echo(f"\nWrote {report}")
     if html_out:  # the state is committed: the page shows it as it stands now
         _write_browser(nightly.result(), html_out, f"Stories in {corpus} after run {changes.run}", changes)
+
+
+@main.command("serve")
+@click.option(
+    "--state",
+    "state_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="the nightly state database (SQLite) the service places items in; created on the first post.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="port to listen on.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    help="a file whose first line is the bearer token every request but /healthz must carry; "
+    "required for a --host other than loopback.",
+)
+@click.option(
+    "--max-body",
+    default=8 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    help="largest request body accepted, in bytes (larger: 413).",
+)
+@click.option(
+    "--lock-wait",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="seconds a post waits while `cluster update` holds the state (then 503, try again).",
+)
+@model_options
+@errors_in_one_line
+def serve_cmd(state_path, host, port, token_file, max_body, lock_wait, options):
+    """Serve the nightly STATE over HTTP: POST /items places records as they arrive
+    (as `cluster update` places them), GET /items/ID, /stories/ID, /stories?since=DATE,
+    /healthz, and the story browser at /. Needs pip install -e '.[serve]'."""
+    from .nightly.feed import Feed
+    from .serve import require_server
+    from .serve.auth import check_host, read_token
+    from .serve.service import serve
+
+    require_server()
+    token = read_token(token_file) if token_file else None
+    check_host(host, token)
+    with make_clusterer(options) as clusterer:
+        feed = Feed(state_path, clusterer, lock_wait=lock_wait)
+        serve(
+            feed,
+            host=host,
+            port=port,
+            token=token,
+            max_body=max_body,
+            on_ready=lambda url: click.echo(f"Serving {state_path} on {url} (Ctrl-C to stop)", err=True),
+        )

@@ -82,8 +82,11 @@ def center_by_language(
         means = language_means(vectors, langs, shrink, prior)
     fallback = prior.overall if prior is not None else vectors.mean(axis=0)
     out = np.empty_like(vectors)
+    rows_of: dict = {}
     for i, lang in enumerate(langs):
-        out[i] = vectors[i] - means.get(lang, fallback)
+        rows_of.setdefault(lang, []).append(i)
+    for lang, rows in rows_of.items():  # a language's rows at once: the same sums as row by row
+        out[rows] = vectors[rows] - means.get(lang, fallback)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms < 1e-12] = 1.0
     return out / norms

@@ -30,6 +30,11 @@ class ClusterError(ClustererError):
     address given, or the cluster failed the work."""
 
 
+class ServeError(ClustererError):
+    """``cluster serve`` cannot start as asked: its extra is not installed, a token
+    file cannot be read, or a host other than loopback is given without a token."""
+
+
 class OutputError(ClustererError):
     """An output cannot be written as asked: a folder holding other files, a file
     where a folder is needed, a format whose library is not installed."""

@@ -467,6 +467,12 @@ class NeighbourIndex:
         return item_id in self._pos
 
     @property
+    def exact(self) -> bool:
+        """Whether a query now searches exactly (at most ``exact_max`` items): then
+        the first k of a query's k' > k nearest are its k nearest, ties included."""
+        return len(self._ids) <= self.exact_max
+
+    @property
     def ids(self) -> Sequence[str]:
         """Item ids in insertion order (row i of :attr:`vectors`)."""
         return tuple(self._ids)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .align import Aligner, split_sentences
+from .align import Aligner, Specifics, specifics, split_sentences
 from .debias import Prior, center_by_language, language_means, reference_texts
 from .duplicates import DuplicateParams, PairEvidence, TextFeatures, find_duplicates
 from .embed.cache import DEFAULT_CACHE_DIR, Embedder
@@ -205,14 +205,16 @@ class Clusterer:
             self.prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
         return self.prior_
 
-    def aligner(self) -> Aligner:
+    def aligner(self, specifics: Callable[[str], Specifics] = specifics) -> Aligner:
         """Sentence alignment for the duplicate test, with this clusterer's model
-        and cache (sentences are embedded only when a pair needs them)."""
+        and cache (sentences are embedded only when a pair needs them);
+        ``specifics``: a :class:`~clusterer.align.SpecificsMemo` the caller keeps."""
         return Aligner(
             lambda texts: self._embedder().embed(texts),
             self.duplicates.align_margin,
             prior=self.sentence_prior,
             shrink=self.duplicates.align_shrink,
+            specifics=specifics,
         )
 
     def sentence_prior(self) -> Prior | None:

@@ -360,12 +360,22 @@ def _record_from_json_line(raw: bytes) -> Record:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise _Unusable(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    try:
+        return record_from_object(obj)
+    except ValueError as exc:
+        raise _Unusable(str(exc)) from None
+
+
+def record_from_object(obj) -> Record:
+    """A JSONL record (one parsed JSON object) as a :class:`Record`: string ``id`` and
+    ``text`` required, the optional fields kept where they are non-empty strings,
+    other fields ignored. ValueError, saying what is wrong, for anything else."""
     if not isinstance(obj, dict):
-        raise _Unusable(f"expected a JSON object, got {type(obj).__name__}")
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     for key in ("id", "text"):
         value = obj.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise _Unusable(f"missing or empty string field {key!r}")
+            raise ValueError(f"missing or empty string field {key!r}")
     extra = {}
     for key in OPTIONAL_FIELDS:
         value = obj.get(key)

@@ -69,7 +69,7 @@ def test_the_readme_test_command_is_what_ci_runs():
 
 
 def test_the_readme_commands_run(here):
-    text = section(README, "## Three ways in")
+    text = section(README, "## Four ways in")
     commands = cluster_commands(text)
     assert [c[0] for c in commands] == ["examples/corpus", "update"]
     for command in commands:
@@ -90,7 +90,7 @@ def test_the_readme_commands_run(here):
 
 
 def test_the_readme_python_example_runs(here):
-    [code] = blocks(section(README, "## Three ways in"), "python")
+    [code] = blocks(section(README, "## Four ways in"), "python")
     namespace: dict = {}
     exec(compile(code, str(README), "exec"), namespace)
     result = namespace["result"]

@@ -4,7 +4,7 @@ and the groups and the alignment test behave as documented."""
 import numpy as np
 import pytest
 
-from clusterer.align import Aligner, pack
+from clusterer.align import Aligner, SpecificsMemo, pack, specifics
 from clusterer.duplicates import (
     _EMPTY,
     DuplicateParams,
@@ -153,6 +153,23 @@ def test_alignment_finds_the_translation_not_the_other_report():
     assert by_pair[(0, 3)].aligned <= 2  # scrambled order: matches, but not in order
     # each item's sentences were embedded once, whatever the number of pairs
     assert len(embed.seen) == len(set(embed.seen)) == 24 == len(table)
+
+
+def test_a_memo_of_the_sentences_specifics_gives_the_same_evidence_and_stays_bounded():
+    table, langs, features = _alignment_case()
+    idx = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+    sim = np.full(idx.shape, 0.5, dtype=np.float32)
+    _, plain = find_duplicates(idx, sim, features, langs, [True] * 4, aligner=Aligner(_CountingEmbed(table), 0.1))
+    memo = SpecificsMemo(size=10)
+    for _ in range(2):  # the second time from the memo, where it still holds them
+        aligner = Aligner(_CountingEmbed(table), 0.1, specifics=memo)
+        _, got = find_duplicates(idx, sim, features, langs, [True] * 4, aligner=aligner)
+        assert got == plain
+        assert 0 < len(memo) <= 10
+    sentence = "In 2024 Lena Berg opened the Vistula bridge."
+    assert memo(sentence) == specifics(sentence) and memo(sentence) is memo(sentence)
+    with pytest.raises(ValueError, match="size=0"):
+        SpecificsMemo(size=0)
 
 
 def test_short_texts_are_aligned_only_when_close_and_then_every_sentence_must_align():

@@ -136,6 +136,21 @@ def test_smaller_k_is_a_prefix_of_larger_k():
     np.testing.assert_array_equal(big[0][:, :7], small[0])
 
 
+def test_an_exact_index_query_with_smaller_k_is_a_prefix_of_one_with_larger_k():
+    x = blobs(300, dim=16, seed=7)
+    x[100:120] = x[99]  # ties at every cut-off
+    index = NeighbourIndex(exact_max=300)
+    index.add(ids_for(300), x)
+    assert index.exact
+    for queries in (x[95:105], x[95:96]):  # a block of queries, and one alone
+        big_ids, big_sims = index.query(queries, 30)
+        small_ids, small_sims = index.query(queries, 8)
+        assert [row[:8] for row in big_ids] == small_ids
+        np.testing.assert_array_equal(big_sims[:, :8], small_sims)
+    index.add(["one-more"], x[:1])
+    assert not index.exact  # past exact_max: a graph's answers for two k may differ
+
+
 # ------------------------------------------------------------------ hnsw
 
 

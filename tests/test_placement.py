@@ -49,7 +49,7 @@ def test_new_stories_are_the_batch_linkage(seed):
     items, x = corpus(seed=seed)
     params, dparams = StoryParams(), DuplicateParams()
     stories, dups = Groups({}, story_id, 1), Groups({}, dup_id, 1)
-    Placer(items, x, [True] * len(items), dparams, params, candidates=30).place(stories, dups)
+    Placer.of(items, x, [True] * len(items), dparams, params, candidates=30).place(stories, dups)
     assert not dups.members
     got = {frozenset(m) for m in stories.members.values()}
     expected = batch_stories(items, x, params, dparams)
@@ -65,7 +65,7 @@ def test_new_stories_leave_placed_articles_alone():
     stored = np.zeros(len(items), dtype=bool)
     stored[::2] = True  # every other article is stored, all noise so far
     stories, dups = Groups({}, story_id, 1), Groups({}, dup_id, 1)
-    Placer(items, x, ~stored, dparams, params, candidates=30).place(stories, dups)
+    Placer.of(items, x, ~stored, dparams, params, candidates=30).place(stories, dups)
     for members in stories.members.values():
         assert any(not stored[int(i[1:])] for i in members)  # every story has a new article
     assert stories.next_number - 1 == len(stories.members)  # new ids only, none merged
@@ -76,7 +76,7 @@ def test_neighbour_lists_are_one_search_over_all_live_items(seed):
     items, x = corpus(n=200, seed=seed)
     rng = np.random.default_rng(seed)
     fresh = rng.random(len(items)) < 0.3
-    placer = Placer(items, x, fresh, DuplicateParams(), StoryParams(), candidates=30)
+    placer = Placer.of(items, x, fresh, DuplicateParams(), StoryParams(), candidates=30)
     k = 10
     rows, idx, sims = placer._neighbours(np.flatnonzero(fresh), k)
     want_idx, want_sims = knn(x, k)
@@ -107,7 +107,7 @@ def test_new_stories_follow_the_neighbour_graph_as_the_batch_run_does():
     params, dparams = StoryParams(), DuplicateParams(neighbours=5)
     assert (x[:10] @ x[10:].T).mean() > params.threshold  # one story by the dense rule
     stories, dups = Groups({}, story_id, 1), Groups({}, dup_id, 1)
-    Placer(items, x, [True] * 20, dparams, params, candidates=30, story_neighbours=5).place(stories, dups)
+    Placer.of(items, x, [True] * 20, dparams, params, candidates=30, story_neighbours=5).place(stories, dups)
     got = sorted(sorted(m) for m in stories.members.values())
     idx, sims = knn(x, 5)
     linked = link_stories(

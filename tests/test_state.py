@@ -12,7 +12,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from state_checks import integrity  # noqa: E402
 
 from clusterer.errors import StateError  # noqa: E402
-from clusterer.nightly.state import Changes, GroupRow, RunRecord, State, StateLock, StoredItem, lang_key  # noqa: E402
+from clusterer.nightly.state import (  # noqa: E402
+    SCHEMA_VERSION,
+    Changes,
+    GroupRow,
+    RunRecord,
+    State,
+    StateLock,
+    StoredItem,
+    lang_key,
+)
 
 
 def item(i: str, story=None, dup=None, run=1, event=None) -> StoredItem:
@@ -103,7 +112,7 @@ def test_not_a_database(tmp_path):
 
 def test_a_schema_2_state_is_upgraded_in_place(tmp_path):
     """A state written before events opens: its items get an empty event (until a
-    rebuild gives them one), the events table is there, the schema says 3."""
+    rebuild gives them one), the events table is there, the schema is the current one."""
     import sqlite3
 
     path = tmp_path / "s.sqlite"
@@ -122,5 +131,40 @@ def test_a_schema_2_state_is_upgraded_in_place(tmp_path):
         assert st.events() == {} and st.counters() == (2, 2, 1)
         st.commit("m", changes(run=2))
     with State(path) as st:
-        assert st.items()["a"].event == "E000002" and st._meta("schema") == "3"
+        assert st.items()["a"].event == "E000002" and st._meta("schema") == str(SCHEMA_VERSION)
+    assert integrity(path) == "ok"
+
+
+def test_features_round_trip_and_a_schema_3_state_is_upgraded(tmp_path):
+    """Duplicate features and openings are stored with an item and read back as they
+    were; a state from before them opens, with no features until a night stores them."""
+    import sqlite3
+
+    from clusterer.duplicates import TextFeatures
+
+    text = "Flood waters rose 3 metres in Valdoria on Tuesday. Ministers met in Paris. Some 400 homes were lost."
+    feats = TextFeatures.of(text, "en")
+    path = tmp_path / "s.sqlite"
+    ch = changes()
+    ch.features = {"a": (feats, "Flood waters rose")}
+    with State(path) as st:
+        st.commit("m", ch)
+    with State(path) as st:
+        got, snippet = st.features(["a", "b"])["a"]
+        assert st.feature_ids() == {"a"} and snippet == "Flood waters rose" and st.last_run() == 1
+        np.testing.assert_array_equal(got.sketch, feats.sketch)
+        assert (got.grams, got.chars, got.sentences, got.figures, got.names) == (
+            feats.grams,
+            feats.chars,
+            feats.sentences,
+            feats.figures,
+            feats.names,
+        )
+    db = sqlite3.connect(path)  # make it what schema 3 wrote
+    db.execute("DROP TABLE features")
+    db.execute("UPDATE meta SET v = '3' WHERE k = 'schema'")
+    db.commit()
+    db.close()
+    with State(path) as st:
+        assert st.features() == {} and st._meta("schema") == str(SCHEMA_VERSION)
     assert integrity(path) == "ok"

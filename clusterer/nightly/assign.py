@@ -23,12 +23,14 @@ import numpy as np
 from ..align import Aligner
 from ..debias import Prior, language_means
 from ..duplicates import DuplicateParams, TextFeatures
+from ..neighbours import NeighbourIndex
 from ..records import Item
 from ..stories.similarity import StoryParams
 from .changes import Merge, Split
 from .diff import Stored
 from .placement import Groups, Placer, dup_id, event_id, map_by_overlap, story_id
 from .state import OVERALL, StoredItem, lang_key
+from .table import ItemTable
 
 Means = dict[str, tuple[int, np.ndarray]]  # by lang_key (and OVERALL): (items, mean), as the state keeps them
 
@@ -50,6 +52,21 @@ class Placement:
     next_event: int = 1
     events_merged: list[Merge] = field(default_factory=list)
     events_split: list[Split] = field(default_factory=list)
+    touched: Touched | None = None  # where the groups were kept from a run before: what this one changed
+
+
+@dataclass
+class Touched:
+    """What a placement on groups kept between runs changed (see :meth:`Groups.begin`):
+    the items whose story, event or duplicate group changed, the ids of the stories,
+    events and groups whose members did (with their members now, empty when none),
+    and how many of each hold members."""
+
+    items: set[str]
+    stories: dict[str, set[str]]
+    dups: dict[str, set[str]]
+    events: dict[str, set[str]]
+    counts: tuple[int, int, int]  # stories, duplicate groups, events holding members
 
 
 def assign_batch(
@@ -89,18 +106,51 @@ def assign_incremental(
     stories: StoryParams,
     candidates: int,
     aligner: Aligner | None = None,
+    index: NeighbourIndex | None = None,
 ) -> Placement:
     """Tonight's ``items`` (with their duplicate ``features`` and ``centred`` vectors;
     ``fresh``: new or changed) placed among the stored ones: an unchanged item keeps
     its story and group, a fresh one joins, bridges or founds them (see
-    :class:`~clusterer.nightly.placement.Placer`). ``kept`` rows keep their ids."""
+    :class:`~clusterer.nightly.placement.Placer`, which takes ``index`` where the
+    caller keeps one over the stored items). ``kept`` rows keep their ids."""
     story = {it.id: s for it, new in zip(items, fresh) if not new and (s := stored.story_of.get(it.id))}
     dup = {it.id: d for it, new in zip(items, fresh) if not new and (d := stored.dup_of.get(it.id))}
     event = {it.id: e for it, new in zip(items, fresh) if not new and (e := stored.event_of.get(it.id))}
-    placer = Placer(items, centred, fresh, duplicates, stories, candidates, aligner=aligner, features=features)
-    story_groups = Groups(story, story_id, stored.next_story)
-    dup_groups = Groups(dup, dup_id, stored.next_dup)
-    event_groups = Groups(event, event_id, stored.next_event)
+    placement = place_among(
+        ItemTable(items, centred, stories, features),
+        fresh,
+        Groups(story, story_id, stored.next_story),
+        Groups(dup, dup_id, stored.next_dup),
+        Groups(event, event_id, stored.next_event),
+        duplicates=duplicates,
+        stories=stories,
+        candidates=candidates,
+        aligner=aligner,
+        index=index,
+    )
+    return _keep(placement, kept)
+
+
+def place_among(
+    table: ItemTable,
+    fresh: Sequence[bool] | np.ndarray,
+    story_groups: Groups,
+    dup_groups: Groups,
+    event_groups: Groups,
+    *,
+    duplicates: DuplicateParams,
+    stories: StoryParams,
+    candidates: int,
+    aligner: Aligner | None = None,
+    index: NeighbourIndex | None = None,
+) -> Placement:
+    """The items of ``table`` flagged ``fresh`` placed among the others, whose
+    stories, duplicate groups and events the three :class:`Groups` hold (and are
+    changed to hold tonight's): :func:`assign_incremental`'s placement, for a
+    caller that keeps the table and the groups between runs. Groups kept so
+    (:meth:`Groups.begin` called before) give a placement that says what it
+    changed (:attr:`Placement.touched`)."""
+    placer = Placer(table, fresh, duplicates, stories, candidates, aligner=aligner, index=index)
     placer.place(story_groups, dup_groups, event_groups)
     out = Placement(
         story_groups.of,
@@ -113,7 +163,19 @@ def assign_incremental(
         next_event=event_groups.next_number,
         events_merged=event_groups.merge_list(),
     )
-    return _keep(out, kept)
+    s_changed, d_changed, e_changed = story_groups.changed, dup_groups.changed, event_groups.changed
+    s_moved, d_moved, e_moved = story_groups.moved, dup_groups.moved, event_groups.moved
+    if s_changed is not None and d_changed is not None and e_changed is not None:
+        # an event's row names its story: the events of items whose story changed too
+        e_changed = e_changed | {e for i in s_moved or () if (e := event_groups.of.get(i)) is not None}
+        out.touched = Touched(
+            set().union(s_moved or (), d_moved or (), e_moved or ()),
+            {gid: story_groups.members.get(gid, set()) for gid in s_changed},
+            {gid: dup_groups.members.get(gid, set()) for gid in d_changed},
+            {gid: event_groups.members.get(gid, set()) for gid in e_changed},
+            (story_groups.count(), dup_groups.count(), event_groups.count()),
+        )
+    return out
 
 
 def _keep(placement: Placement, kept: Sequence[StoredItem]) -> Placement:
@@ -157,10 +219,20 @@ def update_means(
     rows_of: dict[str | None, list[int]] = {}
     for k, lang in enumerate(langs):
         rows_of.setdefault(lang, []).append(k)
+    stale = set(stale_means(stored, {lang: len(rows) for lang, rows in rows_of.items()}))
     for lang, rows in rows_of.items():
-        key = lang_key(lang)
-        if key in means and len(rows) < 2 * means[key][0]:
+        if lang not in stale:
             continue
         vec = language_means(vectors[rows], [lang] * len(rows), shrink=shrink, prior=prior)[lang]
-        means[key] = (len(rows), vec.astype(np.float32))
+        means[lang_key(lang)] = (len(rows), vec.astype(np.float32))
     return means
+
+
+def stale_means(stored: Means, counts: Mapping[str | None, int]) -> list[str | None]:
+    """The languages (``counts``: items per language tonight) whose mean
+    :func:`update_means` takes afresh: seen for the first time, or doubled since
+    their mean was taken. None of them, and a corpus mean stored: the stored means
+    stand as they are."""
+    return [
+        lang for lang, n in counts.items() if n and ((key := lang_key(lang)) not in stored or n >= 2 * stored[key][0])
+    ]

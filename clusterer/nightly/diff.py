@@ -103,6 +103,23 @@ def diff(
     return out
 
 
+def diff_posted(
+    hashes: Mapping[str, str], rows: Mapping[str, StoredItem], gone: Sequence[str], order: Mapping[str, int]
+) -> Diff:
+    """:func:`diff` for a post, whose corpus is the live items plus the posted ones
+    (``hashes``, as they were given): the posted items new, changed (in the live
+    items' ``order``) or unchanged, and ``gone`` deleted (the live teasers a re-posted
+    page no longer has). The live items a post does not repeat are unchanged too,
+    not listed: a post's work is what it brings."""
+    out = Diff()
+    lists = {NEW: out.new, CHANGED: out.changed, UNCHANGED: out.unchanged}
+    for item_id, text_hash in hashes.items():
+        lists[status(item_id, text_hash, rows)].append(item_id)
+    out.changed.sort(key=order.__getitem__)
+    out.deleted = sorted(gone)
+    return out
+
+
 def unsure_of_deletion(skipped: Sequence[Skipped], then: Mapping[int, list[dict]]) -> Callable[[StoredItem], bool]:
     """Whether a stored row missing tonight may be in an input that could not be
     read: such a row is kept, not deleted. That is so when

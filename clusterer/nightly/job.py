@@ -32,7 +32,7 @@ from ..result import ClusterResult, build_result, truncated_pages, unrecognised_
 from .assign import Means, Placement, assign_batch, assign_incremental, batch_means, update_means
 from .changes import ChangeReport
 from .diff import Diff, Stored, diff, missing
-from .outcome import build_outcome, seal
+from .outcome import build_outcome, features_to_store, seal
 from .snapshot import state_result
 from .state import State, StateLock, means_by_lang
 from .tonight import Tonight, read_tonight
@@ -116,20 +116,30 @@ class Nightly:
         report.timings["embed"] = tonight.embed_seconds
 
         t2 = time.perf_counter()
-        placement, means = self._assign(state, stored, tonight, delta, full)
+        placement, means = self.place(state.means(), stored, tonight, delta, full)
         report.timings["place"] = time.perf_counter() - t2
 
         changes = build_outcome(report, stored, tonight, delta, placement, means)
+        # features of what is placed tonight, and of any item whose features the state lacks
+        changes.features = features_to_store(tonight, delta.fresh | (tonight.position.keys() - state.feature_ids()))
         report.timings["total"] = time.perf_counter() - t0
         seal(report, changes, _now())
         state.commit(model, changes)
         return report
 
-    def _assign(
-        self, state: State, stored: Stored, tonight: Tonight, delta: Diff, full: bool
+    def place(
+        self,
+        stored_means: Means,
+        stored: Stored,
+        tonight: Tonight,
+        delta: Diff,
+        full: bool,
     ) -> tuple[Placement, Means]:
         """Where tonight's items go, and the language means to store: a batch run over
-        everything (``full``), or tonight's new and changed items placed among the rest."""
+        everything (``full``), or tonight's new and changed items placed among the rest
+        (``stored_means``: the state's, :meth:`State.means`). A night's placement, and
+        a post's where :class:`~clusterer.nightly.feed.Feed` cannot place it on what it
+        keeps (the same steps, :func:`~clusterer.nightly.assign.place_among`)."""
         clusterer = self.clusterer
         kept = [stored.rows[i] for i in delta.kept]
         if full:
@@ -141,7 +151,7 @@ class Nightly:
             means = batch_means(tonight.langs, tonight.vectors, analysis.language_means)
             return assign_batch(stored, stories, dups, kept, events), means
         langs = tonight.langs
-        means = update_means(state.means(), langs, tonight.vectors, clusterer.language_shrink, clusterer.prior())
+        means = update_means(stored_means, langs, tonight.vectors, clusterer.language_shrink, clusterer.prior())
         centred = center_by_language(tonight.vectors, langs, means=means_by_lang(means))
         placement = assign_incremental(
             stored,

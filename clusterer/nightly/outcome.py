@@ -8,8 +8,9 @@ plain data out; nothing here reads or writes the state.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from ..duplicates import TextFeatures
 from ..records import Item
 from ..result import canonical_member, story_title
 from .assign import Means, Placement
@@ -25,9 +26,11 @@ def build_outcome(
     """The state's rows after tonight, and ``report`` filled in (its header, the
     skipped inputs and the timings are the caller's): items new, changed, deleted,
     kept or placed from noise, new duplicates, groups created, merged, split and
-    dissolved, and the counts."""
-    rows, fresh = stored.rows, diff.fresh
-    old_story, old_dup = stored.story_of, stored.dup_of
+    dissolved, and the counts. Where the placement says what it changed
+    (:attr:`Placement.touched`, groups kept between runs), rows are built for those
+    items and groups only (with the new, changed and deleted items): the others are
+    as stored."""
+    rows, fresh, touched = stored.rows, diff.fresh, placement.touched
     report.stories_merged, report.stories_split = placement.stories_merged, placement.stories_split
     report.duplicate_groups_merged, report.duplicate_groups_split = placement.dups_merged, placement.dups_split
     report.events_merged, report.events_split = placement.events_merged, placement.events_split
@@ -38,8 +41,33 @@ def build_outcome(
         next_dup=placement.next_dup,
         next_event=placement.next_event,
     )
+    position = tonight.position
+    if touched is None:
+        tonight_items = tonight.items
+        s_members, d_members, e_members = (
+            _by_group(placement.story),
+            _by_group(placement.dup),
+            _by_group(placement.event),
+        )
+        s_rows, d_rows, e_rows = stored.stories, stored.dups, stored.events
+        counts = (len(s_members), len(d_members), len(e_members))
+    else:
+        ids = sorted((touched.items | fresh) & position.keys(), key=position.__getitem__)
+        tonight_items = [tonight.items[position[i]] for i in ids]
+        s_members, d_members, e_members = (
+            {g: list(m) for g, m in changed.items() if m} for changed in (touched.stories, touched.dups, touched.events)
+        )
+        s_rows, d_rows, e_rows = (
+            {g: table[g] for g in sorted(changed) if g in table}
+            for table, changed in (
+                (stored.stories, touched.stories),
+                (stored.dups, touched.dups),
+                (stored.events, touched.events),
+            )
+        )
+        counts = touched.counts
     # items: tonight's, those kept unread, the deleted ones
-    for it in tonight.items:
+    for it in tonight_items:
         prev = rows.get(it.id)
         changes.items.append(
             StoredItem(
@@ -71,32 +99,26 @@ def build_outcome(
         r.deleted, r.story, r.dup, r.event = True, None, None, None
         changes.items.append(r)
         report.deleted_items.append(
-            ItemChange(i, r.kind, r.lang, previous_story=old_story.get(i), previous_duplicate_group=old_dup.get(i))
+            ItemChange(
+                i, r.kind, r.lang, previous_story=_was(rows, i, "story"), previous_duplicate_group=_was(rows, i, "dup")
+            )
         )
+
     # groups: membership now, canonical items, fates of ids that lost their members
-    live_items = {it.id: it for it in tonight.items}
-    live_items.update((i, _as_item(rows[i])) for i in diff.kept)
-    order = list(live_items)
-    pos = {i: k for k, i in enumerate(order)}
-    seq = [live_items[i] for i in order]
-    s_members: dict[str, list[str]] = {}
-    for i, s in placement.story.items():
-        s_members.setdefault(s, []).append(i)
-    d_members: dict[str, list[str]] = {}
-    for i, d in placement.dup.items():
-        d_members.setdefault(d, []).append(i)
+    def item(i: str) -> Item:
+        k = position.get(i)
+        return tonight.items[k] if k is not None else _as_item(rows[i])
+
     for sid, members in sorted(s_members.items()):
         if sid in stored.stories:
             row = copy.copy(stored.stories[sid])
             row.status, row.merged_into = "live", None
         else:
-            row = GroupRow(sid, report.run, extra=story_title(seq, [pos[i] for i in members]))
+            seq = [item(i) for i in members]
+            row = GroupRow(sid, report.run, extra=story_title(seq, range(len(seq))))
             report.stories_created.append(GroupInfo(sid, sorted(members), title=row.extra))
         changes.stories.append(row)
-    changes.stories.extend(_retired(stored.stories, s_members, report.stories_merged, report.stories_dissolved))
-    e_members: dict[str, list[str]] = {}
-    for i, e in placement.event.items():
-        e_members.setdefault(e, []).append(i)
+    changes.stories.extend(_retired(s_rows, s_members, report.stories_merged, report.stories_dissolved))
     for eid, members in sorted(e_members.items()):
         story = placement.story.get(min(members))
         if eid in stored.events:
@@ -106,9 +128,10 @@ def build_outcome(
             row = GroupRow(eid, report.run, extra=story)
             report.events_created.append(GroupInfo(eid, sorted(members), story=story))
         changes.events.append(row)
-    changes.events.extend(_retired(stored.events, e_members, report.events_merged, report.events_dissolved))
+    changes.events.extend(_retired(e_rows, e_members, report.events_merged, report.events_dissolved))
     for did, members in sorted(d_members.items()):
-        canonical = seq[canonical_member(seq, [pos[i] for i in members])].id
+        seq = [item(i) for i in members]
+        canonical = seq[canonical_member(seq, range(len(seq)))].id
         if did in stored.dups:
             row = copy.copy(stored.dups[did])
             row.status, row.merged_into, row.extra = "live", None, canonical
@@ -117,31 +140,37 @@ def build_outcome(
             report.duplicate_groups_created.append(GroupInfo(did, sorted(members), canonical=canonical))
         changes.dup_groups.append(row)
         for i in sorted(members):
-            if i != canonical and (i in fresh or old_dup.get(i) != did):
+            if i != canonical and (i in fresh or _was(rows, i, "dup") != did):
                 report.new_duplicates.append(NewDuplicate(i, did, canonical))
     changes.dup_groups.extend(
-        _retired(stored.dups, d_members, report.duplicate_groups_merged, report.duplicate_groups_dissolved)
+        _retired(d_rows, d_members, report.duplicate_groups_merged, report.duplicate_groups_dissolved)
     )
     # tonight's items: new, changed, and stored noise now in a story
     for i in diff.new:
-        it = live_items[i]
+        it = item(i)
         report.new_items.append(ItemChange(i, it.kind, it.lang, placement.story.get(i), placement.dup.get(i)))
     for i in diff.changed:
-        it = live_items[i]
+        it = item(i)
         report.changed_items.append(
             ItemChange(
-                i, it.kind, it.lang, placement.story.get(i), placement.dup.get(i), old_story.get(i), old_dup.get(i)
+                i,
+                it.kind,
+                it.lang,
+                placement.story.get(i),
+                placement.dup.get(i),
+                _was(rows, i, "story"),
+                _was(rows, i, "dup"),
             )
         )
-    for it in tonight.items:
-        if it.id not in fresh and it.id in old_story and not old_story[it.id] and placement.story.get(it.id):
-            report.noise_placed.append(
-                ItemChange(it.id, it.kind, it.lang, placement.story[it.id], placement.dup.get(it.id))
-            )
+    for it in tonight_items:
+        prev = rows.get(it.id)
+        now = placement.story.get(it.id)
+        if now and it.id not in fresh and prev is not None and not prev.deleted and not prev.story:
+            report.noise_placed.append(ItemChange(it.id, it.kind, it.lang, now, placement.dup.get(it.id)))
     report.counts.update(
-        stories=len(s_members),
-        events=len(e_members),
-        duplicate_groups=len(d_members),
+        stories=counts[0],
+        events=counts[2],
+        duplicate_groups=counts[1],
         items=len(tonight.items),
         new=len(diff.new),
         changed=len(diff.changed),
@@ -153,6 +182,16 @@ def build_outcome(
     )
     report.kept_unread = list(diff.kept)
     return changes
+
+
+def features_to_store(tonight: Tonight, ids: Iterable[str]) -> dict[str, tuple[TextFeatures, str]]:
+    """The duplicate features and openings of tonight's items ``ids``, as the state
+    stores them (:attr:`~clusterer.nightly.state.Changes.features`)."""
+    return {
+        i: (tonight.features[k], tonight.items[k].meta.get("snippet") or "")
+        for i in ids
+        if (k := tonight.position.get(i)) is not None
+    }
 
 
 def seal(report: ChangeReport, changes: Changes, finished: str) -> None:
@@ -167,6 +206,19 @@ def _as_item(row: StoredItem) -> Item:
     return Item(
         id=row.id, doc=row.doc, kind=row.kind, text="", title=row.title, lang=row.lang, date=row.date, url=row.url
     )
+
+
+def _by_group(of: dict[str, str]) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for i, gid in of.items():
+        members.setdefault(gid, []).append(i)
+    return members
+
+
+def _was(rows: dict[str, StoredItem], item_id: str, kind: str) -> str | None:
+    """The story, event or duplicate group (``kind``) a live stored item was in (None: none, or not stored)."""
+    row = rows.get(item_id)
+    return getattr(row, kind) if row is not None and not row.deleted else None
 
 
 def _retired(rows: dict[str, GroupRow], live, merges: Sequence[Merge], dissolved: list[str]) -> list[GroupRow]:

@@ -29,13 +29,13 @@ import numpy as np
 
 from ..align import Aligner
 from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
-from ..length import content_length
 from ..neighbours import NeighbourIndex, knn, knn_between, top_k
-from ..records import ARTICLE, Item, day_number, embedding_text
-from ..stories.similarity import StoryParams, cross_similarity, length_scale
+from ..records import Item, embedding_text
+from ..stories.similarity import StoryParams, cross_similarity
 from ..stories.teasers import attach_teasers
 from ..stories.threads import EventSimilarity, event_summaries, link_stories
 from .changes import Merge, Split
+from .table import ItemTable
 
 STORY_PREFIX, DUP_PREFIX, EVENT_PREFIX = "S", "D", "E"
 
@@ -114,6 +114,27 @@ class Groups:
             self.members.setdefault(gid, set()).add(item)
         self.merged: dict[str, list[str]] = {}
         self.into: dict[str, str] = {}
+        # the items put in ``of`` since it was given (or since begin), in ``of``'s order
+        self.late: dict[str, None] = {}
+        # since begin: the ids whose members changed and the items whose id did (None: not tracked)
+        self.changed: set[str] | None = None
+        self.moved: set[str] | None = None
+
+    def begin(self) -> None:
+        """Start a run on groups kept from the last one (a feed keeps them between
+        posts): what the run changes is tracked from here (:attr:`changed`,
+        :attr:`moved`), so that the checks at its end and the rows it writes look at
+        those only. Empty groups and the last run's merges are forgotten, as groups
+        built afresh from ``of`` would have none."""
+        for gid in [g for g in self.changed or () if not self.members.get(g, True)]:
+            del self.members[gid]
+        self.merged, self.into, self.late = {}, {}, {}
+        self.changed, self.moved = set(), set()
+
+    def _touch(self, item: str, *gids: str) -> None:
+        if self.changed is not None and self.moved is not None:
+            self.changed.update(gids)
+            self.moved.add(item)
 
     def find(self, gid: str) -> str:
         """The id ``gid`` lives on as (itself unless merged tonight)."""
@@ -125,16 +146,22 @@ class Groups:
         gid = self.make_id(self.next_number)
         self.next_number += 1
         self.members[gid] = set()
+        if self.changed is not None:
+            self.changed.add(gid)
         self.add(items, gid)
         return gid
 
     def add(self, items, gid: str) -> None:
         for item in items:
             old = self.of.get(item)
-            if old is not None and old != gid:
+            if old is None:
+                self.late[item] = None
+            elif old != gid:
                 self.members[old].discard(item)
             self.of[item] = gid
             self.members[gid].add(item)
+            if old != gid:
+                self._touch(item, gid, *([old] if old is not None else []))
 
     def merge(self, gids) -> str:
         gids = sorted({self.find(g) for g in gids}, key=lambda g: (-len(self.members[g]), id_number(g)))
@@ -142,6 +169,8 @@ class Groups:
         for loser in gids[1:]:
             moved = self.members.pop(loser)
             self.of.update(dict.fromkeys(moved, survivor))
+            for item in moved:
+                self._touch(item, survivor, loser)
             self.members[survivor].update(moved)
             self.merged.setdefault(survivor, []).extend([loser] + self.merged.pop(loser, []))
             self.into[loser] = survivor
@@ -150,14 +179,22 @@ class Groups:
     def drop(self, gid: str) -> None:
         for item in self.members.pop(gid, ()):
             self.of.pop(item, None)
+            self.late.pop(item, None)
+            self._touch(item, gid)
 
     def discard(self, item: str) -> None:
         """``item`` leaves its group; a group left empty goes."""
         gid = self.of.pop(item, None)
+        self.late.pop(item, None)
         if gid is not None:
             self.members[gid].discard(item)
             if not self.members[gid]:
                 del self.members[gid]
+            self._touch(item, gid)
+
+    def count(self) -> int:
+        """How many groups hold members."""
+        return sum(1 for m in self.members.values() if m)
 
     def merge_list(self) -> list[Merge]:
         return [
@@ -175,11 +212,44 @@ class Placer:
     square of the archive. ``story_neighbours`` is the batch run's
     (:class:`~clusterer.pipeline.Clusterer`'s) neighbours per article in the
     story graph; ``features`` the items' duplicate features where the caller has
-    them (else they are computed from the texts).
+    them (else they are computed from the texts). ``index``, where given, is a
+    :class:`NeighbourIndex` holding exactly the stored (not fresh) items, in order,
+    as ``centred`` has them: a caller that keeps one between runs saves building it.
     """
 
     def __init__(
         self,
+        table: ItemTable,
+        fresh: Sequence[bool] | np.ndarray,
+        dparams: DuplicateParams,
+        sparams: StoryParams,
+        candidates: int,
+        aligner: Aligner | None = None,
+        story_neighbours: int = 20,
+        index: NeighbourIndex | None = None,
+    ):
+        self.table = table
+        self.items, self.ids, self.pos, self.features = table.items, table.ids, table.pos, table.features
+        self.chars, self.days, self.article = table.chars, table.days, table.article
+        self.x = table.x
+        self.aligner = aligner
+        self.fresh = np.asarray(fresh, dtype=bool)
+        if len(self.fresh) != len(table):
+            raise ValueError(f"{len(self.fresh)} fresh flags for {len(table)} items")
+        self.dp, self.sp, self.candidates = dparams, sparams, candidates
+        self.story_neighbours = story_neighbours
+        self.stored = np.flatnonzero(~self.fresh)
+        self._fresh_found: tuple[dict[int, int], list[list[str]], np.ndarray] | None = None  # see _stored_nbrs
+        if index is not None:
+            self.index = index
+        else:
+            self.index = NeighbourIndex(self.x.shape[1] if self.x.size else None)
+            if len(self.stored):
+                self.index.add([self.ids[s] for s in self.stored], self.x[self.stored])
+
+    @classmethod
+    def of(
+        cls,
         items: Sequence[Item],
         centred: np.ndarray,
         fresh: Sequence[bool],
@@ -189,35 +259,29 @@ class Placer:
         aligner: Aligner | None = None,
         story_neighbours: int = 20,
         features: Sequence[TextFeatures] | None = None,
-    ):
-        self.items = list(items)
-        self.aligner = aligner
-        self.ids = [it.id for it in self.items]
-        self.pos = {i: k for k, i in enumerate(self.ids)}
-        self.x = centred
-        # the duplicate features (computed here from the texts when not given)
-        self.features: list[TextFeatures | None] = list(features) if features is not None else [None] * len(self.items)
-        if len(self.features) != len(self.items):
-            raise ValueError(f"{len(self.features)} features for {len(self.items)} items")
-        self.chars = [
-            content_length(embedding_text(it)) if f is None else f.chars for it, f in zip(self.items, self.features)
-        ]
-        # the vectors story similarities are taken from (length-scaled, see length_scale)
-        self.xs = centred * length_scale(self.chars, sparams)[:, None]
-        self.fresh = np.array(fresh, dtype=bool)
-        self.article = np.array([it.kind == ARTICLE for it in self.items], dtype=bool)
-        self.days = [day_number(it.date) for it in self.items]
-        self.dp, self.sp, self.candidates = dparams, sparams, candidates
-        self.story_neighbours = story_neighbours
-        self.stored = np.flatnonzero(~self.fresh)
-        self.index = NeighbourIndex(centred.shape[1] if centred.size else None)
-        if len(self.stored):
-            self.index.add([self.ids[s] for s in self.stored], centred[self.stored])
+        index: NeighbourIndex | None = None,
+    ) -> Placer:
+        """A placer over ``items`` and their ``centred`` vectors (a table built here)."""
+        table = ItemTable(items, centred, sparams, features)
+        return cls(table, fresh, dparams, sparams, candidates, aligner, story_neighbours, index)
 
     def _stored_nbrs(self, rows: Sequence[int] | np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
+        """The ``k`` nearest stored items of ``rows`` (positions) and their similarities.
+        The new items' are searched once, with the largest k asked of them (for the
+        duplicates, the stories, the teasers), where the index searches exactly: the
+        first k of those are then what a search with k gives."""
         if not len(rows) or not len(self.index) or k == 0:
             return [[] for _ in rows], np.zeros((len(rows), 0), np.float32)
-        ids, sims = self.index.query(self.x[list(rows)], k)
+        rows = [int(r) for r in rows]
+        if self.index.exact and k <= max(self.dp.neighbours, self.candidates) and self.fresh[rows].all():
+            if self._fresh_found is None:
+                fresh = np.flatnonzero(self.fresh)
+                ids, sims = self.index.query(self.x[fresh], max(self.dp.neighbours, self.candidates))
+                self._fresh_found = ({int(g): r for r, g in enumerate(fresh)}, ids, sims)
+            at, found, sims = self._fresh_found
+            picked = [at[r] for r in rows]
+            return [[self.pos[i] for i in found[p][:k]] for p in picked], sims[picked, :k]
+        ids, sims = self.index.query(self.x[rows], k)
         return [[self.pos[i] for i in row] for row in ids], sims
 
     def _features(self, g: int) -> TextFeatures:
@@ -264,14 +328,19 @@ class Placer:
         if len(fresh):
             self._duplicates(fresh, dups)
             self._stories(fresh, stories, dups, events)
-        for gid in [g for g, m in dups.members.items() if len(m) < 2]:
+        # groups kept from a run before (Groups.begin) met these rules then: only
+        # those the run changed are looked at
+        for gid in [g for g in _looked_at(dups) if len(dups.members[g]) < 2]:
             dups.drop(gid)
         for gid in [
-            g for g, m in stories.members.items() if sum(self.article[self.pos[i]] for i in m) < self.sp.min_articles
+            g
+            for g in _looked_at(stories)
+            if sum(self.article[self.pos[i]] for i in stories.members[g]) < self.sp.min_articles
         ]:
             stories.drop(gid)
         # an item in no story, and a teaser, has no event
-        for item in [i for i in events.of if i not in stories.of or not self.article[self.pos[i]]]:
+        maybe = events.of if events.moved is None or stories.moved is None else events.moved | stories.moved
+        for item in [i for i in maybe if i in events.of and (i not in stories.of or not self.article[self.pos[i]])]:
             events.discard(item)
 
     # -- duplicates -----------------------------------------------------------
@@ -331,7 +400,7 @@ class Placer:
             for e in sorted({events.of[self.ids[j]] for j in nbrs[r] if self.ids[j] in events.of}, key=id_number):
                 rows = [self.pos[i] for i in sorted(events.members[e])]
                 days = [self.days[k] for k in rows]
-                v = float(cross_similarity(self.xs[[g]], [self.days[g]], self.xs[rows], days, sp).mean())
+                v = float(cross_similarity(self.table.xs([g]), [self.days[g]], self.table.xs(rows), days, sp).mean())
                 if v >= sp.threshold and (best is None or v > best[0]):
                     best = (v, e)
             if best is not None:
@@ -450,7 +519,7 @@ class Placer:
                 rows.extend(members)
                 labels.extend([number] * len(members))
         centroids, median, pooled = event_summaries(
-            self.xs[rows], [self.days[r] for r in rows], [self._features(r).names for r in rows], np.array(labels)
+            self.table.xs(rows), [self.days[r] for r in rows], [self._features(r).names for r in rows], np.array(labels)
         )
         sim = EventSimilarity(centroids, list(median), pooled, self.sp)
         for sid in new:
@@ -468,7 +537,7 @@ class Placer:
         if not teasers or not stories.members:
             return
         nbrs, _ = self._stored_nbrs(teasers, self.candidates)
-        placed = [self.pos[i] for i in stories.of if self.fresh[self.pos[i]]]
+        placed = [self.pos[i] for i in stories.late if self.fresh[self.pos[i]]]  # in stories.of's order
         for r, t in enumerate(teasers):
             near = list(nbrs[r])
             if placed:
@@ -485,3 +554,10 @@ class Placer:
             got = attach_teasers(self.x[[t]], self.x[members], np.array(labels), list(range(len(cand))), self.sp)
             if got[0] is not None:
                 stories.add([self.ids[t]], cand[got[0]])
+
+
+def _looked_at(groups: Groups) -> list[str]:
+    """The ids of ``groups`` whose members the run changed (all where not tracked) and that hold members still."""
+    if groups.changed is None:
+        return list(groups.members)
+    return sorted(g for g in groups.changed if g in groups.members)

@@ -13,11 +13,13 @@ duplicate groups no ``evidence``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..debias import center_by_language
 from ..labels import label
 from ..records import ARTICLE, date_span, reading_order
 from ..result import ClusterResult, DuplicateGroup, Event, ItemResult, Story, map_coordinates
-from .state import State, StoredItem, means_by_lang
+from .state import GroupRow, State, StoredItem, means_by_lang
 
 
 def state_result(state: State) -> ClusterResult:
@@ -25,7 +27,21 @@ def state_result(state: State) -> ClusterResult:
     stored, items by id), and each item's place on the story map."""
     rows = [r for r in state.items().values() if not r.deleted]
     vectors = state.vectors([r.id for r in rows])
-    centred = center_by_language(vectors, [r.lang for r in rows], means=means_by_lang(state.means()))
+    return snapshot(rows, vectors, state.means(), state.stories(), state.dup_groups(), state.model)
+
+
+def snapshot(
+    rows: list[StoredItem],
+    vectors: np.ndarray,
+    means: dict[str, tuple[int, np.ndarray]],
+    titles: dict[str, GroupRow],
+    dup_groups: dict[str, GroupRow],
+    model: str | None,
+) -> ClusterResult:
+    """:func:`state_result` of state rows held elsewhere (``cluster serve`` holds them in
+    memory): the live ``rows`` and their raw ``vectors`` (a row each), the stored
+    language means, story and duplicate-group rows, and the model's name."""
+    centred = center_by_language(vectors, [r.lang for r in rows], means=means_by_lang(means))
     xy = map_coordinates(centred)
     items = [
         ItemResult(
@@ -44,7 +60,6 @@ def state_result(state: State) -> ClusterResult:
         )
         for k, r in enumerate(rows)
     ]
-    titles = state.stories()
     stories = []
     for sid, members in _by_group(rows, "story").items():
         articles = sum(r.kind == ARTICLE for r in members)
@@ -58,7 +73,7 @@ def state_result(state: State) -> ClusterResult:
                 teasers=len(members) - articles,
             )
         )
-    canonical = {gid: row.extra for gid, row in state.dup_groups().items()}
+    canonical = {gid: row.extra for gid, row in dup_groups.items()}
     story_of = {r.id: r.story for r in rows}
     groups = []
     for gid, members in _by_group(rows, "dup").items():
@@ -69,9 +84,7 @@ def state_result(state: State) -> ClusterResult:
             DuplicateGroup(id=gid, members=ids, canonical=keep, languages=_languages(members), story=story_of[keep])
         )
     events = _events(rows, stories)
-    result = ClusterResult(
-        items=items, stories=stories, duplicate_groups=groups, model=state.model or "", events=events
-    )
+    result = ClusterResult(items=items, stories=stories, duplicate_groups=groups, model=model or "", events=events)
     return label(result, story_titles=False)  # keywords, the events' titles; stories keep their stored titles
 
 

@@ -18,6 +18,11 @@ What it holds (schema version :data:`SCHEMA_VERSION`):
 - ``stories`` / ``events`` / ``dup_groups``: every id ever given out, with the run
   that created it and what became of it (``live``, ``merged`` into another id, or
   ``dissolved``); a story's title, an event's story, a group's canonical item.
+- ``features``: each item's duplicate features
+  (:class:`~clusterer.duplicates.TextFeatures`) and opening (its ``snippet``), so
+  that items can be placed among the stored ones without their texts
+  (``cluster serve``); written with the item's vector, and for any item of a
+  night that lacks them (a state from before schema 4).
 - ``runs``: the run log (id, kind, started, finished, status, counts, and the
   change report as JSON, so a report lost to a crash can be printed again).
 
@@ -34,6 +39,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +47,10 @@ from typing import TextIO
 
 import numpy as np
 
+from ..duplicates import TextFeatures
 from ..errors import StateError, StateLocked
 
-SCHEMA_VERSION = 3  # 2 added items.source, 3 events; an older file is upgraded in place when opened
+SCHEMA_VERSION = 4  # 2 added items.source, 3 events, 4 features; an older file is upgraded in place when opened
 OVERALL = "*overall*"  # lang_means key of the corpus mean (the prior of language means without a reference prior)
 
 _SCHEMA = """
@@ -65,6 +72,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS dup_groups (
     id TEXT PRIMARY KEY, created_run INTEGER NOT NULL, status TEXT NOT NULL,
     merged_into TEXT, canonical TEXT);
+CREATE TABLE IF NOT EXISTS features (id TEXT PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
     status TEXT NOT NULL, counts TEXT, report TEXT);
@@ -152,6 +160,7 @@ class Changes:
     next_dup: int = 1
     events: list[GroupRow] = field(default_factory=list)
     next_event: int = 1
+    features: dict[str, tuple[TextFeatures, str]] = field(default_factory=dict)  # id -> (features, snippet)
 
 
 class StateLock:
@@ -238,6 +247,9 @@ class State:
                 version = "2"
             if version == "2":
                 _upgrade_from_2(self._db)
+                version = "3"
+            if version == "3":
+                _upgrade_from_3(self._db)
                 version = str(SCHEMA_VERSION)
             self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -278,8 +290,12 @@ class State:
         )
 
     def next_run_id(self) -> int:
+        return self.last_run() + 1
+
+    def last_run(self) -> int:
+        """The id of the last run written (0 for none)."""
         row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
-        return (row[0] or 0) + 1
+        return row[0] or 0
 
     def items(self) -> dict[str, StoredItem]:
         """Every item row (deleted ones too), by id, without vectors."""
@@ -305,6 +321,25 @@ class State:
         if not ids:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[i] for i in ids])
+
+    def features(self, ids: Iterable[str] | None = None) -> dict[str, tuple[TextFeatures, str]]:
+        """Stored duplicate features and openings (snippets) of ``ids`` (of every item
+        holding them when None); an id without stored features is left out."""
+        if ids is None:
+            rows = self._db.execute("SELECT id, blob FROM features")
+            return {key: _unpack_features(blob) for key, blob in rows}
+        out = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(f"SELECT id, blob FROM features WHERE id IN ({marks})", chunk):
+                out[key] = _unpack_features(blob)
+        return out
+
+    def feature_ids(self) -> set[str]:
+        """The ids whose features are stored."""
+        return {row[0] for row in self._db.execute("SELECT id FROM features")}
 
     def means(self) -> dict[str, tuple[int, np.ndarray]]:
         """Stored language means by :func:`lang_key` (and :data:`OVERALL`): (count, vector)."""
@@ -378,6 +413,10 @@ class State:
             sets = ", ".join(f"{c} = ?" for c in _ITEM_COLS[1:])
             db.executemany(f"UPDATE items SET {sets} WHERE id = ?", [_row(it)[1:] + (it.id,) for it in other])
             db.executemany(
+                "INSERT OR REPLACE INTO features VALUES (?, ?)",
+                [(key, _pack_features(f, snip)) for key, (f, snip) in changes.features.items()],
+            )
+            db.executemany(
                 "INSERT OR REPLACE INTO lang_means VALUES (?, ?, ?)",
                 [(k, int(n), _blob(v)) for k, (n, v) in changes.means.items()],
             )
@@ -433,6 +472,52 @@ def _upgrade_from_2(db: sqlite3.Connection) -> None:
     new articles get theirs at once."""
     db.execute("ALTER TABLE items ADD COLUMN event TEXT")
     db.execute("UPDATE meta SET v = '3' WHERE k = 'schema'")
+
+
+def _upgrade_from_3(db: sqlite3.Connection) -> None:
+    """Schema 3 -> 4, inside the caller's transaction: the ``features`` table (made
+    with the others) is empty until the next night stores the features of every item
+    it reads."""
+    db.execute("UPDATE meta SET v = '4' WHERE k = 'schema'")
+
+
+_HEADER = struct.Struct("<I")  # the length of a features blob's JSON part
+
+
+def _pack_features(f: TextFeatures, snippet: str) -> bytes:
+    """A features row: the length of a JSON header (counts, figures, names, the
+    snippet, the sketch's length in bytes), the header, the MinHash sketch, the
+    packed sentences."""
+    sketch = np.ascontiguousarray(f.sketch, dtype=np.uint64).tobytes()
+    head = json.dumps(
+        {
+            "grams": f.grams,
+            "chars": f.chars,
+            "figures": sorted(f.figures),
+            "names": sorted(f.names),
+            "snippet": snippet,
+            "sketch": len(sketch),
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
+    return _HEADER.pack(len(head)) + head + sketch + f.sentences
+
+
+def _unpack_features(blob: bytes) -> tuple[TextFeatures, str]:
+    (size,) = _HEADER.unpack_from(blob)
+    start = _HEADER.size + size
+    head = json.loads(blob[_HEADER.size : start])
+    end = start + head["sketch"]
+    sketch = np.frombuffer(blob[start:end], dtype=np.uint64).copy()
+    features = TextFeatures(
+        sketch,
+        head["grams"],
+        head["chars"],
+        bytes(blob[end:]),
+        frozenset(head["figures"]),
+        frozenset(head["names"]),
+    )
+    return features, head["snippet"]
 
 
 def _row(it: StoredItem) -> tuple:
