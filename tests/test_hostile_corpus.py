@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from clusterer.cli import main
-from clusterer.nightly.state import State
+from clusterer.nightly.state import SCHEMA_VERSION, State
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_nights import HUGE_CHARS, corpus_for  # noqa: E402
@@ -166,7 +166,7 @@ def test_the_state_file_is_a_plain_sqlite_file_afterwards(nights):
     _, report, _, _, _ = nights[3]
     db = sqlite3.connect(report["state"])
     try:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone() == ("3",)
+        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
         assert db.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone() == (3,)
     finally:
         db.close()
