@@ -55,16 +55,16 @@ from .duplicates import TextFeatures
 from .embed.cache import text_key
 from .embed.encoders import LazyEncoder
 from .embed.select import ENGINE_ENV
-from .errors import ClustererError, ClusterError, CorpusError
-from .executor import RAY_EXTRA_HINT
+from .errors import RAY_EXTRA_HINT, ClustererError, ClusterError, CorpusError
 from .read import Admission, RawInput, iter_inputs, parse_input
 from .records import Item, Record, Skipped
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .analysis import Corpus, Source
     from .embed.cache import Embedder
-    from .pipeline import Clusterer, Corpus, Source
+    from .pipeline import Clusterer
 
 UNITS_PER_BLOCK = 256  # inputs in one prepare task
 CONNECT_TIMEOUT = 10.0  # seconds to wait for the cluster's address to answer
