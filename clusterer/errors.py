@@ -1,5 +1,7 @@
 """Domain exceptions: a user's mistake is reported in one line, never a traceback."""
 
+RAY_EXTRA_HINT = "pip install -e '.[ray]'"  # what a ClusterError says when Ray is missing
+
 
 class ClustererError(Exception):
     """Base class for errors a user can act on."""

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from .align import Aligner, Specifics, specifics, split_sentences
+from .analysis import Analysis, Corpus, Source
 from .debias import Prior, center_by_language, language_means, reference_texts
-from .duplicates import DuplicateParams, PairEvidence, TextFeatures, find_duplicates
+from .duplicates import DuplicateParams, TextFeatures, find_duplicates
 from .embed.cache import DEFAULT_CACHE_DIR, Embedder
 from .embed.encoders import Encoder, get_encoder
 from .errors import CorpusError
@@ -33,14 +34,49 @@ from .stories.similarity import StoryParams
 from .stories.teasers import attach_teasers
 from .stories.threads import link_stories
 
-if TYPE_CHECKING:
-    from .executor import Executor
-
-Source = str | Path | Iterable[Record | dict]
 Progress = Callable[[str, int, int], None]
-# what reading and embedding a corpus gives the clustering: the items (without their
-# texts), one raw vector and one TextFeatures per item, the inputs skipped, timings
-Corpus = tuple[list[Item], np.ndarray, list[TextFeatures], list[Skipped], dict[str, float]]
+
+
+class Executor(Protocol):
+    """Where a run's per-record work happens: the interface between the pipeline and
+    an engine that spreads it over machines (the pipeline defines it; an engine, such
+    as :class:`clusterer.distributed.RayExecutor`, implements it and imports this
+    module, never the other way; :mod:`clusterer.executor` builds one at the edge).
+
+    By default (``Clusterer(executor=None)``) everything runs in this process. An
+    executor takes over three things and nothing else: reading and splitting a
+    corpus (:meth:`prepare_corpus`, which gives the prepared items, their embedding
+    texts and duplicate features batch by batch, as :meth:`Clusterer.prepared` does
+    locally; the nightly job reads its corpus this way), reading, splitting and
+    embedding a whole corpus (:meth:`embed_corpus`, which gives back the items, their
+    raw vectors and duplicate features, as the local loop does), and computing
+    batches of embeddings the cache does not hold (:meth:`compute`, used by every
+    other embedding: the reference texts, the sentences of the alignment test, the
+    nightly job's new items). The clustering itself always runs here, with the same
+    code.
+    """
+
+    def prepare_corpus(
+        self, clusterer: Clusterer, source: Source, skipped: list[Skipped]
+    ) -> Iterator[tuple[list[Item], list[str], list[TextFeatures]]]:
+        """Read and split ``source`` as :meth:`Clusterer.prepared` does locally: per
+        ``read_batch`` records, the items (copies without their texts, their opening
+        in ``meta["snippet"]``), their embedding texts and duplicate features, in the
+        same order; the inputs skipped appended to ``skipped`` as the local reader
+        appends them."""
+        ...
+
+    def embed_corpus(self, clusterer: Clusterer, source: Source) -> Corpus:
+        """Read, split and embed ``source`` as ``Clusterer.run`` does locally: the
+        same items in the same order, with their vectors and features."""
+        ...
+
+    def compute(self, encoder: Any, batches: Sequence[Sequence[str]]) -> Iterator[tuple[int, np.ndarray]]:
+        """Encode each batch (``encoder`` names the model); yield ``(index, vectors)``
+        for each batch as it is done, in any order."""
+        ...
+
+    def close(self) -> None: ...
 
 
 def to_record(obj: Record | dict) -> Record:
@@ -58,26 +94,6 @@ def to_record(obj: Record | dict) -> Record:
             url=obj.get("url"),
         )
     raise CorpusError(f"cannot use {type(obj).__name__} as a record; give a Record or a dict")
-
-
-@dataclass
-class Analysis:
-    """Everything computed for a set of items, before ids are given out.
-
-    Kept so the nightly job and the evaluation can reuse the vectors, the
-    evidence and the language means it centred with, without recomputing them.
-    """
-
-    items: list[Item]
-    vectors: np.ndarray  # raw embeddings, L2-normalised
-    centred: np.ndarray  # language-centred embeddings
-    story_of: list[int | None]  # story label per item, None = noise
-    dup_groups: list[list[int]]  # item indices
-    event_of: list[int | None] = field(default_factory=list)  # event label per article in a story, else None
-    days: list[float | None] = field(default_factory=list)
-    dup_evidence: list[PairEvidence] = field(default_factory=list)  # the accepted pairs'
-    align_seconds: float = 0.0  # of which: embedding sentences for the alignment test
-    language_means: dict[str | None, np.ndarray] = field(default_factory=dict)  # subtracted in centring
 
 
 class Clusterer:
@@ -371,7 +387,7 @@ class Clusterer:
         :meth:`prepare` gives (the items without their texts, their embedding texts,
         their duplicate features), in reading order; skipped inputs are appended to
         ``skipped`` as they are met. The local run's reading, and the nightly job's;
-        an executor's :meth:`~clusterer.executor.Executor.prepare_corpus` gives the same."""
+        an executor's :meth:`Executor.prepare_corpus` gives the same."""
         records = self.stream(source, skipped)
         while True:
             batch = list(islice(records, self.read_batch))

@@ -14,7 +14,7 @@ from .labels import label, title_of
 from .records import ARTICLE, Item, Skipped, date_span, reading_order
 
 if TYPE_CHECKING:
-    from .pipeline import Analysis
+    from .analysis import Analysis
 
 
 @dataclass

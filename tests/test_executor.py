@@ -144,8 +144,9 @@ class _Ray:
 def test_the_ray_prepare_path_gives_what_the_local_one_gives(tmp_path, monkeypatch, source):
     pytest.importorskip("pyarrow")
     from clusterer import distributed
+    from clusterer.distributed import driver
 
-    monkeypatch.setattr(distributed, "UNITS_PER_BLOCK", 4)  # several blocks, a batch across two
+    monkeypatch.setattr(driver, "UNITS_PER_BLOCK", 4)  # several blocks, a batch across two
     corpus = corpus_with_bad_inputs(tmp_path)
     if source == "records":
         corpus = [{"id": p.name, "text": p.read_text(encoding="utf-8")} for p in sorted(EXAMPLES.glob("*.txt"))]

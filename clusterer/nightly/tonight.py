@@ -2,7 +2,7 @@
 (:meth:`~clusterer.pipeline.Clusterer.run`): per ``read_batch`` records, the
 batch run's preparation (:meth:`~clusterer.pipeline.Clusterer.prepared`: split,
 duplicate features, texts dropped; with an executor, ``cluster update --ray``,
-done on the cluster by its :meth:`~clusterer.executor.Executor.prepare_corpus`),
+done on the cluster by its :meth:`~clusterer.pipeline.Executor.prepare_corpus`),
 then the hash of each item's embedded text, an unchanged item's vector from the
 state, and the new and changed ones embedded (the misses of the cache on the
 cluster too, with an executor). What is kept of an item is its metadata (and
