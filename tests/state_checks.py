@@ -1,5 +1,6 @@
 """What a nightly state holds, compared across runs: for the crash tests and
-scripts/fault_campaign.py."""
+scripts/fault_campaign.py; and the nightly job's own runs over a list of nights, which
+the service's tests compare the feed with."""
 
 from __future__ import annotations
 
@@ -41,3 +42,23 @@ def integrity(path: Path) -> str:
         return db.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         db.close()
+
+
+def update_nights(path: Path, tmp: Path, nights: list[list[dict]]) -> None:
+    """`cluster update` (the library's, with the fake encoder) over cumulative JSONL
+    corpora: each night the records so far, a repeated id replacing its record where
+    it stood; a fresh Clusterer each night, as each night is a process of its own."""
+    from fakes import bilingual
+
+    from clusterer.nightly.job import Nightly
+    from clusterer.pipeline import Clusterer
+
+    encoder = bilingual()
+    corpus: dict[str, dict] = {}
+    for k, records in enumerate(nights):
+        for r in records:
+            corpus[r["id"]] = r
+        file = tmp / f"corpus-{k}" / "feed.jsonl"
+        file.parent.mkdir()
+        file.write_text("".join(json.dumps(r) + "\n" for r in corpus.values()), encoding="utf-8")
+        Nightly(path, Clusterer(encoder=encoder, cache_dir=None)).update(file.parent)

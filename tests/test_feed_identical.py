@@ -12,7 +12,6 @@ the state. Fake encoder only."""
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from pathlib import Path
@@ -21,10 +20,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import LEXICON, bilingual  # noqa: E402
-from state_checks import integrity  # noqa: E402
+from state_checks import integrity, update_nights  # noqa: E402
 
 from clusterer.nightly.feed import Feed  # noqa: E402
-from clusterer.nightly.job import Nightly  # noqa: E402
 from clusterer.nightly.state import State  # noqa: E402
 from clusterer.pipeline import Clusterer  # noqa: E402
 
@@ -150,20 +148,6 @@ def posts(seed: int) -> tuple[list[dict], list[list[dict]]]:
             batch = [news.edit(rewrite=k == 25)] if k < 36 else [*batch[:-1], news.edit()]
         later.append(batch)
     return first, later
-
-
-def update_nights(path: Path, tmp: Path, nights: list[list[dict]]) -> None:
-    """`cluster update` (the library's) over cumulative JSONL corpora, a repeated id
-    replacing its record where it stood."""
-    clusterer = Clusterer(encoder=bilingual(), cache_dir=None)
-    corpus: dict[str, dict] = {}
-    for k, records in enumerate(nights):
-        for r in records:
-            corpus[r["id"]] = r
-        file = tmp / f"corpus-{k}" / "feed.jsonl"
-        file.parent.mkdir()
-        file.write_text("".join(json.dumps(r) + "\n" for r in corpus.values()), encoding="utf-8")
-        Nightly(path, clusterer).update(file.parent)
 
 
 def where(path: Path) -> dict:

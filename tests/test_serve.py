@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import bilingual  # noqa: E402
-from state_checks import integrity  # noqa: E402
+from state_checks import integrity, update_nights  # noqa: E402
 
 from clusterer.cli import main as cli_main  # noqa: E402
 from clusterer.errors import ServeError, StateLocked  # noqa: E402
@@ -133,23 +133,11 @@ def test_same_text_again_is_idempotent_another_text_is_a_change(service, tmp_pat
 
 
 # -- identical to the nightly job ---------------------------------------------------
-def _update_nights(path: Path, tmp: Path, nights: list[list[dict]]) -> None:
-    """`cluster update` (the library's) over cumulative JSONL corpora: each night the
-    records so far, a repeated id replacing its record where it stood."""
-    encoder = bilingual()
-    corpus: dict[str, dict] = {}
-    for k, records in enumerate(nights):
-        for r in records:
-            corpus[r["id"]] = r
-        file = tmp / f"corpus-{k}" / "feed.jsonl"
-        file.parent.mkdir()
-        file.write_text("".join(json.dumps(r) + "\n" for r in corpus.values()), encoding="utf-8")
-        Nightly(path, Clusterer(encoder=encoder, cache_dir=None)).update(file.parent)
 
 
 def test_posting_nights_gives_what_cluster_update_gives(tmp_path):
     nights = [night(1), night(2), night(3)]  # night 3 edits a page of night 1
-    _update_nights(tmp_path / "update.sqlite", tmp_path, nights)
+    update_nights(tmp_path / "update.sqlite", tmp_path, nights)
     s = Service(tmp_path / "serve.sqlite")
     try:
         assert [s.post(records).json()["run"] for records in nights] == [1, 2, 3]
@@ -160,7 +148,7 @@ def test_posting_nights_gives_what_cluster_update_gives(tmp_path):
 
 def test_posting_one_by_one_gives_what_one_item_a_night_gives(tmp_path):
     records = list({r["id"]: r for r in night(1) + night(2)}.values())
-    _update_nights(tmp_path / "update.sqlite", tmp_path, [[r] for r in records])
+    update_nights(tmp_path / "update.sqlite", tmp_path, [[r] for r in records])
     s = Service(tmp_path / "serve.sqlite")
     try:
         for r in records:
