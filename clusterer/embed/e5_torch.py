@@ -102,9 +102,9 @@ class _PackedBert:
     """BERT's forward over *packed* windows: the tokens of a batch's windows
     are concatenated into one (tokens, hidden) matrix, so no padding is
     computed and no attention mask is needed; attention runs one call per run
-    of windows of one length (each window's scores apart, so they stay in cache). Same arithmetic as ``BertModel``,
-    with Q/K/V fused into one matmul and the linear layers run by oneDNN fused
-    with their GELU / residual add. A window's attention is one fused oneDNN
+    of windows of one length (each window's scores apart, so they stay in cache).
+    Same arithmetic as ``BertModel``, with Q/K/V fused into one matmul and the
+    linear layers run by oneDNN fused with their GELU / residual add. A window's attention is one fused oneDNN
     kernel when one is available for its length (:class:`.kernels.FusedAttention`);
     otherwise PyTorch's CPU flash-attention kernel, in bf16 and fp32 alike."""
 
@@ -139,7 +139,6 @@ class _PackedBert:
                     (layer.output.LayerNorm.weight, layer.output.LayerNorm.bias),
                 )
             )
-        self.bf16 = self.word.dtype == torch.bfloat16
         self._fused = fused_linear_ops(torch, self.word.dtype)
         self.fused_attention = (
             FusedAttention(
