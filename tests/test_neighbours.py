@@ -190,20 +190,23 @@ import hashlib, sys
 import numpy as np
 from clusterer.neighbours import HnswParams, knn
 x = np.load(sys.argv[1])
-idx, sims = knn(x, 12, method="hnsw", params=HnswParams(shard_size=700), threads=int(sys.argv[2]))
+params = HnswParams(shard_size=int(sys.argv[3]))
+idx, sims = knn(x, 12, method="hnsw", params=params, threads=int(sys.argv[2]))
 print(hashlib.sha256(idx.tobytes() + sims.tobytes()).hexdigest())
 """
 
 
-def test_hnsw_gives_the_same_answer_in_fresh_processes(blobs5k, tmp_path):
+@pytest.mark.parametrize("shard_size", [700, 0])
+def test_hnsw_gives_the_same_answer_in_fresh_processes(blobs5k, tmp_path, shard_size):
     # run to run, not just call to call: graphs, level draws and searches are
-    # seeded, whatever the number of threads (faiss's OpenMP ones included)
-    x = blobs5k[:2000]
+    # seeded, whatever the number of threads (faiss's OpenMP ones included); one
+    # graph (shard_size 0) is built by every thread, and faiss builds it alike
+    x = blobs5k if shard_size == 0 else blobs5k[:2000]
     np.save(tmp_path / "x.npy", x)
     root = Path(__file__).resolve().parents[1]
     runs = {
         subprocess.run(
-            [sys.executable, "-c", _CHILD, str(tmp_path / "x.npy"), str(threads)],
+            [sys.executable, "-c", _CHILD, str(tmp_path / "x.npy"), str(threads), str(shard_size)],
             check=True,
             capture_output=True,
             text=True,
@@ -211,7 +214,7 @@ def test_hnsw_gives_the_same_answer_in_fresh_processes(blobs5k, tmp_path):
         ).stdout.strip()
         for threads in (1, 2, 2)
     }
-    idx, sims = knn(x, 12, method="hnsw", params=HnswParams(shard_size=700), threads=2)
+    idx, sims = knn(x, 12, method="hnsw", params=HnswParams(shard_size=shard_size), threads=2)
     assert runs == {hashlib.sha256(idx.tobytes() + sims.tobytes()).hexdigest()}
 
 
@@ -285,7 +288,7 @@ def test_knn_with_queries_builds_one_graph(blobs5k, monkeypatch):
 
     built = []
     real = nb._ShardedGraph._build
-    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows: built.append(1) or real(self, rows))
+    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows, *a: built.append(1) or real(self, rows, *a))
     knn_with_queries(blobs5k[:2000], 10, blobs5k[2000:2100], 30, method="hnsw")
     assert len(built) == 1
 
@@ -352,7 +355,7 @@ def test_index_adds_after_a_query_rebuild_only_the_open_shard(blobs5k, monkeypat
 
     built = []
     real = nb._ShardedGraph._build
-    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows: built.append(len(rows)) or real(self, rows))
+    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows, *a: built.append(len(rows)) or real(self, rows, *a))
     grown = NeighbourIndex(exact_max=10, params=params)
     grown.add(ids_for(700), x[:700])
     grown.query(q, 5)

@@ -9,11 +9,12 @@ Two ways to search, one result shape:
   base rows, so memory stays O(chunk * n) and never n x n. Ties are broken by the
   lower index, so the answer is fully determined by the data.
 * **hnsw**: HNSW graphs (faiss's ``IndexHNSWSQ`` on fp16 copies of the rows, or
-  ``IndexHNSWFlat``; inner product; from the ``faiss-cpu`` wheels) over
-  fixed-size shards of consecutive rows, each built in one go from all its rows
-  by one thread with a fixed seed, so the same rows always give the same graphs
-  and the same answer whatever the number of cores;
-  shards are built in parallel, queries run on several threads (they only read).
+  ``IndexHNSWFlat``; inner product; from the ``faiss-cpu`` wheels), each built in
+  one go from all its rows with a fixed seed, so the same rows always give the
+  same graphs and the same answer whatever the number of cores: one graph of all
+  rows for the searches here (n log n), shards of 100k consecutive rows for the
+  nightly job's growing :class:`NeighbourIndex` (:data:`GROWING`);
+  queries run on several threads (they only read).
   Candidates are sorted like the exact path and their similarities are the true
   float32 dot products (computed here from the rows); only the recall is approximate: >= 0.97 at
   k = 10..30 on clustered 384-d data (tests, ``benchmarks/bench_ann.py``).
@@ -33,11 +34,12 @@ three searches) and :mod:`.index` (:class:`NeighbourIndex`, the nightly job's).
 
 from .exact import EXACT_MAX_ITEMS, METHODS, _exact, top_k
 from .hnsw import HnswParams, _ShardedGraph
-from .index import NeighbourIndex
+from .index import GROWING, NeighbourIndex
 from .search import knn, knn_between, knn_with_queries
 
 __all__ = [
     "EXACT_MAX_ITEMS",
+    "GROWING",
     "METHODS",
     "HnswParams",
     "NeighbourIndex",

@@ -21,9 +21,16 @@ class HnswParams:
 
     ``m`` (links per node; twice that on the bottom layer), ``ef_construction``
     and ``seed`` (of the level draws) go to faiss's HNSW graph; ``ef_search`` is
-    the search breadth per shard (raised to k + 1 when a query asks for more).
-    Rows are split into graphs of ``shard_size`` consecutive rows, built in
-    parallel: a fixed size, so the result never depends on the number of cores.
+    the search breadth per graph (raised to k + 1 when a query asks for more).
+    With ``shard_size`` 0 (the default) all rows go into one graph, built by every
+    thread: a query's cost grows with the log of the rows, so a search of every
+    row grows as n log n (issue 25). faiss (>= 1.15) builds the same graph whatever
+    the number of threads (tested), so the answer never depends on the cores.
+    With ``shard_size`` > 0 rows are split into graphs of that many consecutive
+    rows, each built by one thread and searched by every query: what a growing
+    index wants (:class:`~clusterer.neighbours.index.NeighbourIndex` builds only its
+    last shard again when rows arrive), while a search of every row then grows as
+    n * n / shard_size.
     With ``fp16`` the graphs hold the vectors in half precision (faiss's
     ``IndexHNSWSQ``): half the memory and, on a CPU with AVX-512, about 1.5 times as
     fast to build and search (on an AVX2-only Zen 3, as fast as float32), while the
@@ -34,15 +41,17 @@ class HnswParams:
 
     m: int = 16
     ef_construction: int = 64
-    ef_search: int = 48
+    ef_search: int = 96
     seed: int = 42
-    shard_size: int = 100_000
+    shard_size: int = 0
     fp16: bool = True
 
     def __post_init__(self):
-        for name in ("m", "ef_construction", "ef_search", "shard_size"):
+        for name in ("m", "ef_construction", "ef_search"):
             if int(getattr(self, name)) < 2:
                 raise ValueError(f"HnswParams.{name} must be >= 2, got {getattr(self, name)!r}")
+        if self.shard_size != 0 and int(self.shard_size) < 2:
+            raise ValueError(f"HnswParams.shard_size must be 0 (one graph) or >= 2, got {self.shard_size!r}")
 
 
 def _faiss():
@@ -67,16 +76,17 @@ def _omp_threads(count: int) -> Iterator[Any]:
 
 
 class _ShardedGraph:
-    """HNSW graphs over consecutive slices of ``shard_size`` rows.
+    """HNSW graphs over consecutive slices of ``shard_size`` rows (one graph of all
+    rows where it is 0).
 
     Row ``p`` always lives in shard ``p // shard_size``, and every shard's graph
-    is built in one go from all its rows, by one thread, with the seed of
-    :class:`HnswParams`: the graphs depend only on the rows, never on the number
-    of cores or on how the rows were batched (faiss's graph for rows added in
-    two batches differs from the one for the same rows added at once, so a shard
-    that gets more rows is built again). Different shards are built at the same
-    time, which is how building uses more than one core; a query searches every
-    shard and merges.
+    is built in one go from all its rows with the seed of :class:`HnswParams`:
+    the graphs depend only on the rows, never on the number of cores (faiss builds
+    one graph alike on any number of threads) or on how the rows were batched
+    (faiss's graph for rows added in two batches differs from the one for the same
+    rows added at once, so a shard that gets more rows is built again). Several
+    shards are built at the same time, one thread each; a lone shard by every
+    thread. A query searches every shard and merges.
     """
 
     def __init__(self, dim: int, params: HnswParams):
@@ -85,8 +95,13 @@ class _ShardedGraph:
         self.graphs: list = []
         self.count = 0
 
-    def _build(self, rows: np.ndarray):
-        with _omp_threads(1) as faiss:
+    @property
+    def size(self) -> int:
+        """Rows a shard holds: ``shard_size``, or all of them (one graph) where it is 0."""
+        return self.params.shard_size or (1 << 62)
+
+    def _build(self, rows: np.ndarray, threads: int = 1):
+        with _omp_threads(threads) as faiss:
             if self.params.fp16:
                 half = faiss.ScalarQuantizer.QT_fp16
                 graph = faiss.IndexHNSWSQ(self.dim, half, self.params.m, faiss.METRIC_INNER_PRODUCT)
@@ -100,18 +115,19 @@ class _ShardedGraph:
 
     def extend(self, base: np.ndarray, threads: int | None) -> None:
         """Cover every row of ``base``, whose first :attr:`count` rows are in already."""
-        size, n = self.params.shard_size, base.shape[0]
+        size, n = self.size, base.shape[0]
         if n <= self.count:
             return
         first = self.count // size  # the open shard (if any) is built again with its new rows
         shards = range(first, (n - 1) // size + 1)
+        cores = _threads(threads)
 
-        def build(shard: int):
-            return self._build(base[shard * size : min(n, (shard + 1) * size)])
+        def build(shard: int, inner: int = 1):
+            return self._build(base[shard * size : min(n, (shard + 1) * size)], inner)
 
-        workers = min(len(shards), _threads(threads))
-        if workers <= 1:
-            built = [build(shard) for shard in shards]
+        workers = min(len(shards), cores)
+        if workers <= 1:  # one shard at a time, each built by every thread
+            built = [build(shard, cores) for shard in shards]
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 built = list(pool.map(build, shards))
@@ -126,7 +142,7 @@ class _ShardedGraph:
         want = min(k + (1 if self_offset is not None else 0), n)
         if want <= 0 or m == 0:
             return idx, sim
-        size = self.params.shard_size
+        size = self.size
         counts = [g.ntotal for g in self.graphs]
         width = sum(min(want, c) for c in counts)
         rows = max(1, min(m, 8192, (1 << 22) // width))
