@@ -73,20 +73,36 @@ def center_by_language(
     shrink: float = 5.0,
     means: dict | None = None,
     prior: Prior | None = None,
+    rows: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Subtract each item's (shrunk) language mean and re-normalise the rows."""
+    """Subtract each item's (shrunk) language mean and re-normalise the rows.
+
+    With ``rows`` (indices into ``vectors``), only those rows, in that order: row
+    ``p`` of the result is row ``rows[p]`` of the whole result, bit for bit, and
+    neither the whole result nor a copy of the picked rows is made (``means`` come
+    from all the vectors either way)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if len(vectors) == 0:
         return vectors.copy()
     if means is None:
         means = language_means(vectors, langs, shrink, prior)
     fallback = prior.overall if prior is not None else vectors.mean(axis=0)
-    out = np.empty_like(vectors)
-    rows_of: dict = {}
-    for i, lang in enumerate(langs):
-        rows_of.setdefault(lang, []).append(i)
-    for lang, rows in rows_of.items():  # a language's rows at once: the same sums as row by row
-        out[rows] = vectors[rows] - means.get(lang, fallback)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms < 1e-12] = 1.0
-    return out / norms
+    picked = np.arange(len(vectors)) if rows is None else np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(picked), vectors.shape[1]), dtype=np.float32)
+    places_of: dict = {}
+    for p, i in enumerate(picked.tolist()):
+        places_of.setdefault(langs[i], []).append(p)
+    for lang, places in places_of.items():  # the same sums row by row as all at once
+        mean = means.get(lang, fallback)
+        for lo in range(0, len(places), _BLOCK):  # a block at a time: no second copy of the matrix
+            part = places[lo : lo + _BLOCK]
+            out[part] = vectors[picked[part]] - mean
+    for lo in range(0, len(out), _BLOCK):  # each row's norm as numpy takes it for the whole matrix
+        block = out[lo : lo + _BLOCK]
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        norms[norms < 1e-12] = 1.0
+        block /= norms
+    return out
+
+
+_BLOCK = 65_536  # rows centred at a time

@@ -250,10 +250,14 @@ class Clusterer:
         vectors = np.asarray(vectors, dtype=np.float32)
         return language_means(vectors, langs, shrink=self.language_shrink, prior=self.prior())
 
-    def centre(self, vectors: np.ndarray, langs: Sequence[str | None], means: dict | None = None) -> np.ndarray:
+    def centre(
+        self, vectors: np.ndarray, langs: Sequence[str | None], means: dict | None = None, rows=None
+    ) -> np.ndarray:
         """Language-centred vectors (see :mod:`clusterer.debias`), by ``means`` where
-        given (else those of :meth:`centring_means`)."""
-        return center_by_language(vectors, langs, shrink=self.language_shrink, means=means, prior=self.prior())
+        given (else those of :meth:`centring_means`); only ``rows`` where given."""
+        return center_by_language(
+            vectors, langs, shrink=self.language_shrink, means=means, prior=self.prior(), rows=rows
+        )
 
     def embed(self, items: Sequence[Item], progress=None) -> np.ndarray:
         """Raw embeddings of ``items`` (through the cache); ``progress(done, total)``
@@ -284,7 +288,6 @@ class Clusterer:
         step = self.progress or (lambda *a: None)
         langs = [it.lang for it in items]
         means = self.centring_means(vectors, langs)
-        centred = self.centre(vectors, langs, means)
         is_article = np.array([it.kind == ARTICLE for it in items])
         days = [day_number(it.date) for it in items]
 
@@ -292,7 +295,11 @@ class Clusterer:
             features = [TextFeatures.of(embedding_text(it), it.lang) for it in items]
         art = np.flatnonzero(is_article)
         teasers = np.flatnonzero(~is_article)
-        xa = centred[art]
+        # the articles' and the teasers' centred rows, each centred on its own: the
+        # whole centred matrix is put together at the end, so the search and the
+        # linkage never hold it next to a copy of the articles' rows (issue 25)
+        xa = self.centre(vectors, langs, means, rows=art)
+        xt = self.centre(vectors, langs, means, rows=teasers)
         a_days = [days[i] for i in art]
         # one neighbour index over the articles serves duplicates (the nearest
         # few), the story graph (columns are sorted, so a prefix is a smaller k)
@@ -301,7 +308,7 @@ class Clusterer:
         step("neighbours", 0, 1)
         if len(art):
             (nbr_idx, nbr_sim), teaser_nearest = knn_with_queries(
-                xa, max(dup_k, self.story_neighbours, 1), centred[teasers], min(self.teaser_neighbours, len(art))
+                xa, max(dup_k, self.story_neighbours, 1), xt, min(self.teaser_neighbours, len(art))
             )
         else:
             nbr_idx, nbr_sim = np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
@@ -339,11 +346,13 @@ class Clusterer:
         step("stories", 1, 1)
         step("teasers", 0, 1)
         joined = attach_teasers(
-            centred[teasers], xa, labels, kept, self.stories, neighbours=self.teaser_neighbours, nearest=teaser_nearest
+            xt, xa, labels, kept, self.stories, neighbours=self.teaser_neighbours, nearest=teaser_nearest
         )
         for i, lab in zip(teasers, joined):
             story_of[int(i)] = lab
         step("teasers", 1, 1)
+        centred = np.empty((n, xa.shape[1]), dtype=np.float32)
+        centred[art], centred[teasers] = xa, xt
         return Analysis(items, vectors, centred, story_of, dup_groups, event_of, days, evidence, aligner.seconds, means)
 
     # -- the whole run ----------------------------------------------------

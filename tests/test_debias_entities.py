@@ -42,6 +42,26 @@ def test_single_item_language_does_not_vanish():
     assert np.isfinite(c).all() and (np.linalg.norm(c, axis=1) > 0.99).all()
 
 
+def test_centring_some_rows_gives_those_rows_of_the_whole(monkeypatch):
+    # analyse centres the articles and the teasers apart (no whole matrix next to a
+    # copy of the articles'); their rows must be the whole result's, bit for bit,
+    # also when the work goes in blocks
+    import clusterer.debias as debias
+
+    monkeypatch.setattr(debias, "_BLOCK", 7)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    langs = list(rng.choice(["en", "fr", "vi"], 60))
+    langs[5] = None
+    whole = center_by_language(x, langs)
+    rows = [40, 3, 5, 59, 3]
+    part = center_by_language(x, langs, rows=rows)
+    assert part.view(np.uint32).tolist() == whole[rows].view(np.uint32).tolist()
+    assert center_by_language(x, langs, rows=[]).shape == (0, 16)
+    np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, atol=1e-6)
+
+
 def test_fold_strips_diacritics_and_case():
     assert fold("Mai Tiến Dũng, Đà Nẵng") == "mai tien dung, da nang"
 
