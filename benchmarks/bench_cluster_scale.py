@@ -41,27 +41,38 @@ index over the articles (their kNN and the teasers' nearest articles);
     python benchmarks/bench_cluster_scale.py --stage analyse
     python benchmarks/bench_cluster_scale.py --stage analyse --sizes 50000 --profile /tmp/an
     python benchmarks/bench_cluster_scale.py --stage analyse --blas-threads 1
+
+``--baseline DIR`` runs another checkout's clusterer on the same items, alternating
+with this one (``--rounds`` times), and prints how far the two outputs agree
+(stories: B-cubed; duplicate groups: pairwise), e.g. against the code before
+issue 25's one-graph search::
+
+    git worktree add /tmp/before aa6bf1c
+    python benchmarks/bench_cluster_scale.py --stage analyse --sizes 200000 --baseline /tmp/before
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the clusterer under test: this checkout's, or another's for --baseline's child runs
+sys.path.insert(0, os.environ.get("BENCH_CLUSTERER_ROOT") or str(Path(__file__).resolve().parents[1]))
 
 from clusterer import pipeline  # noqa: E402
 from clusterer.duplicates import TextFeatures  # noqa: E402
-from clusterer.evaluation.metrics import bcubed  # noqa: E402
+from clusterer.evaluation.metrics import bcubed, pairwise  # noqa: E402
 from clusterer.neighbours import EXACT_MAX_ITEMS, HnswParams, knn  # noqa: E402
 from clusterer.records import ARTICLE, TEASER, Item  # noqa: E402
 from clusterer.stories import teasers as teasers_mod
@@ -161,8 +172,9 @@ def run_one(n: int, ks, method: str, sample: int, threads, params: HnswParams) -
 
 
 def _f1(story: np.ndarray, labels: np.ndarray) -> float:
+    """B-cubed F1 of ``labels`` against the planted ``story`` (-1 in either: a singleton)."""
     gold = {i: (None if s < 0 else int(s)) for i, s in enumerate(story.tolist())}
-    return bcubed(gold, dict(enumerate(labels.tolist())))[2]
+    return bcubed(gold, {i: (None if s < 0 else int(s)) for i, s in enumerate(labels.tolist())})[2]
 
 
 def run_stories(n: int, k: int, threads, params: HnswParams, per_story: int = 6) -> dict:
@@ -213,7 +225,8 @@ def synthetic_analyse_inputs(
     chunk: int = 20_000,
 ):
     """Items, raw vectors and TextFeatures for ``Clusterer.analyse``, plus the
-    planted duplicate pairs ``(source, copy)`` as item indices."""
+    planted duplicate pairs ``(source, copy)`` as item indices and each item's
+    planted story (-1: a stray)."""
     x, story = synthetic_corpus(n, seed=seed, per_story=per_story)
     dim = x.shape[1]
     rng = np.random.default_rng(seed + 2)
@@ -279,7 +292,7 @@ def synthetic_analyse_inputs(
         else:
             doc = art_ids[doc_of[i]]
             items.append(Item(f"{doc}#teaser-{i}", doc, TEASER, "", lang=LANGS[lang[i]], date=dates[day[i]]))
-    return items, x, features, list(zip(src.tolist(), dst.tolist()))
+    return items, x, features, list(zip(src.tolist(), dst.tolist())), story
 
 
 class _NoEncoder:
@@ -302,10 +315,12 @@ ANALYSE_STEPS = [
 ]
 
 
-def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
+def run_analyse(
+    n: int, per_story: int = 6, profile: str = "", params: HnswParams | None = None, labels: str = ""
+) -> dict:
     """``Clusterer.analyse`` at size ``n`` with a per-step breakdown."""
     t = time.process_time()
-    items, x, features, planted = synthetic_analyse_inputs(n, per_story=per_story)
+    items, x, features, planted, story = synthetic_analyse_inputs(n, per_story=per_story)
     row = {
         "n": n,
         "articles": sum(it.kind == ARTICLE for it in items),
@@ -328,7 +343,10 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
 
     saved = [(mod, attr, getattr(mod, attr)) for _, mod, attr in ANALYSE_STEPS]
     for name, mod, attr in ANALYSE_STEPS:
-        setattr(mod, attr, timed(name, getattr(mod, attr)))
+        fn = getattr(mod, attr)
+        if params is not None and attr in ("knn_with_queries", "knn_between"):
+            fn = functools.partial(fn, params=params)
+        setattr(mod, attr, timed(name, fn))
     clusterer = pipeline.Clusterer(encoder=_NoEncoder(), cache_dir=None, use_prior=False)
     prof = None
     if profile:
@@ -355,7 +373,15 @@ def run_analyse(n: int, per_story: int = 6, profile: str = "") -> dict:
         row[f"{name}_wall_s"] = round(w, 1)
         row[f"{name}_cpu_s"] = round(c, 1)
     row["other_cpu_s"] = round(row["total_cpu_s"] - sum(c for _, c in spent.values()), 1)
+    if labels:  # the run's output, to compare two runs (scripts/compare_outputs.py)
+        group = np.full(n, -1, dtype=np.int64)
+        for g, members in enumerate(analysis.dup_groups):
+            group[members] = g
+        story_of = np.array([-1 if s is None else s for s in analysis.story_of], dtype=np.int64)
+        np.savez(f"{labels}.{n}.npz", story=story_of, dup=group)
     row["stories"] = len({s for s in analysis.story_of if s is not None})
+    found = np.array([-1 if s is None else s for s in analysis.story_of])
+    row["story_f1"] = round(_f1(story, found), 4)  # B-cubed against the planted stories
     row["dup_groups"] = len(analysis.dup_groups)
     group_of = {i: g for g, members in enumerate(analysis.dup_groups) for i in members}
     row["dup_recall"] = round(
@@ -374,6 +400,7 @@ ANALYSE_COLS = (
         "peak_rss_mib",
         "rss_after_data_mib",
         "stories",
+        "story_f1",
         "dup_groups",
         "dup_recall",
     ]
@@ -401,6 +428,20 @@ def main(argv=None) -> int:
         "--blas-threads", type=int, default=None, help="analyse: OPENBLAS/OMP/MKL_NUM_THREADS for the child processes"
     )
     ap.add_argument("--profile", default="", metavar="PREFIX", help="analyse: write cProfile stats to PREFIX.<n>.prof")
+    ap.add_argument(
+        "--labels",
+        default="",
+        metavar="PREFIX",
+        help="analyse: save each item's story and duplicate group to PREFIX.<n>.npz",
+    )
+    ap.add_argument(
+        "--baseline",
+        default="",
+        metavar="DIR",
+        help="analyse: also run the clusterer of another checkout (e.g. a git worktree of an older commit), "
+        "side by side, and print how far the outputs agree",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="analyse: runs of each code per size")
     ap.add_argument("--story-k", type=int, default=20, help="k of the story stage")
     ap.add_argument("--per-story", type=int, default=6, help="mean items per synthetic story")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
@@ -416,7 +457,8 @@ def main(argv=None) -> int:
         print(json.dumps(run_stories(args.one_stories, args.story_k, args.threads, params, args.per_story)))
         return 0
     if args.one_analyse is not None:
-        print(json.dumps(run_analyse(args.one_analyse, args.per_story, args.profile)))
+        row = run_analyse(args.one_analyse, args.per_story, args.profile, params if args.hnsw else None, args.labels)
+        print(json.dumps(row))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.stage == "analyse":
@@ -459,35 +501,69 @@ def _analyse_table(args, sizes) -> None:
     if args.blas_threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(args.blas_threads)
+    codes = [("now", "")] + ([("before", str(Path(args.baseline).resolve()))] if args.baseline else [])
     print(
-        f"# Clusterer.analyse, cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}, "
-        f"~{args.per_story} items per story, BLAS threads {args.blas_threads or 'default'}; "
-        "step columns are CPU seconds",
+        f"# Clusterer.analyse, {cpu_summary()}, load={os.getloadavg()[0]:.1f}, ~{args.per_story} items per "
+        f"story, BLAS threads {args.blas_threads or 'default'}; step columns are CPU seconds; "
+        + ", ".join(f"{name}: {root or 'this checkout'}" for name, root in codes),
         flush=True,
     )
-    print(" | ".join(ANALYSE_COLS), flush=True)
+    print(" | ".join(["code"] + ANALYSE_COLS), flush=True)
+    prefix = args.labels or os.path.join(tempfile.mkdtemp(prefix="bench-analyse-"), "labels")
     for n in sizes:
-        cmd = [
-            sys.executable,
-            __file__,
-            "--one-analyse",
-            str(n),
-            "--per-story",
-            str(args.per_story),
-            "--profile",
-            args.profile,
-        ]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-        row = json.loads(out.strip().splitlines()[-1])
-        print(" | ".join(str(row[c]) for c in ANALYSE_COLS), flush=True)
-        print(
-            "#   wall s: "
-            + ", ".join(f"{name} {row[name + '_wall_s']}" for name, _, _ in ANALYSE_STEPS)
-            + "; peak RSS MiB after: "
-            + ", ".join(f"{name} {row.get(name + '_rss_mib', '-')}" for name, _, _ in ANALYSE_STEPS),
-            flush=True,
-        )
-        print(f"#   load={os.getloadavg()[0]:.1f}", flush=True)
+        for round_ in range(args.rounds):
+            # alternate which code goes first, so that a load change hits both alike
+            for name, root in codes if round_ % 2 == 0 else codes[::-1]:
+                cmd = [sys.executable, __file__, "--one-analyse", str(n), "--per-story", str(args.per_story)]
+                cmd += ["--profile", args.profile, "--hnsw", args.hnsw, "--labels", f"{prefix}-{name}"]
+                child_env = dict(env, BENCH_CLUSTERER_ROOT=root)
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=child_env).stdout
+                row = json.loads(out.strip().splitlines()[-1])
+                print(" | ".join([name] + [str(row[c]) for c in ANALYSE_COLS]), flush=True)
+                print(
+                    "#   wall s: "
+                    + ", ".join(f"{step} {row[step + '_wall_s']}" for step, _, _ in ANALYSE_STEPS)
+                    + "; peak RSS MiB after: "
+                    + ", ".join(f"{step} {row.get(step + '_rss_mib', '-')}" for step, _, _ in ANALYSE_STEPS)
+                    + f"; load={os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+        if args.baseline:
+            print(f"#   n={n}: {agreement(f'{prefix}-now.{n}.npz', f'{prefix}-before.{n}.npz')}", flush=True)
+
+
+def agreement(now: str, before: str) -> str:
+    """How far two runs' outputs agree: B-cubed of the stories and pairwise scores
+    of the duplicate groups of ``now`` taken against ``before`` (unplaced items as
+    singletons)."""
+    a, b = np.load(now), np.load(before)
+
+    def labels(arr):
+        return {i: (None if v < 0 else int(v)) for i, v in enumerate(arr.tolist())}
+
+    sp, sr, sf = bcubed(labels(b["story"]), labels(a["story"]))
+    dp, dr, df = pairwise(labels(b["dup"]), labels(a["dup"]))
+    return (
+        f"now against before: stories B-cubed P {sp:.4f} R {sr:.4f} F1 {sf:.4f}; "
+        f"duplicate pairs P {dp:.4f} R {dr:.4f} F1 {df:.4f}"
+    )
+
+
+def cpu_summary() -> str:
+    """The CPU's model and the vector flags that decide the kernels' speed."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    have = " ".join(f for f in wanted if f in flags) or "none of " + "/".join(wanted)
+    return f"{model}, {os.cpu_count()} cores, flags: {have}"
 
 
 def _knn_table(args, ks, sizes) -> None:
