@@ -328,3 +328,26 @@ def test_link_stories_is_the_batch_rule(seed):
     assert len(pairs) == len(set(stories.tolist())) == len(set(linked.stories.tolist()))
     for e in set(events.tolist()):
         assert len(set(linked.stories[events == e].tolist())) == 1
+
+
+def test_length_scaled_rows_made_as_needed_are_those_of_the_product(monkeypatch):
+    # link_stories no longer holds every article's length-scaled vector (issue 25):
+    # rows and event centroids made from (vectors, scale) block by block must be the
+    # numbers the product gave, bit for bit
+    import clusterer.stories.threads as threads_mod
+    from clusterer.stories.threads import event_summaries
+
+    monkeypatch.setattr(threads_mod, "_EDGE_BLOCK", 7)
+    x, days, _ = clustered(n=60, seed=4)
+    scale = length_scale(np.random.default_rng(4).integers(50, 3000, len(x)).tolist(), StoryParams())
+    product = x * scale[:, None]
+    a, b = np.array([3, 0, 59, 3]), np.arange(10, 40)
+    on_demand = VectorSimilarity(x, days, StoryParams(), scale=scale).block(a, b)
+    assert on_demand.tobytes() == VectorSimilarity(product, days, StoryParams()).block(a, b).tobytes()
+    events = np.random.default_rng(5).integers(0, 9, len(x))
+    names = [frozenset()] * len(x)
+    apart = event_summaries(x, days, names, events, scale)
+    sums = np.zeros((9, x.shape[1]), dtype=np.float64)  # the sums of one call over all rows
+    np.add.at(sums, events, product)
+    whole = (sums / np.maximum(np.bincount(events, minlength=9), 1)[:, None]).astype(np.float32)
+    assert apart[0].tobytes() == whole.tobytes()

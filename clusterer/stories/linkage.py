@@ -161,23 +161,44 @@ def subgraph(graph: EdgeList, nodes) -> EdgeList:
     return EdgeList(r[keep], c[keep], graph.sims[keep])
 
 
+def scaled_rows(vectors: np.ndarray, scale: np.ndarray, idx) -> np.ndarray:
+    """Rows ``idx`` of ``vectors`` times their ``scale`` factors: each number is the
+    product the whole ``vectors * scale[:, None]`` would hold."""
+    return vectors[idx] * scale[idx][:, None]
+
+
 class VectorSimilarity:
     """Exact story similarities from the vectors and dates, block by block:
     the same numbers as :func:`clusterer.stories.similarity.similarity_matrix`, for the
     rows and columns asked only. Lets :func:`sparse_average_linkage` use the
     true similarity of pairs that have no edge instead of 0."""
 
-    def __init__(self, vectors: np.ndarray, days: Sequence[float | None], params: StoryParams):
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        days: Sequence[float | None],
+        params: StoryParams,
+        scale: np.ndarray | None = None,
+    ):
         self.vectors = np.asarray(vectors)
         if self.vectors.ndim != 2 or len(self.vectors) != len(days):
             raise ValueError(f"{len(days)} days for vectors of shape {self.vectors.shape}")
         self.days = day_array(days)
         self.params = params
+        self.scale = scale
+
+    def rows(self, idx) -> np.ndarray:
+        """The rows ``idx`` of ``vectors * scale[:, None]`` (of ``vectors`` without a
+        ``scale``): made when asked, bit for bit those of the whole product, which is
+        never held (a copy of every article's vector, issue 25)."""
+        if self.scale is None:
+            return self.vectors[idx]
+        return scaled_rows(self.vectors, self.scale, idx)
 
     def block(self, rows, cols) -> np.ndarray:
         """Similarities of ``rows`` x ``cols`` (arrays of item indices), float64:
         :func:`~clusterer.stories.similarity.cross_similarity` of those rows."""
-        sims = cross_similarity(self.vectors[rows], self.days[rows], self.vectors[cols], self.days[cols], self.params)
+        sims = cross_similarity(self.rows(rows), self.days[rows], self.rows(cols), self.days[cols], self.params)
         return sims.astype(np.float64, copy=False)
 
     def cross_sums(self, members, groups) -> list:

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ..neighbours import knn
-from .linkage import VectorSimilarity, _relabel, knn_graph, merge_groups, sparse_average_linkage
+from .linkage import VectorSimilarity, _relabel, knn_graph, merge_groups, scaled_rows, sparse_average_linkage
 from .similarity import StoryParams, day_array, gaussian_prior, length_scale
 
 __all__ = ["EventSimilarity", "Linked", "link_stories", "thread_events"]
@@ -111,14 +111,22 @@ class EventSimilarity(VectorSimilarity):
 
 
 def event_summaries(
-    vectors: np.ndarray, days: Sequence[float | None], names: Sequence[frozenset[str]], events: np.ndarray
+    vectors: np.ndarray,
+    days: Sequence[float | None],
+    names: Sequence[frozenset[str]],
+    events: np.ndarray,
+    scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
-    """Per event (labels 0..E-1 in ``events``): the centroid of its articles' vectors,
-    its median day (NaN where none of them has a date) and the union of their names."""
+    """Per event (labels 0..E-1 in ``events``): the centroid of its articles' vectors
+    (times their ``scale`` where given, a block of rows at a time), its median day
+    (NaN where none of them has a date) and the union of their names."""
     events = np.asarray(events, dtype=np.int64)
     count = int(events.max()) + 1 if len(events) else 0
     centroids = np.zeros((count, vectors.shape[1]), dtype=np.float64)
-    np.add.at(centroids, events, vectors)
+    for lo in range(0, len(events), _EDGE_BLOCK):  # in row order, so the sums are those of one call
+        block = np.arange(lo, min(lo + _EDGE_BLOCK, len(events)))
+        rows = vectors[block] if scale is None else scaled_rows(vectors, scale, block)
+        np.add.at(centroids, events[block], rows)
     centroids /= np.maximum(np.bincount(events, minlength=count), 1)[:, None]
     t = day_array(days)
     order = np.argsort(events, kind="stable")
@@ -141,13 +149,15 @@ def thread_events(
     events: np.ndarray,
     params: StoryParams,
     neighbours: int = 20,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """The story label (0..k-1, by first event) of each event: events joined into
     threads by average linkage on :class:`EventSimilarity` (module docstring).
 
-    ``vectors``, ``days``, ``names``: the articles' centred, length-scaled vectors,
-    day numbers and names; ``events``: each article's event label (0..E-1)."""
-    centroids, median, pooled = event_summaries(vectors, days, names, events)
+    ``vectors``, ``days``, ``names``: the articles' centred, length-scaled vectors
+    (or centred vectors and their length ``scale``), day numbers and names;
+    ``events``: each article's event label (0..E-1)."""
+    centroids, median, pooled = event_summaries(vectors, days, names, events, scale)
     count = len(centroids)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
@@ -198,14 +208,13 @@ def link_stories(
     decides what is noise."""
     n = len(vectors)
     scale = length_scale(chars, params)
-    scaled = vectors * scale[:, None]
     story_sim = nbr_sim * scale[:, None] * np.where(nbr_idx >= 0, scale[np.maximum(nbr_idx, 0)], 1.0)
     graph = knn_graph(nbr_idx, story_sim, days, params)
-    exact = VectorSimilarity(scaled, days, params)
+    exact = VectorSimilarity(vectors, days, params, scale=scale)  # length-scaled rows as needed
     events = merge_groups(sparse_average_linkage(n, *graph, params.threshold, exact=exact), groups)
     if names is None:
         names = [frozenset()] * n
     elif len(names) != n:
         raise ValueError(f"{len(names)} name sets for {n} articles")
-    threads = thread_events(scaled, days, names, events, params)
+    threads = thread_events(vectors, days, names, events, params, scale=scale)
     return Linked(_relabel(threads[events]), events)
