@@ -355,7 +355,9 @@ def test_index_adds_after_a_query_rebuild_only_the_open_shard(blobs5k, monkeypat
 
     built = []
     real = nb._ShardedGraph._build
-    monkeypatch.setattr(nb._ShardedGraph, "_build", lambda self, rows, *a: built.append(len(rows)) or real(self, rows, *a))
+    monkeypatch.setattr(
+        nb._ShardedGraph, "_build", lambda self, rows, *a: built.append(len(rows)) or real(self, rows, *a)
+    )
     grown = NeighbourIndex(exact_max=10, params=params)
     grown.add(ids_for(700), x[:700])
     grown.query(q, 5)
