@@ -251,7 +251,11 @@ class Clusterer:
         return language_means(vectors, langs, shrink=self.language_shrink, prior=self.prior())
 
     def centre(
-        self, vectors: np.ndarray, langs: Sequence[str | None], means: dict | None = None, rows=None
+        self,
+        vectors: np.ndarray,
+        langs: Sequence[str | None],
+        means: dict | None = None,
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
         """Language-centred vectors (see :mod:`clusterer.debias`), by ``means`` where
         given (else those of :meth:`centring_means`); only ``rows`` where given."""

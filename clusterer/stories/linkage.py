@@ -161,10 +161,11 @@ def subgraph(graph: EdgeList, nodes) -> EdgeList:
     return EdgeList(r[keep], c[keep], graph.sims[keep])
 
 
-def scaled_rows(vectors: np.ndarray, scale: np.ndarray, idx) -> np.ndarray:
-    """Rows ``idx`` of ``vectors`` times their ``scale`` factors: each number is the
-    product the whole ``vectors * scale[:, None]`` would hold."""
-    return vectors[idx] * scale[idx][:, None]
+def scaled_rows(vectors: np.ndarray, scale: np.ndarray | None, idx) -> np.ndarray:
+    """Rows ``idx`` of ``vectors`` times their ``scale`` factors (the rows as they are
+    without a ``scale``): each number is the product the whole ``vectors * scale[:, None]``
+    would hold, which is never made (a copy of every article's vector, issue 25)."""
+    return vectors[idx] if scale is None else vectors[idx] * scale[idx][:, None]
 
 
 class VectorSimilarity:
@@ -187,18 +188,11 @@ class VectorSimilarity:
         self.params = params
         self.scale = scale
 
-    def rows(self, idx) -> np.ndarray:
-        """The rows ``idx`` of ``vectors * scale[:, None]`` (of ``vectors`` without a
-        ``scale``): made when asked, bit for bit those of the whole product, which is
-        never held (a copy of every article's vector, issue 25)."""
-        if self.scale is None:
-            return self.vectors[idx]
-        return scaled_rows(self.vectors, self.scale, idx)
-
     def block(self, rows, cols) -> np.ndarray:
         """Similarities of ``rows`` x ``cols`` (arrays of item indices), float64:
         :func:`~clusterer.stories.similarity.cross_similarity` of those rows."""
-        sims = cross_similarity(self.rows(rows), self.days[rows], self.rows(cols), self.days[cols], self.params)
+        a, b = scaled_rows(self.vectors, self.scale, rows), scaled_rows(self.vectors, self.scale, cols)
+        sims = cross_similarity(a, self.days[rows], b, self.days[cols], self.params)
         return sims.astype(np.float64, copy=False)
 
     def cross_sums(self, members, groups) -> list:

@@ -125,8 +125,7 @@ def event_summaries(
     centroids = np.zeros((count, vectors.shape[1]), dtype=np.float64)
     for lo in range(0, len(events), _EDGE_BLOCK):  # in row order, so the sums are those of one call
         block = np.arange(lo, min(lo + _EDGE_BLOCK, len(events)))
-        rows = vectors[block] if scale is None else scaled_rows(vectors, scale, block)
-        np.add.at(centroids, events[block], rows)
+        np.add.at(centroids, events[block], scaled_rows(vectors, scale, block))
     centroids /= np.maximum(np.bincount(events, minlength=count), 1)[:, None]
     t = day_array(days)
     order = np.argsort(events, kind="stable")
