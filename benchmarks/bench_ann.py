@@ -85,6 +85,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_cluster_scale import synthetic_corpus  # noqa: E402
+from machine import cpu_summary  # noqa: E402
 
 K = 20
 QUERY_BLOCK = 16_384
@@ -109,26 +110,6 @@ DEFAULTS = {
 
 
 # --------------------------------------------------------------------------- machine
-
-
-def cpu_summary() -> str:
-    """CPU model and the SIMD flags that matter here, from /proc/cpuinfo."""
-    model, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "model name" and model == "unknown CPU":
-                model = value.strip()
-            elif key == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16"]
-    shown = [f for f in wanted if f in flags]
-    amx = sorted(f for f in flags if f.startswith("amx"))
-    shown += amx or ["no AMX"]
-    return f"{model}, {os.cpu_count()} cores, flags: {' '.join(shown)}"
 
 
 def rss_mib() -> float:

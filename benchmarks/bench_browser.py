@@ -20,7 +20,6 @@ beside the test suite: both want the CPU.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from headless import open_chromium  # noqa: E402
+from machine import cpu_summary  # noqa: E402
 
 from clusterer.output.browser import write_html  # noqa: E402
 from clusterer.result import ClusterResult, DuplicateGroup, ItemResult, Story  # noqa: E402
@@ -62,36 +62,6 @@ SYLLABLES = [
     "zu",
     "hap",
 ]
-
-
-def cpu_description() -> str:
-    """Model, logical CPUs and the vector flags that matter, from /proc/cpuinfo."""
-    model, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown CPU":
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    wanted = [
-        "sse4_2",
-        "avx",
-        "avx2",
-        "fma",
-        "avx512f",
-        "avx512bw",
-        "avx512_vnni",
-        "avx512_bf16",
-        "amx_tile",
-        "amx_bf16",
-        "amx_int8",
-    ]
-    shown = " ".join(f for f in wanted if f in flags) or "none of " + " ".join(wanted)
-    return f"{model}, {os.cpu_count()} logical CPUs; flags: {shown}"
 
 
 def synthetic_result(n: int, seed: int = 0) -> ClusterResult:
@@ -229,7 +199,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", type=Path, help="write the page here and keep it (default: a temporary file)")
     args = parser.parse_args(argv)
 
-    print(f"machine: {cpu_description()}")
+    print(f"machine: {cpu_summary()}")
     t = time.perf_counter()
     result = synthetic_result(args.items, args.seed)
     built = time.perf_counter() - t

@@ -70,6 +70,8 @@ import numpy as np
 # the clusterer under test: this checkout's, or another's for --baseline's child runs
 sys.path.insert(0, os.environ.get("BENCH_CLUSTERER_ROOT") or str(Path(__file__).resolve().parents[1]))
 
+from machine import cpu_summary  # noqa: E402
+
 from clusterer import pipeline  # noqa: E402
 from clusterer.duplicates import TextFeatures  # noqa: E402
 from clusterer.evaluation.metrics import bcubed, pairwise  # noqa: E402
@@ -547,23 +549,6 @@ def agreement(now: str, before: str) -> str:
         f"now against before: stories B-cubed P {sp:.4f} R {sr:.4f} F1 {sf:.4f}; "
         f"duplicate pairs P {dp:.4f} R {dr:.4f} F1 {df:.4f}"
     )
-
-
-def cpu_summary() -> str:
-    """The CPU's model and the vector flags that decide the kernels' speed."""
-    model, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name") and model == "unknown CPU":
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    have = " ".join(f for f in wanted if f in flags) or "none of " + "/".join(wanted)
-    return f"{model}, {os.cpu_count()} cores, flags: {have}"
 
 
 def _knn_table(args, ks, sizes) -> None:

