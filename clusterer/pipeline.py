@@ -221,12 +221,15 @@ class Clusterer:
             self.prior_ = Prior.from_vectors(vectors, [lang for lang, _ in ref])
         return self.prior_
 
-    def aligner(self, specifics: Callable[[str], Specifics] = specifics) -> Aligner:
+    def aligner(
+        self, specifics: Callable[[str], Specifics] = specifics, known: dict[str, np.ndarray] | None = None
+    ) -> Aligner:
         """Sentence alignment for the duplicate test, with this clusterer's model
         and cache (sentences are embedded only when a pair needs them);
-        ``specifics``: a :class:`~clusterer.align.SpecificsMemo` the caller keeps."""
+        ``specifics``: a :class:`~clusterer.align.SpecificsMemo` the caller keeps;
+        ``known``: sentences embedded already (by :meth:`Embedder.embed`), taken as they are."""
         return Aligner(
-            lambda texts: self._embedder().embed(texts),
+            lambda texts: _embed_unknown(self._embedder(), texts, known or {}),
             self.duplicates.align_margin,
             prior=self.sentence_prior,
             shrink=self.duplicates.align_shrink,
@@ -546,3 +549,13 @@ def _record_count(source: Source) -> int:
     if isinstance(source, (str, Path)):
         return count_records(source)
     return len(source) if isinstance(source, Sized) else 0
+
+
+def _embed_unknown(embedder: Embedder, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
+    """``embedder.embed(texts)``, with the vectors of ``known`` texts taken from it."""
+    if not known:
+        return embedder.embed(texts)
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    vectors = dict(zip(missing, embedder.embed(missing))) if missing else {}
+    vectors.update((t, known[t]) for t in texts if t in known)
+    return np.stack([vectors[t] for t in texts]).astype(np.float32, copy=False)

@@ -22,9 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import LEXICON, bilingual  # noqa: E402
 from state_checks import integrity, update_nights  # noqa: E402
 
+from clusterer.align import unpack  # noqa: E402
 from clusterer.nightly.feed import Feed  # noqa: E402
 from clusterer.nightly.state import State  # noqa: E402
-from clusterer.pipeline import Clusterer  # noqa: E402
+from clusterer.pipeline import Clusterer, to_record  # noqa: E402
 
 # the English words the fake encoder maps French ones onto, and one French word for each
 FRENCH = {en: fr for fr, en in sorted(LEXICON.items())}
@@ -187,3 +188,32 @@ def test_posts_placed_on_what_the_feed_keeps_are_what_cluster_update_gives(tmp_p
     assert listed == fresh.stories(limit=5)
     for since in (None, "2026-03-10", "2026-03-20"):
         assert feed.stories(since, limit=1000) == fresh.stories(since, limit=1000)
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_a_post_of_one_text_embeds_its_sentences_in_the_texts_call(tmp_path, size):
+    """A one-text post's sentences go to the encoder with its text (the engine runs
+    them beside it) and are not embedded again when the post's translation is
+    aligned with its English original; a post of two texts embeds its texts alone."""
+    first, _ = posts(3)
+    starts: list[int] = []
+    encoder = bilingual(before_batch=lambda _: starts.append(len(encoder.texts)))
+    clusterer = Clusterer(encoder=encoder, cache_dir=None)
+    feed = Feed(tmp_path / "serve.sqlite", clusterer)
+    feed.open()
+    feed.add(first)
+    originals = [r for r in first if r["lang"] == "en" and r.get("title") and len(r["text"].split(". ")) >= 4][:size]
+    post = [News(0).translation(1000 + k, of) for k, of in enumerate(originals)]
+    _, texts, features = clusterer.prepare([to_record(r) for r in post])
+    sentences = {s for f in features for s in unpack(f.sentences)}
+
+    before = len(starts)
+    infos = feed.add(post).items
+    calls = [encoder.texts[a:b] for a, b in zip(starts[before:], [*starts[before + 1 :], len(encoder.texts)])]
+    for info, of in zip(infos, originals):
+        assert info.duplicate_group is not None and of["id"] in info.duplicate_group.members  # aligned
+    if size == 1:
+        assert set(calls[0]) == {*texts, *sentences}
+        assert not sentences & {t for call in calls[1:] for t in call}
+    else:
+        assert sorted(calls[0]) == sorted(texts)

@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..align import SpecificsMemo
+from ..align import SpecificsMemo, unpack
 from ..debias import center_by_language
-from ..duplicates import PairJudge
-from ..embed.cache import text_key
+from ..duplicates import PairJudge, TextFeatures
+from ..embed.cache import Embedder, text_key
 from ..errors import CorpusError, StateError, StateLocked
 from ..neighbours import NeighbourIndex
 from ..pipeline import Clusterer, to_record
@@ -63,6 +63,9 @@ from .view import View
 # a night's exactly; past it they are the true ones, which a night's graph finds
 # with a recall of 0.97 or more.
 EXACT_UP_TO = 2_000_000
+AHEAD_UP_TO = 1
+"""A post of this many texts to embed or fewer embeds their sentences in the same
+call (:func:`_embed_ahead`)."""
 
 
 @dataclass
@@ -285,7 +288,7 @@ class Feed:
                 return Added(None, [self._info(view, i, UNCHANGED) for i in shown])
 
         t1 = time.perf_counter()
-        fresh = embedder.embed(list(todo.values())) if todo else np.zeros((0, 0), dtype=np.float32)
+        fresh, known = _embed_ahead(embedder, todo, [f for it, f in zip(items, features) if it.id in todo])
         embed_seconds = time.perf_counter() - t1
         # tonight: the live items in their order, the posted ones in place or after them
         ids, pos = list(view.ids), dict(view.pos)
@@ -342,7 +345,7 @@ class Feed:
         if kept is not None and OVERALL in view.means and not stale_means(view.means, langs):
             # the means stand: the post is placed on what the feed keeps, rows it touches only
             means = dict(view.means)
-            placement = self._place_kept(kept, tonight, delta, len(view.ids), means)
+            placement = self._place_kept(kept, tonight, delta, len(view.ids), means, known)
             kept.langs = langs
             self.placed["kept"] += 1
         else:
@@ -365,7 +368,7 @@ class Feed:
             infos = [self._info(view, i, states[i]) for i in shown]
         for info in infos:
             if info.duplicate_group is not None and info.status != UNCHANGED:
-                info.duplicate_group.evidence = self._evidence(view, info.id, info.duplicate_group)
+                info.duplicate_group.evidence = self._evidence(view, info.id, info.duplicate_group, known)
         return Added(run_id, infos)
 
     def _keep(self, view: View) -> _Kept:
@@ -387,14 +390,17 @@ class Feed:
             self._kept = _Kept(table, (stories, dups, events), Counter(it.lang for it in items))
         return self._kept
 
-    def _place_kept(self, kept: _Kept, tonight: Tonight, delta: Diff, before: int, means: Means) -> Placement:
+    def _place_kept(
+        self, kept: _Kept, tonight: Tonight, delta: Diff, before: int, means: Means, known: dict[str, np.ndarray]
+    ) -> Placement:
         """The post's new and changed items placed by the night's placement
         (:func:`~clusterer.nightly.assign.place_among`) on the kept table, groups and
         neighbour index: the post's rows changed in the table (a changed item's in
         place, the new ones appended, centred as a night centres them), the changed
         items out of their groups as a night has them, and what the post changes
         tracked, so that rows are built for that only. ``before``: the live items
-        before the post, the table's rows."""
+        before the post, the table's rows; ``known``: sentence vectors embedded with the
+        post's texts (:func:`_embed_ahead`)."""
         table, groups, index = kept.table, kept.groups, kept.index
         if index is None or delta.changed:  # the kept index holds a changed item's old vector
             stored = np.ones(len(table), dtype=bool)
@@ -423,7 +429,7 @@ class Feed:
             duplicates=clusterer.duplicates,
             stories=clusterer.stories,
             candidates=self.nightly.candidates,
-            aligner=clusterer.aligner(self._specifics),
+            aligner=clusterer.aligner(self._specifics, known),
             index=index,
         )
         if delta.changed:
@@ -433,7 +439,9 @@ class Feed:
             kept.index = index
         return placement
 
-    def _evidence(self, view: View, item_id: str, group: DuplicateGroupInfo) -> dict | None:
+    def _evidence(
+        self, view: View, item_id: str, group: DuplicateGroupInfo, known: dict[str, np.ndarray]
+    ) -> dict | None:
         """The pair evidence of ``item_id`` and its group's canonical item (for the
         canonical one, its closest other member), as the placement judges pairs."""
         others = [m for m in group.members if m != item_id]
@@ -454,7 +462,7 @@ class Feed:
             [langs[k] for k in pair],
             self.clusterer.duplicates,
             vectors=centred[pair],
-            aligner=self.clusterer.aligner(self._specifics),
+            aligner=self.clusterer.aligner(self._specifics, known),
         )
         evidence = judge.evidence(np.array([0]), np.array([1]))[0]
         return evidence.to_dict([item_id, ids[other]])
@@ -584,6 +592,27 @@ class Feed:
             last_seen=r.last_seen,
             status=state,
         )
+
+
+def _embed_ahead(
+    embedder: Embedder, todo: dict[str, str], features: Sequence[TextFeatures]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The vectors of ``todo``'s texts, and, for a post of :data:`AHEAD_UP_TO` texts or
+    fewer, those of their sentences (``features``: theirs), embedded in one call.
+
+    The duplicate test aligns a new item's sentences with its neighbours' whenever one
+    is within the alignment's low cosine bar, which a news item's nearest nearly always
+    is. Asked for after the placement's search, they were a second call, which for a
+    post of one text ran on one thread (the engine runs a call's batches side by side,
+    a window whole on one thread); in the text's call they make a batch beside it."""
+    texts = list(todo.values())
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), {}
+    ahead: list[str] = []
+    if len(texts) <= AHEAD_UP_TO:
+        ahead = list(dict.fromkeys(s for f in features for s in unpack(f.sentences)))
+    vectors = embedder.embed(texts + ahead)
+    return vectors[: len(texts)], dict(zip(ahead, vectors[len(texts) :]))
 
 
 def _admit(records: Sequence[Record | dict]) -> list[Record]:
