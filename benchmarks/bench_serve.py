@@ -36,19 +36,25 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from machine import cpu_summary  # noqa: E402
 from serve_harness import Server, build_state, percentile, request, synthetic_record  # noqa: E402
 
 
-def readers(url: str, n_items: int, stop: threading.Event, seconds: list[float], seed: int) -> None:
+def readers(url: str, n_items: int, stop: threading.Event, seconds: list[float], seed: int, rate: float) -> None:
+    """Read until ``stop``: ``rate`` reads a second, or (0) each as soon as the last is answered."""
     rng = random.Random(seed)
     paths = ["/items/item-{k}", "/stories/S{s:06d}", "/stories?limit=20"]
     k = 0
+    due = time.perf_counter()
     while not stop.is_set():
         path = paths[k % 3].format(k=rng.randrange(n_items), s=rng.randrange(1, max(n_items // 25, 2)))
         status, _, took = request(url + path)
         if status in (200, 404):
             seconds.append(took)
         k += 1
+        if rate:
+            due += 1.0 / rate
+            stop.wait(max(0.0, due - time.perf_counter()))
 
 
 def posts(url: str, bodies: list, label: str) -> dict:
@@ -76,6 +82,12 @@ def main() -> int:
     parser.add_argument("--singles", type=int, default=200, help="posts of one item")
     parser.add_argument("--batches", type=int, default=20, help="posts of 32 items")
     parser.add_argument("--readers", type=int, default=2, help="reading threads meanwhile")
+    parser.add_argument(
+        "--read-rate",
+        type=float,
+        default=0.0,
+        help="reads a second per reader (default 0: each as soon as the last is answered)",
+    )
     parser.add_argument("--fake-encoder", action="store_true", help="the tests' fake encoder: a smoke run")
     parser.add_argument("--dim", type=int, default=None, help="vector size (default 384; 256 with --fake-encoder)")
     parser.add_argument("--port", type=int, default=8765)
@@ -102,11 +114,20 @@ def main() -> int:
     t = time.perf_counter()
     server.start()
     print(f"server ready in {time.perf_counter() - t:.1f} s")
-    figures: dict = {"items_in_state": args.items, "encoder": "fake" if args.fake_encoder else "model"}
+    figures: dict = {
+        "items_in_state": args.items,
+        "encoder": "fake" if args.fake_encoder else "model",
+        "readers": args.readers,
+        "read_rate": args.read_rate,
+        "cpu": cpu_summary(),
+    }
+    print(f"CPU: {figures['cpu']}")
     stop = threading.Event()
     read_seconds: list[float] = []
     threads = [
-        threading.Thread(target=readers, args=(server.url, args.items, stop, read_seconds, args.seed + k))
+        threading.Thread(
+            target=readers, args=(server.url, args.items, stop, read_seconds, args.seed + k, args.read_rate)
+        )
         for k in range(args.readers)
     ]
     try:
