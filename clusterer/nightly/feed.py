@@ -186,9 +186,10 @@ class Feed:
         # touching only what the post changes) or "full" (the night's placement over
         # every item: the first post, a new or doubled language, a page that lost teasers)
         self.placed: Counter[str] = Counter()
-        # the live stories' summaries for stories(), by id: built at the first listing,
-        # then made again after a post for the stories it touched only (see _summarise)
-        self._summaries: dict[str, _Summary] | None = None
+        # the live stories' summaries for stories(), by id: built when the state is read
+        # (so that no listing waits for them), then made again after a post for the
+        # stories it touched only (see _summarise)
+        self._summaries: dict[str, _Summary] = {}
         # the figures and names of the stored items' sentences, which each post's
         # alignment of the items it touches asks for again
         self._specifics = SpecificsMemo()
@@ -259,8 +260,10 @@ class Feed:
             last = self._state.last_run()
             if self._view is None or self._stale or last != self._view.run:
                 view = View.load(self._state)
+                summaries: dict[str, _Summary] = {}
+                self._summarise(view, summaries, view.stored.stories)
                 with self._guard:
-                    self._view, self._stale, self._summaries = view, False, None
+                    self._view, self._stale, self._summaries = view, False, summaries
                 self._kept = None
         except sqlite3.DatabaseError as exc:
             raise StateError(_state_failure(self.state_path, exc)) from None
@@ -363,8 +366,7 @@ class Feed:
         state.commit(model, changes)
         with self._guard:
             touched = view.apply(changes, ids, tonight_items, tonight_features, tonight_hashes, pos, buf)
-            if self._summaries is not None:
-                self._summarise(view, self._summaries, touched)
+            self._summarise(view, self._summaries, touched)
             infos = [self._info(view, i, states[i]) for i in shown]
         for info in infos:
             if info.duplicate_group is not None and info.status != UNCHANGED:
@@ -512,10 +514,7 @@ class Feed:
         if since and start is None:
             raise ValueError(f"since={since!r} is not an ISO 8601 date (2026-12-07, or a date and time)")
         with self._guard:
-            view = self._need_view()
-            if self._summaries is None:
-                self._summaries = {}
-                self._summarise(view, self._summaries, view.stored.stories)
+            self._need_view()
             chosen = [s for s in self._summaries.values() if start is None or (s.last is not None and s.last >= start)]
         return [replace(s.info) for s in heapq.nsmallest(limit, chosen, key=lambda s: s.order)]
 
