@@ -13,6 +13,7 @@ the state. Fake encoder only."""
 from __future__ import annotations
 
 import random
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from fakes import LEXICON, bilingual  # noqa: E402
 from state_checks import integrity, update_nights  # noqa: E402
 
 from clusterer.align import unpack  # noqa: E402
+from clusterer.errors import StateError  # noqa: E402
 from clusterer.nightly.feed import Feed  # noqa: E402
 from clusterer.nightly.state import State  # noqa: E402
 from clusterer.pipeline import Clusterer, to_record  # noqa: E402
@@ -217,3 +219,32 @@ def test_a_post_of_one_text_embeds_its_sentences_in_the_texts_call(tmp_path, siz
         assert not sentences & {t for call in calls[1:] for t in call}
     else:
         assert sorted(calls[0]) == sorted(texts)
+
+
+def test_a_post_that_fails_leaves_lookups_as_committed_and_the_next_posts_place_as_update(tmp_path, monkeypatch):
+    """A post grows the feed's lists in place before it commits: one whose commit fails
+    (a disk error) is not seen by lookups meanwhile, and the posts after it are placed
+    as `cluster update` places the same items without it."""
+    first, later = posts(11)
+    failed = later[3]
+    feed = Feed(tmp_path / "serve.sqlite", Clusterer(encoder=bilingual(), cache_dir=None))
+    feed.open()
+    for records in [first, *later[:3]]:
+        feed.add(records)
+    committed = len(feed.result().items)
+
+    def broken(self, model, changes):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(State, "commit", broken)
+        with pytest.raises(StateError, match="disk I/O error"):
+            feed.add(failed)
+        assert [feed.item(r["id"]) for r in failed] == [None] * len(failed)
+        assert len(feed.result().items) == committed
+    for records in later[4:]:
+        feed.add(records)
+
+    update_nights(tmp_path / "update.sqlite", tmp_path, [first, *later[:3], *later[4:]])
+    assert where(tmp_path / "serve.sqlite") == where(tmp_path / "update.sqlite")
+    assert feed.placed["kept"] >= len(later) - 3  # the kept path, before and after the failure

@@ -28,7 +28,11 @@ class View:
     """The live items in order (``ids``, ``items``, ``features``, ``hashes`` and the
     first ``len(ids)`` rows of ``raw``), every stored row and group (``stored``), the
     language means, the last run included and the model's name. ``members`` holds
-    the items of each story, event and duplicate group (their ids' prefixes differ)."""
+    the items of each story, event and duplicate group (their ids' prefixes differ).
+
+    A post grows the lists and mappings in place before it commits, and :meth:`apply`
+    then brings the rest up to date: ``live`` counts the committed live items, which
+    :meth:`live_rows` and :attr:`vectors` give."""
 
     stored: Stored
     means: Means
@@ -41,6 +45,7 @@ class View:
     pos: dict[str, int] = field(default_factory=dict)
     raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     members: dict[str, set[str]] = field(default_factory=dict)
+    live: int = 0
 
     @classmethod
     def load(cls, state: State) -> View:
@@ -65,6 +70,7 @@ class View:
         view.hashes = {r.id: r.hash for r in live}
         view.pos = {i: k for k, i in enumerate(ids)}
         view.raw = state.vectors(ids) if ids else np.zeros((0, 0), dtype=np.float32)
+        view.live = len(ids)
         for r in live:
             for gid in (r.story, r.dup, r.event):
                 if gid:
@@ -74,7 +80,7 @@ class View:
     @property
     def vectors(self) -> np.ndarray:
         """The live items' raw vectors, a row each, in order."""
-        return self.raw[: len(self.ids)]
+        return self.raw[: self.live]
 
     def buffer(self, rows: int, dim: int) -> np.ndarray:
         """A buffer of ``rows`` rows of ``dim`` whose first rows are the live items'
@@ -83,8 +89,8 @@ class View:
         if self.raw.shape[1] == dim and self.raw.shape[0] >= rows:
             return self.raw
         grown = np.zeros((max(rows, 2 * self.raw.shape[0], 1024), dim), dtype=np.float32)
-        if self.ids:
-            grown[: len(self.ids)] = self.vectors
+        if self.live:
+            grown[: self.live] = self.vectors
         return grown
 
     def apply(
@@ -128,6 +134,7 @@ class View:
         self.means = dict(changes.means) if changes.means else self.means
         self.run = changes.run.id
         self.ids, self.items, self.features, self.hashes, self.pos, self.raw = ids, items, features, hashes, pos, raw
+        self.live = len(ids)
         return touched
 
     def row(self, item_id: str) -> StoredItem | None:
@@ -140,7 +147,7 @@ class View:
         return [self.stored.rows[i] for i in sorted(self.members.get(gid, ()))]
 
     def live_rows(self) -> list[StoredItem]:
-        return [self.stored.rows[i] for i in self.ids]
+        return [self.stored.rows[i] for i in self.ids[: self.live]]
 
 
 def _item(row: StoredItem, snippet: str) -> Item:
