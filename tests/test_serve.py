@@ -304,7 +304,8 @@ def test_the_load_benchmark_runs_with_the_fake_encoder(tmp_path):
     import subprocess
 
     out = tmp_path / "figures.json"
-    args = ["--items", "300", "--singles", "3", "--batches", "1", "--readers", "1", "--fake-encoder"]
+    args = ["--items", "300", "--singles", "3", "--batches", "1", "--fake-encoder"]
+    args += ["--readers", "2", "--read-rate", "20"]
     args += ["--port", str(_free_port()), "--work", str(tmp_path / "work"), "--out", str(out)]
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "bench_serve.py"), *args],
@@ -315,6 +316,7 @@ def test_the_load_benchmark_runs_with_the_fake_encoder(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(out.read_text())
     assert figures["single"]["items"] == 3 and figures["batch32"]["items"] == 32 and "p99_ms" in figures["reads"]
+    assert figures["read_rate"] == 20 and figures["reads"]["count"] > 0 and "flags" in figures["cpu"]
 
 
 def test_the_kill_trial_runs_with_the_fake_encoder(tmp_path):
