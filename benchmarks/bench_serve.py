@@ -15,12 +15,16 @@ encoder's: 384 for the default multilingual-e5-small, 256 for the fake one).
 Then a server is started (``python -m clusterer serve``, or with
 ``--fake-encoder`` tests/serve_driver.py, the same service with the tests' fake
 encoder), warmed with a few posts, and, while ``--readers`` threads read
-(``GET /items/{id}``, ``/stories/{id}``, ``/stories?limit=20`` in turn):
+(``GET /items/{id}``, ``/stories/{id}``, ``/stories?limit=20`` in turn; each the
+moment its last read is answered, or ``--read-rate`` reads a second each, a desk's
+pace rather than the most the two cores give):
 ``--singles`` posts of one new synthetic article, one after the other, then
 ``--batches`` posts of 32. Printed: p50 and p99 latency of each kind, items
 placed per second, and the readers' p50/p99 and count; ``--out`` writes them as
 JSON. Latency is the client's: HTTP, embedding, placing and the commit (fsync).
-Do not run it beside the test suite: both want the CPU.
+The server inherits this process's environment (``OPENBLAS_THREAD_TIMEOUT=4 python
+benchmarks/bench_serve.py ...`` measures the service started so). Do not run it beside
+the test suite: both want the CPU.
 """
 
 from __future__ import annotations
