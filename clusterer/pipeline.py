@@ -387,14 +387,19 @@ class Clusterer:
         return result
 
     def prepare(self, records: Sequence[Record]) -> tuple[list[Item], list[str], list[TextFeatures]]:
-        """The items of ``records`` (see :meth:`split`) with their embedding texts and
-        duplicate features; the items are copies without their text (memory stays
-        bounded by the batch), its opening kept in ``meta["snippet"]``."""
+        """The items of ``records`` with their embedding texts (:meth:`prepare_texts`)
+        and duplicate features."""
+        items, texts = self.prepare_texts(records)
+        return items, texts, [TextFeatures.of(text, it.lang) for text, it in zip(texts, items)]
+
+    def prepare_texts(self, records: Sequence[Record]) -> tuple[list[Item], list[str]]:
+        """The items of ``records`` (see :meth:`split`) and their embedding texts; the
+        items are copies without their text (memory stays bounded by the batch), its
+        opening kept in ``meta["snippet"]``."""
         items = self.split(records)
         texts = [embedding_text(it) for it in items]
-        features = [TextFeatures.of(text, it.lang) for text, it in zip(texts, items)]
         kept = [replace(it, text="", meta={**it.meta, "snippet": snippet(it.text, SNIPPET_CHARS)}) for it in items]
-        return kept, texts, features
+        return kept, texts
 
     def prepared(
         self, source: Source, skipped: list[Skipped]
@@ -402,14 +407,21 @@ class Clusterer:
         """The corpus prepared ``read_batch`` records at a time: per batch, what
         :meth:`prepare` gives (the items without their texts, their embedding texts,
         their duplicate features), in reading order; skipped inputs are appended to
-        ``skipped`` as they are met. The local run's reading, and the nightly job's;
-        an executor's :meth:`Executor.prepare_corpus` gives the same."""
-        records = self.stream(source, skipped)
-        while True:
-            batch = list(islice(records, self.read_batch))
-            if not batch:
-                return
+        ``skipped`` as they are met. The local run's reading; an executor's
+        :meth:`Executor.prepare_corpus` gives the same."""
+        for batch in self._record_batches(source, skipped):
             yield self.prepare(batch)
+
+    def prepared_texts(self, source: Source, skipped: list[Skipped]) -> Iterator[tuple[list[Item], list[str]]]:
+        """:meth:`prepared` without the duplicate features (the nightly job's reading,
+        which takes an unchanged item's from the state)."""
+        for batch in self._record_batches(source, skipped):
+            yield self.prepare_texts(batch)
+
+    def _record_batches(self, source: Source, skipped: list[Skipped]) -> Iterator[list[Record]]:
+        records = self.stream(source, skipped)
+        while batch := list(islice(records, self.read_batch)):
+            yield batch
 
     def _embed_corpus(self, source: Source) -> Corpus:
         """The local run's reading and embedding: ``read_batch`` records at a time."""

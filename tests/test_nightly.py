@@ -537,3 +537,36 @@ def test_a_full_disk_leaves_the_state_as_it_was(tmp_path, reference):
     assert batch and "13 items" in batch[0] and "cannot write the embeddings cache" in batch[0], log
     # space freed: the same night runs to the same state as a run that never met a full disk
     assert fingerprint(out / "after.sqlite") == reference
+
+
+def test_a_night_computes_duplicate_features_for_what_it_embeds_only(tmp_path, monkeypatch):
+    """An unchanged item's duplicate features are the state's; a night computes those of
+    its new and changed items, and those of any item whose features the state lacks."""
+    from clusterer.duplicates import TextFeatures
+
+    computed: list[str] = []
+    real = TextFeatures.of.__func__
+
+    def counting(cls, text, lang=None):
+        computed.append(text)
+        return real(cls, text, lang)
+
+    monkeypatch.setattr(TextFeatures, "of", classmethod(counting))
+    encoder = bilingual()
+    for night in (1, 2, 3):
+        computed.clear()
+        before = len(encoder.texts)
+        corpus = corpus_for(night, tmp_path)
+        nightly(tmp_path, encoder).update(corpus)
+        assert sorted(corpus_texts(computed, corpus)) == sorted(corpus_texts(encoder.texts[before:], corpus))
+    assert len(computed) == 3  # night 3: two new items and an edited page
+
+    with State(tmp_path / "state.sqlite") as st:
+        live = {i for i, r in st.items().items() if not r.deleted}
+        st._db.execute("DELETE FROM features WHERE id IN (SELECT id FROM features LIMIT 4)")
+        st._db.commit()
+    computed.clear()
+    nightly(tmp_path, encoder).update(corpus_for(3, tmp_path))
+    assert len(computed) == 4  # the four whose features were gone, nothing embedded
+    with State(tmp_path / "state.sqlite") as st:
+        assert st.feature_ids() >= live

@@ -106,7 +106,14 @@ class Nightly:
             state.items(), state.stories(), state.dup_groups(), next_story, next_dup, next_event, state.events()
         )
 
-        tonight = read_tonight(clusterer, corpus, stored.rows, state.vectors, reuse_stored=full)
+        tonight = read_tonight(
+            clusterer,
+            corpus,
+            stored.rows,
+            state.vectors,
+            reuse_stored=full,
+            stored_features=lambda ids: {i: f for i, (f, _) in state.features(ids).items()},
+        )
         then = state.skipped_in_runs(r.last_seen for r in missing(tonight.hashes, stored.rows))
         delta = diff(tonight.hashes, stored.rows, tonight.skipped, then)
         report.skipped = [asdict(s) for s in tonight.skipped]

@@ -14,7 +14,7 @@ items, not with their length.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -63,11 +63,17 @@ def read_tonight(
     rows: Mapping[str, StoredItem],
     stored_vectors: Callable[[Sequence[str]], np.ndarray],
     reuse_stored: bool = False,
+    stored_features: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
 ) -> Tonight:
     """Read ``corpus`` ``clusterer.read_batch`` records at a time against the stored
     ``rows``: an unchanged item (see :func:`~clusterer.nightly.diff.status`) takes its
-    vector from ``stored_vectors`` (ids -> raw vectors, the state's), a new or
-    changed one is embedded (through the cache). With ``reuse_stored`` (a full run),
+    vector from ``stored_vectors`` (ids -> raw vectors, the state's) and its duplicate
+    features from ``stored_features`` (ids -> those the state holds; computed again
+    from its text where it holds none), a new or changed one is embedded (through the
+    cache) and its features computed. Reading locally, the features are computed for
+    those only: nine tenths of a night's reading went to every item's features (a
+    night of 1,000 new items on 100,000: 76 of 90 s); an executor's cluster computes
+    every item's as it reads. With ``reuse_stored`` (a full run),
     a new or changed text that an unchanged item holds too (a republication) takes
     that item's stored vector instead, the last one's in corpus order: such items
     wait, with their texts, until the whole corpus is read."""
@@ -76,10 +82,10 @@ def read_tonight(
     skipped: list[Skipped] = []
     executor = clusterer.executor
     # as the batch run reads: here, or on the executor's cluster
-    batches = (
+    batches: Iterable[tuple[list[Item], list[str], list[TextFeatures] | None]] = (
         executor.prepare_corpus(clusterer, corpus, skipped)
         if executor is not None
-        else clusterer.prepared(corpus, skipped)
+        else ((items, texts, None) for items, texts in clusterer.prepared_texts(corpus, skipped))
     )
     items: list[Item] = []
     features: list[TextFeatures] = []
@@ -102,6 +108,12 @@ def read_tonight(
             else:
                 todo[it.id] = text
         items.extend(batch_items)
+        if batch_features is None:
+            have = stored_features(known) if stored_features is not None and known else {}
+            batch_features = [
+                f if (f := have.get(it.id)) is not None else TextFeatures.of(text, it.lang)
+                for it, text in zip(batch_items, texts)
+            ]
         features.extend(batch_features)
         t = time.perf_counter()
         if known:
