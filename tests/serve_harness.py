@@ -92,12 +92,17 @@ def synthetic_record(k: int, rng: random.Random, prefix: str = "post") -> dict:
     }
 
 
-def build_state(path: Path, n: int, dim: int, seed: int = 1, pool: int = 2000) -> None:
+def build_state(
+    path: Path, n: int, dim: int, seed: int = 1, pool: int = 2000, hashes: list[str] | None = None
+) -> list[dict]:
     """A state of ``n`` live items without any model: unit vectors around one centre per
     story (stories of 2 to 40 items, a tenth of the items noise), duplicate features
     and openings from a pool of synthetic texts, one event per story, the language
     means of the vectors. Its model is left unset, so that whatever encoder serves it
-    writes its name on the first post (the vectors must have that encoder's ``dim``)."""
+    writes its name on the first post (the vectors must have that encoder's ``dim``).
+    Item ``item-j`` holds the pool's text ``j % pool``, which is returned; ``hashes``:
+    the content hash of each pool text (:func:`pool_hashes`), so that a corpus of the
+    same records is unchanged for a night (else a placeholder)."""
     rng = random.Random(seed)
     gen = np.random.default_rng(seed)
     texts = [synthetic_record(k, rng, "pool") for k in range(min(pool, n))]
@@ -129,7 +134,7 @@ def build_state(path: Path, n: int, dim: int, seed: int = 1, pool: int = 2000) -
                     title=t["title"],
                     date=t["date"],
                     url=None,
-                    hash=f"synthetic-{j}",
+                    hash=hashes[j % len(texts)] if hashes else f"synthetic-{j}",
                     first_seen=1,
                     last_seen=1,
                     story=sid,
@@ -150,6 +155,19 @@ def build_state(path: Path, n: int, dim: int, seed: int = 1, pool: int = 2000) -
     db.execute("DELETE FROM meta WHERE k = 'model'")  # any encoder may serve it
     db.commit()
     db.close()
+    return texts
+
+
+def pool_hashes(clusterer, n: int, seed: int = 1, pool: int = 2000) -> list[str]:
+    """The content hash a night gives each of :func:`build_state`'s pool texts (the
+    same draws) with ``clusterer``'s encoder."""
+    from clusterer.embed.cache import text_key
+    from clusterer.pipeline import to_record
+
+    rng = random.Random(seed)
+    texts = [synthetic_record(k, rng, "pool") for k in range(min(pool, n))]
+    _, prepared, _ = clusterer.prepare([to_record(t) for t in texts])
+    return [text_key(clusterer._embedder().encoder.name, t) for t in prepared]
 
 
 class Server:

@@ -539,6 +539,23 @@ def test_a_full_disk_leaves_the_state_as_it_was(tmp_path, reference):
     assert fingerprint(out / "after.sqlite") == reference
 
 
+def test_the_nightly_scale_benchmark_runs_a_night_that_reads_only_new_items_as_new(tmp_path):
+    """bench_nightly_scale.py builds a state whose corpus is unchanged but for the new
+    items, runs a night on it and says what the night read from the state."""
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_nightly_scale.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--items", "300", "--night", "7", "--work", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("round 1 now")][0]
+    got = json.loads(line.split(":", 1)[1])
+    assert got["counts"]["unchanged"] == 300 and got["counts"]["new"] == 7 and got["counts"]["embedded"] == 7
+    assert got["rows_read"]["items"] == 300 and got["peak_rss_mib"] > 0
+
+
 def test_a_night_computes_duplicate_features_for_what_it_embeds_only(tmp_path, monkeypatch):
     """An unchanged item's duplicate features are the state's; a night computes those of
     its new and changed items, and those of any item whose features the state lacks."""

@@ -1,0 +1,143 @@
+"""A night on a large state: `cluster update` with a corpus of N stored items and a
+small share of new ones, its time, peak memory and what it reads from the state.
+
+    python benchmarks/bench_nightly_scale.py --items 100000 --night 1000
+    python benchmarks/bench_nightly_scale.py --items 100000 --night 1000 --baseline /tmp/before   # side by side
+
+The state is synthetic (tests/serve_harness.py ``build_state``): N items whose
+vectors lie around one centre per story, whose duplicate features and texts come
+from a pool of 2,000 synthetic news texts, and whose content hashes are those a
+night gives those texts, so that the corpus written beside it (the N records, then
+``--night`` new synthetic articles) is unchanged but for the new ones. The night is
+run by the library (``Nightly.update``) with the tests' fake encoder (256
+dimensions, no model): the figures are the night's own cost without the new items'
+embedding. Each run is a child process on a fresh copy of the state; ``--baseline
+DIR`` runs another checkout's clusterer on the same files, alternating
+(``--rounds``). Printed per run: wall seconds, the report's step timings, peak RSS,
+and the rows each State reader returned (what the night read from SQLite).
+State and corpus are kept in ``--work`` for the next run. Run it alone: it times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+READERS = ("items", "vectors", "features", "stories", "dup_groups", "events", "means", "feature_ids")
+
+
+def child(state: Path, corpus: Path) -> dict:
+    """One night in this process (the clusterer of BENCH_CLUSTERER_ROOT, else this checkout)."""
+    sys.path[:0] = [os.environ.get("BENCH_CLUSTERER_ROOT") or str(REPO), str(REPO / "tests")]
+    from fakes import FakeEncoder
+
+    from clusterer.nightly import state as state_module
+    from clusterer.nightly.job import Nightly
+    from clusterer.pipeline import Clusterer
+
+    read: dict[str, int] = {}
+
+    def counted(name, method):
+        def reader(self, *args, **kwargs):
+            out = method(self, *args, **kwargs)
+            read[name] = read.get(name, 0) + (len(out) if hasattr(out, "__len__") else 1)
+            return out
+
+        return reader
+
+    for name in READERS:
+        if hasattr(state_module.State, name):
+            setattr(state_module.State, name, counted(name, getattr(state_module.State, name)))
+    start = time.perf_counter()
+    report = Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None)).update(corpus)
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": round(wall, 1),
+        "timings": {k: round(v, 1) for k, v in report.timings.items()},
+        "counts": report.counts if hasattr(report, "counts") else {},
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rows_read": read,
+    }
+
+
+def build(work: Path, n: int, night: int, seed: int) -> tuple[Path, Path]:
+    """The state and the corpus of ``n`` stored items and ``night`` new ones (kept in ``work``)."""
+    sys.path[:0] = [str(REPO), str(REPO / "tests")]
+    from fakes import FakeEncoder
+    from serve_harness import build_state, pool_hashes, synthetic_record
+
+    from clusterer.pipeline import Clusterer
+
+    state, corpus = work / f"state-{n}.sqlite", work / f"corpus-{n}-{night}.jsonl"
+    if not state.exists():
+        t = time.perf_counter()
+        hashes = pool_hashes(Clusterer(encoder=FakeEncoder(), cache_dir=None), n, seed)
+        texts = build_state(state.with_suffix(".part"), n, 256, seed=seed, hashes=hashes)
+        state.with_suffix(".part").rename(state)
+        (work / f"pool-{n}.json").write_text(json.dumps(texts))
+        print(f"built a state of {n:,} items in {time.perf_counter() - t:.0f} s", flush=True)
+    if not corpus.exists():
+        texts = json.loads((work / f"pool-{n}.json").read_text())
+        rng = random.Random(seed + 1)
+        with open(corpus.with_suffix(".part"), "w", encoding="utf-8") as fh:
+            for j in range(n):
+                fh.write(json.dumps({**texts[j % len(texts)], "id": f"item-{j}"}) + "\n")
+            for k in range(night):
+                fh.write(json.dumps(synthetic_record(k, rng, "new")) + "\n")
+        corpus.with_suffix(".part").rename(corpus)
+    return state, corpus
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=100_000, help="stored items (default 100,000)")
+    ap.add_argument("--night", type=int, default=1_000, help="new items in the night's corpus (default 1,000)")
+    ap.add_argument("--baseline", type=Path, help="another checkout's root, run side by side")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/clusterer-bench-nightly"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--child", nargs=2, type=Path, metavar=("STATE", "CORPUS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return 0
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from machine import cpu_summary
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    state, corpus = build(args.work, args.items, args.night, args.seed)
+    print(f"# a night of {args.night:,} new items on {args.items:,} stored; {cpu_summary()}", flush=True)
+    codes = [("now", REPO)] + ([("before", args.baseline.resolve())] if args.baseline else [])
+    for r in range(args.rounds):
+        for label, root in codes:
+            copy = args.work / "night.sqlite"
+            for suffix in ("", "-journal", "-wal", "-shm", ".lock"):
+                Path(f"{copy}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(state, copy)
+            env = dict(os.environ, BENCH_CLUSTERER_ROOT=str(root))
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", str(copy), str(corpus)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                return 1
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"round {r + 1} {label:6s}: {json.dumps(got)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
