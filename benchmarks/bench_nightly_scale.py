@@ -14,13 +14,16 @@ dimensions, no model): the figures are the night's own cost without the new item
 embedding. Each run is a child process on a fresh copy of the state; ``--baseline
 DIR`` runs another checkout's clusterer on the same files, alternating
 (``--rounds``). Printed per run: wall seconds, the report's step timings, peak RSS,
-and the rows each State reader returned (what the night read from SQLite).
+the rows each State reader returned (what the night read from SQLite), and a digest of
+every live item's story, duplicate group and event after the night (equal digests: the
+same placement).
 State and corpus are kept in ``--work`` for the next run. Run it alone: it times.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -60,12 +63,16 @@ def child(state: Path, corpus: Path) -> dict:
     start = time.perf_counter()
     report = Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None)).update(corpus)
     wall = time.perf_counter() - start
+    night_read = dict(read)  # the night's reads, not the digest's below
+    with state_module.State(state) as st:  # what the night placed where, for comparing codes
+        rows = sorted((r.id, r.story, r.dup, r.event) for r in st.items().values() if not r.deleted)
     return {
         "wall_s": round(wall, 1),
         "timings": {k: round(v, 1) for k, v in report.timings.items()},
         "counts": report.counts if hasattr(report, "counts") else {},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "rows_read": read,
+        "rows_read": night_read,
+        "placement_sha256": hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16],
     }
 
 

@@ -553,7 +553,7 @@ def test_the_nightly_scale_benchmark_runs_a_night_that_reads_only_new_items_as_n
     line = [x for x in done.stdout.splitlines() if x.startswith("round 1 now")][0]
     got = json.loads(line.split(":", 1)[1])
     assert got["counts"]["unchanged"] == 300 and got["counts"]["new"] == 7 and got["counts"]["embedded"] == 7
-    assert got["rows_read"]["items"] == 300 and got["peak_rss_mib"] > 0
+    assert got["rows_read"]["items"] == 300 and got["peak_rss_mib"] > 0 and len(got["placement_sha256"]) == 16
 
 
 def test_a_night_computes_duplicate_features_for_what_it_embeds_only(tmp_path, monkeypatch):
