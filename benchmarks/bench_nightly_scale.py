@@ -69,7 +69,7 @@ def child(state: Path, corpus: Path) -> dict:
     return {
         "wall_s": round(wall, 1),
         "timings": {k: round(v, 1) for k, v in report.timings.items()},
-        "counts": report.counts if hasattr(report, "counts") else {},
+        "counts": report.counts,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "rows_read": night_read,
         "placement_sha256": hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16],

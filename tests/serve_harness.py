@@ -92,6 +92,11 @@ def synthetic_record(k: int, rng: random.Random, prefix: str = "post") -> dict:
     }
 
 
+def _pool(rng: random.Random, n: int, pool: int) -> list[dict]:
+    """The pool of texts :func:`build_state` draws first from ``rng`` (seeded with its seed)."""
+    return [synthetic_record(k, rng, "pool") for k in range(min(pool, n))]
+
+
 def build_state(
     path: Path, n: int, dim: int, seed: int = 1, pool: int = 2000, hashes: list[str] | None = None
 ) -> list[dict]:
@@ -105,7 +110,7 @@ def build_state(
     same records is unchanged for a night (else a placeholder)."""
     rng = random.Random(seed)
     gen = np.random.default_rng(seed)
-    texts = [synthetic_record(k, rng, "pool") for k in range(min(pool, n))]
+    texts = _pool(rng, n, pool)
     features = [(TextFeatures.of(f"{t['title']}\n{t['text']}", "en"), t["text"][:200]) for t in texts]
     changes = Changes(run=RunRecord(1, "batch", "synthetic", "synthetic", counts={"items": n}))
     vectors = np.empty((n, dim), dtype=np.float32)
@@ -164,8 +169,7 @@ def pool_hashes(clusterer, n: int, seed: int = 1, pool: int = 2000) -> list[str]
     from clusterer.embed.cache import text_key
     from clusterer.pipeline import to_record
 
-    rng = random.Random(seed)
-    texts = [synthetic_record(k, rng, "pool") for k in range(min(pool, n))]
+    texts = _pool(random.Random(seed), n, pool)
     _, prepared, _ = clusterer.prepare([to_record(t) for t in texts])
     return [text_key(clusterer._embedder().encoder.name, t) for t in prepared]
 

@@ -305,13 +305,8 @@ class Feed:
             ids, pos = list(view.ids), dict(view.pos)
             tonight_items, tonight_features, tonight_hashes = list(view.items), list(view.features), dict(view.hashes)
         else:
-            ids, pos, tonight_items, tonight_features, tonight_hashes = (
-                view.ids,
-                view.pos,
-                view.items,
-                view.features,
-                view.hashes,
-            )
+            ids, pos = view.ids, view.pos
+            tonight_items, tonight_features, tonight_hashes = view.items, view.features, view.hashes
         added = sum(it.id not in pos for it in items)
         dim = fresh.shape[1] if fresh.size else view.raw.shape[1]
         buf = view.buffer(len(ids) + added, dim)
