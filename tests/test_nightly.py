@@ -587,3 +587,51 @@ def test_a_night_computes_duplicate_features_for_what_it_embeds_only(tmp_path, m
     assert len(computed) == 4  # the four whose features were gone, nothing embedded
     with State(tmp_path / "state.sqlite") as st:
         assert st.feature_ids() >= live
+
+
+def test_a_night_places_with_the_stored_features_it_reaches_as_with_every_items(tmp_path, monkeypatch):
+    """A night reads an unchanged item's duplicate features from the state only when its
+    placement reaches the item; its nights end in the same state as nights that read
+    every item's features while reading the corpus."""
+    from clusterer.nightly import job
+
+    eager, lazy = tmp_path / "eager", tmp_path / "lazy"
+    real = job.read_tonight
+    for root, held in ((lazy, True), (eager, False)):
+        root.mkdir()
+        if not held:  # every unchanged item's features taken with its row, as before
+            monkeypatch.setattr(job, "read_tonight", lambda *a, **kw: real(*a, **{**kw, "held": None}))
+        encoder = bilingual()
+        for night in (1, 2, 3):
+            nightly(root, encoder).update(corpus_for(night, root))
+    assert fingerprint(eager / "state.sqlite") == fingerprint(lazy / "state.sqlite")
+    with State(lazy / "state.sqlite") as st:
+        assert any(r.dup for r in st.items().values())  # duplicate groups were placed by those features
+
+
+def test_a_night_reads_the_stored_features_of_the_items_it_reaches_only(tmp_path, monkeypatch):
+    """On a state of 600 items, a night of 3 new ones reads few stored items' features."""
+    import random
+
+    from serve_harness import build_state, pool_hashes, synthetic_record
+
+    clusterer = Clusterer(encoder=FakeEncoder(), cache_dir=None)
+    texts = build_state(tmp_path / "state.sqlite", 600, 256, hashes=pool_hashes(clusterer, 600))
+    rng = random.Random(2)
+    records = [{**t, "id": f"item-{j}"} for j, t in enumerate(texts)] + [
+        synthetic_record(k, rng, "new") for k in range(3)
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    asked: list[str] = []
+    real = State.features
+
+    def counted(self, ids=None):
+        ids = list(ids) if ids is not None else None
+        asked.extend(ids or ["*every*"])
+        return real(self, ids)
+
+    monkeypatch.setattr(State, "features", counted)
+    report = Nightly(tmp_path / "state.sqlite", clusterer).update(corpus)
+    assert report.counts["new"] == 3 and report.counts["unchanged"] == 600
+    assert "*every*" not in asked and 0 < len(set(asked)) < 300, len(set(asked))

@@ -15,7 +15,7 @@ language is new or has doubled).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,7 +97,7 @@ def assign_batch(
 def assign_incremental(
     stored: Stored,
     items: Sequence[Item],
-    features: Sequence[TextFeatures],
+    features: Sequence[TextFeatures | None],
     centred: np.ndarray,
     fresh: Sequence[bool],
     kept: Sequence[StoredItem] = (),
@@ -107,17 +107,21 @@ def assign_incremental(
     candidates: int,
     aligner: Aligner | None = None,
     index: NeighbourIndex | None = None,
+    chars: Sequence[int] | None = None,
+    fetch: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
 ) -> Placement:
     """Tonight's ``items`` (with their duplicate ``features`` and ``centred`` vectors;
     ``fresh``: new or changed) placed among the stored ones: an unchanged item keeps
     its story and group, a fresh one joins, bridges or founds them (see
     :class:`~clusterer.nightly.placement.Placer`, which takes ``index`` where the
-    caller keeps one over the stored items). ``kept`` rows keep their ids."""
+    caller keeps one over the stored items). An item whose features are None has
+    them from ``fetch`` when the placement reaches it, and its length from ``chars``
+    (see :class:`~clusterer.nightly.table.ItemTable`). ``kept`` rows keep their ids."""
     story = {it.id: s for it, new in zip(items, fresh) if not new and (s := stored.story_of.get(it.id))}
     dup = {it.id: d for it, new in zip(items, fresh) if not new and (d := stored.dup_of.get(it.id))}
     event = {it.id: e for it, new in zip(items, fresh) if not new and (e := stored.event_of.get(it.id))}
     placement = place_among(
-        ItemTable(items, centred, stories, features),
+        ItemTable(items, centred, stories, features, chars, fetch),
         fresh,
         Groups(story, story_id, stored.next_story),
         Groups(dup, dup_id, stored.next_dup),

@@ -22,10 +22,12 @@ from __future__ import annotations
 import datetime as _dt
 import sqlite3
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from ..debias import center_by_language
+from ..duplicates import TextFeatures
 from ..errors import StateError, is_damaged_database, is_disk_full
 from ..pipeline import Clusterer
 from ..result import ClusterResult, build_result, truncated_pages, unrecognised_languages
@@ -106,13 +108,16 @@ class Nightly:
             state.items(), state.stories(), state.dup_groups(), next_story, next_dup, next_event, state.events()
         )
 
+        held = state.feature_ids()
+        stored_features = _features_of(state)
         tonight = read_tonight(
             clusterer,
             corpus,
             stored.rows,
             state.vectors,
             reuse_stored=full,
-            stored_features=lambda ids: {i: f for i, (f, _) in state.features(ids).items()},
+            stored_features=stored_features,
+            held=None if full else held,  # a batch run takes every item's features in hand
         )
         then = state.skipped_in_runs(r.last_seen for r in missing(tonight.hashes, stored.rows))
         delta = diff(tonight.hashes, stored.rows, tonight.skipped, then)
@@ -123,12 +128,12 @@ class Nightly:
         report.timings["embed"] = tonight.embed_seconds
 
         t2 = time.perf_counter()
-        placement, means = self.place(state.means(), stored, tonight, delta, full)
+        placement, means = self.place(state.means(), stored, tonight, delta, full, stored_features)
         report.timings["place"] = time.perf_counter() - t2
 
         changes = build_outcome(report, stored, tonight, delta, placement, means)
         # features of what is placed tonight, and of any item whose features the state lacks
-        changes.features = features_to_store(tonight, delta.fresh | (tonight.position.keys() - state.feature_ids()))
+        changes.features = features_to_store(tonight, delta.fresh | (tonight.position.keys() - held))
         report.timings["total"] = time.perf_counter() - t0
         seal(report, changes, _now())
         state.commit(model, changes)
@@ -141,16 +146,18 @@ class Nightly:
         tonight: Tonight,
         delta: Diff,
         full: bool,
+        fetch: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
     ) -> tuple[Placement, Means]:
         """Where tonight's items go, and the language means to store: a batch run over
         everything (``full``), or tonight's new and changed items placed among the rest
-        (``stored_means``: the state's, :meth:`State.means`). A night's placement, and
+        (``stored_means``: the state's, :meth:`State.means`; ``fetch``: the stored
+        features of the items tonight holds without, by id). A night's placement, and
         a post's where :class:`~clusterer.nightly.feed.Feed` cannot place it on what it
         keeps (the same steps, :func:`~clusterer.nightly.assign.place_among`)."""
         clusterer = self.clusterer
         kept = [stored.rows[i] for i in delta.kept]
         if full:
-            analysis = clusterer.analyse(tonight.items, vectors=tonight.vectors, features=tonight.features)
+            analysis = clusterer.analyse(tonight.items, vectors=tonight.vectors, features=tonight.features_in_hand())
             result = build_result(analysis, tonight.skipped, clusterer._embedder().encoder.name)
             stories = [s.members for s in result.stories]
             dups = [g.members for g in result.duplicate_groups]
@@ -171,8 +178,15 @@ class Nightly:
             stories=clusterer.stories,
             candidates=self.candidates,
             aligner=clusterer.aligner(),
+            chars=tonight.chars or None,
+            fetch=fetch,
         )
         return placement, means
+
+
+def _features_of(state: State) -> Callable[[Sequence[str]], dict[str, TextFeatures]]:
+    """The stored duplicate features of ids (without their openings)."""
+    return lambda ids: {i: f for i, (f, _) in state.features(ids).items()}
 
 
 def _state_failure(path: Path, exc: sqlite3.DatabaseError) -> str:

@@ -185,12 +185,12 @@ def build_outcome(
 
 
 def features_to_store(tonight: Tonight, ids: Iterable[str]) -> dict[str, tuple[TextFeatures, str]]:
-    """The duplicate features and openings of tonight's items ``ids``, as the state
-    stores them (:attr:`~clusterer.nightly.state.Changes.features`)."""
+    """The duplicate features and openings of tonight's items ``ids`` read with their
+    features, as the state stores them (:attr:`~clusterer.nightly.state.Changes.features`)."""
     return {
-        i: (tonight.features[k], tonight.items[k].meta.get("snippet") or "")
+        i: (f, tonight.items[k].meta.get("snippet") or "")
         for i in ids
-        if (k := tonight.position.get(i)) is not None
+        if (k := tonight.position.get(i)) is not None and (f := tonight.features[k]) is not None
     }
 
 

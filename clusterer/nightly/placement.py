@@ -30,7 +30,7 @@ import numpy as np
 from ..align import Aligner
 from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
 from ..neighbours import NeighbourIndex, knn, knn_between, top_k
-from ..records import Item, embedding_text
+from ..records import Item
 from ..stories.similarity import StoryParams, cross_similarity
 from ..stories.teasers import attach_teasers
 from ..stories.threads import EventSimilarity, event_summaries, link_stories
@@ -229,7 +229,7 @@ class Placer:
         index: NeighbourIndex | None = None,
     ):
         self.table = table
-        self.items, self.ids, self.pos, self.features = table.items, table.ids, table.pos, table.features
+        self.items, self.ids, self.pos = table.items, table.ids, table.pos
         self.chars, self.days, self.article = table.chars, table.days, table.article
         self.x = table.x
         self.aligner = aligner
@@ -283,13 +283,6 @@ class Placer:
             return [[self.pos[i] for i in found[p][:k]] for p in picked], sims[picked, :k]
         ids, sims = self.index.query(self.x[rows], k)
         return [[self.pos[i] for i in row] for row in ids], sims
-
-    def _features(self, g: int) -> TextFeatures:
-        f = self.features[g]
-        if f is None:
-            it = self.items[g]
-            f = self.features[g] = TextFeatures.of(embedding_text(it), it.lang)
-        return f
 
     def _stored_table(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_stored_nbrs` as arrays of positions and similarities (-1 / -inf: none)."""
@@ -358,7 +351,7 @@ class Placer:
         nbr_sim = np.full((len(local), k), -np.inf, dtype=np.float32)
         nbr_idx[: len(with_rows)] = np.where(idx >= 0, at[np.maximum(idx, 0)], -1)
         nbr_sim[: len(with_rows)] = sims
-        features = [self._features(g) for g in local]
+        features = self.table.features_of(local)
         langs = [self.items[g].lang for g in local]
         # pairs that bring a new item in found groups; stored pairs were judged on their night
         groups, _ = find_duplicates(
@@ -465,7 +458,7 @@ class Placer:
             nbr_sim,
             self.sp,
             [v for v in groups.values() if len(v) > 1],
-            [self._features(g).names for g in pool],
+            [f.names for f in self.table.features_of(pool)],
         )
         clusters: dict[int, list[int]] = {}
         event_of = {}
@@ -519,7 +512,10 @@ class Placer:
                 rows.extend(members)
                 labels.extend([number] * len(members))
         centroids, median, pooled = event_summaries(
-            self.table.xs(rows), [self.days[r] for r in rows], [self._features(r).names for r in rows], np.array(labels)
+            self.table.xs(rows),
+            [self.days[r] for r in rows],
+            [f.names for f in self.table.features_of(rows)],
+            np.array(labels),
         )
         sim = EventSimilarity(centroids, list(median), pooled, self.sp)
         for sid in new:

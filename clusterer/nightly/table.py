@@ -11,7 +11,7 @@ holds; the rows are those a table built afresh would hold, computed the same way
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,10 +22,13 @@ from ..stories.similarity import StoryParams, length_scale
 
 
 class ItemTable:
-    """``items`` (with their duplicate ``features`` where the caller has them, else
-    None: computed from the texts when first needed) and their ``centred`` vectors,
-    a row each. ``x`` is the centred vectors, ``xs(rows)`` the same rows scaled by
-    their length (:func:`~clusterer.stories.similarity.length_scale`)."""
+    """``items`` and their ``centred`` vectors, a row each, with their duplicate
+    ``features`` where the caller has them, else None: taken when first needed
+    (:meth:`features_of`) from ``fetch`` (ids -> the features it holds of them: the
+    state's) or computed from the item's text. ``chars`` is the content length of
+    each item's text where the caller has it (else taken from its features, or its
+    text). ``x`` is the centred vectors, ``xs(rows)`` the same rows scaled by their
+    length (:func:`~clusterer.stories.similarity.length_scale`)."""
 
     def __init__(
         self,
@@ -33,8 +36,11 @@ class ItemTable:
         centred: np.ndarray,
         sparams: StoryParams,
         features: Sequence[TextFeatures | None] | None = None,
+        chars: Sequence[int] | None = None,
+        fetch: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
     ):
         self.sparams = sparams
+        self.fetch = fetch
         self.items: list[Item] = []
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
@@ -45,7 +51,7 @@ class ItemTable:
         self.scale = np.zeros(0, dtype=np.float32)
         centred = np.asarray(centred)
         self._x = np.zeros((0, centred.shape[1] if centred.ndim == 2 else 0), dtype=centred.dtype)
-        self.append(items, centred, features)
+        self.append(items, centred, features, chars)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -61,13 +67,19 @@ class ItemTable:
         return self.x[rows] * self.scale[rows][:, None]
 
     def append(
-        self, items: Sequence[Item], centred: np.ndarray, features: Sequence[TextFeatures | None] | None = None
+        self,
+        items: Sequence[Item],
+        centred: np.ndarray,
+        features: Sequence[TextFeatures | None] | None = None,
+        chars: Sequence[int] | None = None,
     ) -> None:
-        """Items after the last, with their centred vectors (and features)."""
+        """Items after the last, with their centred vectors (and features, lengths)."""
         items = list(items)
         feats: list[TextFeatures | None] = list(features) if features is not None else [None] * len(items)
         if len(feats) != len(items):
             raise ValueError(f"{len(feats)} features for {len(items)} items")
+        if chars is not None and len(chars) != len(items):
+            raise ValueError(f"{len(chars)} lengths for {len(items)} items")
         if len(centred) != len(items):
             raise ValueError(f"{len(centred)} vectors for {len(items)} items")
         if not items:
@@ -78,7 +90,7 @@ class ItemTable:
         self.items.extend(items)
         self.ids.extend(it.id for it in items)
         self.features.extend(feats)
-        chars = [_chars(it, f) for it, f in zip(items, feats)]
+        chars = list(chars) if chars is not None else [_chars(it, f) for it, f in zip(items, feats)]
         self.chars.extend(chars)
         self.days.extend(day_number(it.date) for it in items)
         self.article = np.concatenate([self.article, [it.kind == ARTICLE for it in items]])
@@ -89,6 +101,18 @@ class ItemTable:
                 grown[:n] = self._x[:n]
             self._x = grown
         self._x[n : n + len(items)] = centred
+
+    def features_of(self, rows: Iterable[int]) -> list[TextFeatures]:
+        """The duplicate features of ``rows``: those held; else those ``fetch`` gives
+        (one call for all the rows lacking them); else computed from the item's text.
+        Kept for the next call."""
+        rows = [int(r) for r in rows]
+        lacking = [r for r in dict.fromkeys(rows) if self.features[r] is None]
+        got = self.fetch([self.ids[r] for r in lacking]) if lacking and self.fetch is not None else {}
+        for r in lacking:
+            it = self.items[r]
+            self.features[r] = got.get(it.id) or TextFeatures.of(embedding_text(it), it.lang)
+        return [self.features[r] or TextFeatures.of("") for r in rows]  # (none is None by now)
 
     def set(self, k: int, item: Item, centred: np.ndarray, features: TextFeatures | None = None) -> None:
         """Row ``k`` holds ``item`` now (the same id, another text)."""

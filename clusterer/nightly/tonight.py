@@ -6,15 +6,15 @@ done on the cluster by its :meth:`~clusterer.pipeline.Executor.prepare_corpus`),
 then the hash of each item's embedded text, an unchanged item's vector from the
 state, and the new and changed ones embedded (the misses of the cache on the
 cluster too, with an executor). What is kept of an item is its metadata (and
-opening, for titles), its vector and its
-:class:`~clusterer.duplicates.TextFeatures`: memory grows with the number of
-items, not with their length.
+opening, for titles), its content length, its vector and, where the night needs
+them in hand, its :class:`~clusterer.duplicates.TextFeatures`: memory grows with
+the number of items, not with their length.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +23,7 @@ import numpy as np
 
 from ..duplicates import TextFeatures
 from ..embed.cache import text_key
+from ..length import content_length
 from ..pipeline import Clusterer
 from ..records import Item, Skipped
 from .diff import UNCHANGED, status
@@ -33,17 +34,22 @@ from .state import StoredItem
 class Tonight:
     """The corpus as read tonight, without its texts: the items (metadata, their
     opening in ``meta["snippet"]``), the content hash of each item's embedded text,
-    their raw vectors (a row each, in item order), their duplicate features, the
-    inputs skipped, how many texts the encoder computed (not found in the cache or
-    the state), and the seconds spent taking vectors from the state and embedding."""
+    their raw vectors (a row each, in item order), their duplicate features (None
+    for an unchanged item read without them, see :func:`read_tonight`), the inputs
+    skipped, how many texts the encoder computed (not found in the cache or the
+    state), the seconds spent taking vectors from the state and embedding, and the
+    content length of each item's embedded text
+    (:func:`~clusterer.length.content_length`; empty where every item has its
+    features, which hold it)."""
 
     items: list[Item]
     hashes: dict[str, str]
     vectors: np.ndarray
-    features: list[TextFeatures]
+    features: Sequence[TextFeatures | None]
     skipped: list[Skipped] = field(default_factory=list)
     embedded: int = 0
     embed_seconds: float = 0.0
+    chars: list[int] = field(default_factory=list)
 
     @cached_property
     def position(self) -> dict[str, int]:
@@ -51,6 +57,12 @@ class Tonight:
 
     def vector(self, item_id: str) -> np.ndarray:
         return self.vectors[self.position[item_id]]
+
+    def features_in_hand(self) -> list[TextFeatures]:
+        """Every item's features, for a batch run (read with ``held=None``)."""
+        if any(f is None for f in self.features):
+            raise ValueError("items were read without their features")
+        return [f for f in self.features if f is not None]
 
     @property
     def langs(self) -> list[str | None]:
@@ -64,6 +76,7 @@ def read_tonight(
     stored_vectors: Callable[[Sequence[str]], np.ndarray],
     reuse_stored: bool = False,
     stored_features: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
+    held: Container[str] | None = None,
 ) -> Tonight:
     """Read ``corpus`` ``clusterer.read_batch`` records at a time against the stored
     ``rows``: an unchanged item (see :func:`~clusterer.nightly.diff.status`) takes its
@@ -73,7 +86,13 @@ def read_tonight(
     cache) and its features computed. Reading locally, the features are computed for
     those only: nine tenths of a night's reading went to every item's features (a
     night of 1,000 new items on 100,000: 76 of 90 s); an executor's cluster computes
-    every item's as it reads. With ``reuse_stored`` (a full run),
+    every item's as it reads. Where ``held`` is given (the ids whose features the
+    state holds: a night that places its items among the stored ones), an unchanged
+    item in it is read without its features (None): the placement takes those of
+    the stored items it reaches from the state
+    (:class:`~clusterer.nightly.table.ItemTable`), so that a night holds the
+    features of the items it touches, not the archive's (5 KB an item).
+    With ``reuse_stored`` (a full run),
     a new or changed text that an unchanged item holds too (a republication) takes
     that item's stored vector instead, the last one's in corpus order: such items
     wait, with their texts, until the whole corpus is read."""
@@ -88,7 +107,8 @@ def read_tonight(
         else ((items, texts, None) for items, texts in clusterer.prepared_texts(corpus, skipped))
     )
     items: list[Item] = []
-    features: list[TextFeatures] = []
+    features: list[TextFeatures | None] = []
+    chars: list[int] = []
     hashes: dict[str, str] = {}
     raw: dict[str, np.ndarray] = {}
     reusable = {r.hash for r in rows.values() if not r.deleted} if reuse_stored else set()
@@ -108,13 +128,11 @@ def read_tonight(
             else:
                 todo[it.id] = text
         items.extend(batch_items)
+        chars.extend(content_length(text) for text in texts)
         if batch_features is None:
-            have = stored_features(known) if stored_features is not None and known else {}
-            batch_features = [
-                f if (f := have.get(it.id)) is not None else TextFeatures.of(text, it.lang)
-                for it, text in zip(batch_items, texts)
-            ]
-        features.extend(batch_features)
+            features.extend(_features(batch_items, texts, known, stored_features, held))
+        else:
+            features.extend(batch_features)
         t = time.perf_counter()
         if known:
             raw.update(zip(known, stored_vectors(known)))
@@ -128,4 +146,26 @@ def read_tonight(
         raw.update(zip(rest, embedder.embed(list(rest.values()))))
     vectors = np.stack([raw[it.id] for it in items]) if items else np.zeros((0, 0), dtype=np.float32)
     embed_seconds += time.perf_counter() - t
-    return Tonight(items, hashes, vectors, features, skipped, embedder.encoded - encoded_before, embed_seconds)
+    return Tonight(items, hashes, vectors, features, skipped, embedder.encoded - encoded_before, embed_seconds, chars)
+
+
+def _features(
+    items: Sequence[Item],
+    texts: Sequence[str],
+    known: Sequence[str],
+    stored: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None,
+    held: Container[str] | None,
+) -> list[TextFeatures | None]:
+    """A batch's duplicate features: None for an unchanged (``known``) item whose
+    features the state holds (``held``), read later where needed; the state's for
+    another unchanged item where it has them (``stored``); else computed from the text."""
+    if held is not None:
+        unchanged = set(known)
+        return [
+            None if it.id in unchanged and it.id in held else TextFeatures.of(text, it.lang)
+            for it, text in zip(items, texts)
+        ]
+    have = stored(known) if stored is not None and known else {}
+    return [
+        f if (f := have.get(it.id)) is not None else TextFeatures.of(text, it.lang) for it, text in zip(items, texts)
+    ]
