@@ -75,6 +75,23 @@ def _omp_threads(count: int) -> Iterator[Any]:
         faiss.omp_set_num_threads(before)
 
 
+def build_graph(rows: np.ndarray, params: HnswParams, threads: int = 1):
+    """One faiss HNSW graph of ``rows``, built in one go on ``threads`` threads (the
+    same graph on any number) with the seed of ``params``."""
+    with _omp_threads(threads) as faiss:
+        dim = rows.shape[1]
+        if params.fp16:
+            half = faiss.ScalarQuantizer.QT_fp16
+            graph = faiss.IndexHNSWSQ(dim, half, params.m, faiss.METRIC_INNER_PRODUCT)
+            graph.train(rows)  # fp16 learns nothing from the rows; faiss asks for the call
+        else:
+            graph = faiss.IndexHNSWFlat(dim, params.m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = params.ef_construction
+        graph.hnsw.rng = faiss.RandomGenerator(params.seed)
+        graph.add(rows)  # faiss releases the GIL while inserting
+    return graph
+
+
 class _ShardedGraph:
     """HNSW graphs over consecutive slices of ``shard_size`` rows (one graph of all
     rows where it is 0).
@@ -101,17 +118,7 @@ class _ShardedGraph:
         return self.params.shard_size or (1 << 62)
 
     def _build(self, rows: np.ndarray, threads: int = 1):
-        with _omp_threads(threads) as faiss:
-            if self.params.fp16:
-                half = faiss.ScalarQuantizer.QT_fp16
-                graph = faiss.IndexHNSWSQ(self.dim, half, self.params.m, faiss.METRIC_INNER_PRODUCT)
-                graph.train(rows)  # fp16 learns nothing from the rows; faiss asks for the call
-            else:
-                graph = faiss.IndexHNSWFlat(self.dim, self.params.m, faiss.METRIC_INNER_PRODUCT)
-            graph.hnsw.efConstruction = self.params.ef_construction
-            graph.hnsw.rng = faiss.RandomGenerator(self.params.seed)
-            graph.add(rows)  # faiss releases the GIL while inserting
-        return graph
+        return build_graph(rows, self.params, threads)
 
     def extend(self, base: np.ndarray, threads: int | None) -> None:
         """Cover every row of ``base``, whose first :attr:`count` rows are in already."""

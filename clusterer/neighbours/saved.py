@@ -1,0 +1,190 @@
+"""HNSW graphs over a night's stored items, kept on disk between nights, so that a
+night builds only the graphs whose rows changed (issue 25: at 1M stored items the
+graphs built again every night were a third of the night).
+
+The stored items are cut into shards by their *place* in the state (the nightly
+state's row number, :meth:`~clusterer.nightly.state.State.places`, divided by the
+shard size), not by where they sit in tonight's corpus: a shard holds the same items
+night after night until one of them is deleted or changed (a changed item is
+written again, at the state's end, where the new items go), so a night on a large
+state loads every shard but the last one and those it deleted from. Each shard's
+graph is built from its rows in place order, in one go, with the seed of
+:class:`~clusterer.neighbours.hnsw.HnswParams`: the graphs, and so the answers,
+depend only on the rows, never on whether a graph was built tonight or loaded.
+
+A graph file is named by a digest of its shard's ids and vectors and the HNSW
+settings, so it is only ever read for the very rows it was built from: a run killed
+while writing one, or a state restored from a backup, costs a build, never a wrong
+answer. Files are written to a temporary name, then renamed; those a night does not
+use are removed. The folder is derived data: deleting it costs one night's build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import astuple
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .exact import EXACT_MAX_ITEMS, _as_matrix, _check_k, _empty, _exact, _threads, top_k
+from .hnsw import HnswParams, _dots, _faiss, _omp_threads, build_graph
+from .index import GROWING, NeighbourIndex
+
+SUFFIX = ".hnsw"
+
+
+class SavedGraphs:
+    """The graphs of the stored items a night searches, kept in ``folder``.
+
+    :meth:`index` gives a search over the stored items (exact, a
+    :class:`~clusterer.neighbours.index.NeighbourIndex`, up to ``exact_max`` of
+    them, as a night's index without saved graphs; :class:`ShardSearch` above),
+    loading the graphs saved for the same rows and building and saving the others.
+    ``built`` and ``loaded`` count the shards of the last call.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        params: HnswParams = GROWING,
+        *,
+        exact_max: int = EXACT_MAX_ITEMS,
+        threads: int | None = None,
+    ):
+        if params.shard_size < 1:
+            raise ValueError("saved graphs need shards (HnswParams.shard_size >= 2)")
+        self.folder = Path(folder)
+        self.params = params
+        self.exact_max = int(exact_max)
+        self.threads = threads
+        self.built = self.loaded = 0
+
+    def index(
+        self, ids: Sequence[str], x: np.ndarray, rows: Sequence[int] | np.ndarray, places: Sequence[int] | np.ndarray
+    ) -> NeighbourIndex | ShardSearch:
+        """A search over ``rows`` of ``x`` (the stored items; ``ids``: the id of each
+        row of ``x``), whose places in the state are ``places`` (one per row given)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        places = np.asarray(places, dtype=np.int64)
+        if rows.shape != places.shape:
+            raise ValueError(f"{len(places)} places for {len(rows)} rows")
+        if len(rows) <= self.exact_max:
+            index = NeighbourIndex(x.shape[1] if x.size else None, exact_max=self.exact_max, params=self.params)
+            index.add([ids[r] for r in rows], x[rows])
+            return index
+        order = np.lexsort((rows, places))  # place order (a place is given once)
+        rows, places = rows[order], places[order]
+        cuts = np.flatnonzero(np.diff(places // self.params.shard_size)) + 1
+        shards = np.split(rows, cuts)
+        self.built = self.loaded = 0
+        keep: set[str] = set()
+        graphs: list[Any] = []
+        pending = []
+        for number, members in zip(places[np.concatenate([[0], cuts])] // self.params.shard_size, shards):
+            part = np.ascontiguousarray(x[members], dtype=np.float32)
+            name = f"{int(number):06d}-{self._digest([ids[r] for r in members], part)}{SUFFIX}"
+            keep.add(name)
+            graph = self._load(self.folder / name)
+            if graph is None:
+                pending.append((len(graphs), name, part))
+            graphs.append(graph)
+        self.loaded = len(graphs) - len(pending)
+        for at, graph, name in self._build(pending):
+            graphs[at] = graph
+            self._save(graph, self.folder / name)
+        self.built = len(pending)
+        self._prune(keep)
+        return ShardSearch(list(ids), x, list(zip(shards, graphs)), self.params, self.threads)
+
+    def _digest(self, ids: Sequence[str], part: np.ndarray) -> str:
+        h = hashlib.blake2b(digest_size=12)
+        h.update(repr(astuple(self.params)).encode())
+        h.update("\0".join(ids).encode())
+        h.update(part.tobytes())
+        return h.hexdigest()
+
+    def _build(self, pending: list[tuple[int, str, np.ndarray]]):
+        """The graphs of ``pending`` shards: several at once, one thread each; a lone one by every thread."""
+        cores = _threads(self.threads)
+        if len(pending) <= 1 or cores <= 1:
+            return [(at, build_graph(part, self.params, cores), name) for at, name, part in pending]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(cores, len(pending))) as pool:
+            built = list(pool.map(lambda p: build_graph(p[2], self.params, 1), pending))
+        return [(at, graph, name) for (at, name, _), graph in zip(pending, built)]
+
+    def _load(self, path: Path):
+        if not path.exists():
+            return None
+        try:
+            return _faiss().read_index(str(path))
+        except Exception:  # a damaged file: built again (and written over)
+            return None
+
+    def _save(self, graph, path: Path) -> None:
+        """Write ``graph`` to ``path`` by way of a temporary file; a folder that cannot
+        be written costs the next night a build, not this night's run."""
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _faiss().write_index(graph, str(tmp))
+            os.replace(tmp, path)
+        except (OSError, RuntimeError):
+            tmp.unlink(missing_ok=True)
+
+    def _prune(self, keep: set[str]) -> None:
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if (path.suffix == SUFFIX or path.name.endswith(".tmp")) and path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+class ShardSearch:
+    """A search of the stored items through one HNSW graph per shard: every query
+    searches every graph, the candidates are ranked on their float32 dot products
+    with the rows of ``x`` (as :class:`~clusterer.neighbours.index.NeighbourIndex`
+    ranks its graphs'), ties by row. The query interface of
+    :class:`~clusterer.neighbours.index.NeighbourIndex`."""
+
+    exact = False
+
+    def __init__(self, ids: list[str], x: np.ndarray, shards: list, params: HnswParams, threads: int | None):
+        self.ids, self.x, self.params, self.threads = ids, x, params, threads
+        self.rows = [np.asarray(r, dtype=np.int64) for r, _ in shards]
+        self.graphs = [g for _, g in shards]
+        self.stored = np.concatenate(self.rows) if self.rows else np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.stored)
+
+    def query(self, vectors: np.ndarray, k: int) -> tuple[list[list[str]], np.ndarray]:
+        """The ``k`` nearest stored items of every query row: ids and similarities, as
+        :meth:`NeighbourIndex.query <clusterer.neighbours.index.NeighbourIndex.query>` gives them."""
+        k = _check_k(k)
+        q_all = _as_matrix(vectors, "queries", dim=self.x.shape[1])
+        m, kk = q_all.shape[0], min(k, len(self))
+        idx, sim = _empty(m, kk)
+        if kk and m:
+            width = sum(min(kk, len(r)) for r in self.rows)
+            block = max(1, min(m, 8192, (1 << 22) // width))
+            with _omp_threads(_threads(self.threads)) as faiss:
+                breadth = faiss.SearchParametersHNSW()
+                breadth.efSearch = max(self.params.ef_search, kk)
+                for start in range(0, m, block):
+                    q = q_all[start : start + block]
+                    found = [g.search(q, min(kk, len(r)), params=breadth) for g, r in zip(self.graphs, self.rows)]
+                    if any((labels < 0).any() for _, labels in found):  # a poorly connected graph: exact
+                        cols, vals = _exact(q, self.x[self.stored], kk, None)
+                        cols = np.where(cols >= 0, self.stored[np.maximum(cols, 0)], -1)
+                    else:
+                        labels = np.hstack([r[lab] for r, (_, lab) in zip(self.rows, found)])
+                        cols, vals = top_k(labels, _dots(q, self.x, labels), kk)
+                    idx[start : start + len(q)], sim[start : start + len(q)] = cols, vals
+        ids = self.ids
+        return [[ids[j] for j in row if j >= 0] for row in idx.tolist()], sim
