@@ -17,7 +17,14 @@ DIR`` runs another checkout's clusterer on the same files, alternating
 the rows each State reader returned (what the night read from SQLite), and a digest of
 every live item's story, duplicate group and event after the night (equal digests: the
 same placement).
-State and corpus are kept in ``--work`` for the next run. Run it alone: it times.
+
+A night keeps the stored items' neighbour graphs beside the state
+(:mod:`clusterer.neighbours.saved`): before the timed runs, a night of this code on
+a copy of the state and a corpus without the last ``--night`` stored records saves
+the graphs a night before this one would have left (all but the last shard's rows
+alike), and every run starts from a copy of them (a code that keeps none ignores
+them). State, corpus and graphs are kept in ``--work`` for the next run. Run it
+alone: it times.
 """
 
 from __future__ import annotations
@@ -61,8 +68,10 @@ def child(state: Path, corpus: Path) -> dict:
         if hasattr(state_module.State, name):
             setattr(state_module.State, name, counted(name, getattr(state_module.State, name)))
     start = time.perf_counter()
-    report = Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None)).update(corpus)
+    nightly = Nightly(state, Clusterer(encoder=FakeEncoder(), cache_dir=None))
+    report = nightly.update(corpus)
     wall = time.perf_counter() - start
+    graphs = getattr(nightly, "graphs", None)  # codes before saved graphs have none
     night_read = dict(read)  # the night's reads, not the digest's below
     with state_module.State(state) as st:  # what the night placed where, for comparing codes
         rows = sorted((r.id, r.story, r.dup, r.event) for r in st.items().values() if not r.deleted)
@@ -72,6 +81,7 @@ def child(state: Path, corpus: Path) -> dict:
         "counts": report.counts,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "rows_read": night_read,
+        "graphs_built_loaded": [graphs.built, graphs.loaded] if graphs is not None else None,
         "placement_sha256": hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16],
     }
 
@@ -104,6 +114,35 @@ def build(work: Path, n: int, night: int, seed: int) -> tuple[Path, Path]:
     return state, corpus
 
 
+def prime(work: Path, state: Path, corpus: Path, n: int, night: int) -> Path:
+    """The neighbour graphs the night before would have saved: a night on a copy of the
+    state whose corpus lacks the last ``night`` stored records (kept in ``work``)."""
+    graphs = work / f"graphs-{n}-{night}"
+    if graphs.exists():
+        return graphs
+    t = time.perf_counter()
+    before = work / "prime.sqlite"
+    for path in (before, Path(f"{before}.graphs")):
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    shutil.copyfile(state, before)
+    lacking = work / "prime.jsonl"
+    with open(corpus, encoding="utf-8") as src, open(lacking, "w", encoding="utf-8") as out:
+        for j, line in enumerate(src):
+            if j < n - night:
+                out.write(line)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(before), str(lacking)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    saved = Path(f"{before}.graphs")
+    saved.rename(graphs) if saved.exists() else graphs.mkdir()  # none: searched exactly
+    before.unlink()
+    lacking.unlink()
+    print(f"saved the night before's neighbour graphs in {time.perf_counter() - t:.0f} s", flush=True)
+    return graphs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=100_000, help="stored items (default 100,000)")
@@ -123,6 +162,7 @@ def main() -> int:
 
     args.work.mkdir(parents=True, exist_ok=True)
     state, corpus = build(args.work, args.items, args.night, args.seed)
+    graphs = prime(args.work, state, corpus, args.items, args.night)
     print(f"# a night of {args.night:,} new items on {args.items:,} stored; {cpu_summary()}", flush=True)
     codes = [("now", REPO)] + ([("before", args.baseline.resolve())] if args.baseline else [])
     for r in range(args.rounds):
@@ -131,6 +171,8 @@ def main() -> int:
             for suffix in ("", "-journal", "-wal", "-shm", ".lock"):
                 Path(f"{copy}{suffix}").unlink(missing_ok=True)
             shutil.copyfile(state, copy)
+            shutil.rmtree(f"{copy}.graphs", ignore_errors=True)
+            shutil.copytree(graphs, f"{copy}.graphs")
             env = dict(os.environ, BENCH_CLUSTERER_ROOT=str(root))
             done = subprocess.run(
                 [sys.executable, __file__, "--child", str(copy), str(corpus)],

@@ -609,20 +609,26 @@ def test_a_night_places_with_the_stored_features_it_reaches_as_with_every_items(
         assert any(r.dup for r in st.items().values())  # duplicate groups were placed by those features
 
 
-def test_a_night_reads_the_stored_features_of_the_items_it_reaches_only(tmp_path, monkeypatch):
-    """On a state of 600 items, a night of 3 new ones reads few stored items' features."""
+def synthetic_night(tmp_path: Path, n: int, new: int, seed: int = 2) -> tuple[Path, Path, Clusterer]:
+    """A synthetic state of ``n`` items (tests/serve_harness.py) and a corpus of the same
+    records, unchanged, with ``new`` new ones after them; the fake encoder's clusterer."""
     import random
 
     from serve_harness import build_state, pool_hashes, synthetic_record
 
     clusterer = Clusterer(encoder=FakeEncoder(), cache_dir=None)
-    texts = build_state(tmp_path / "state.sqlite", 600, 256, hashes=pool_hashes(clusterer, 600))
-    rng = random.Random(2)
-    records = [{**t, "id": f"item-{j}"} for j, t in enumerate(texts)] + [
-        synthetic_record(k, rng, "new") for k in range(3)
-    ]
-    corpus = tmp_path / "corpus.jsonl"
+    texts = build_state(tmp_path / "state.sqlite", n, 256, hashes=pool_hashes(clusterer, n))
+    rng = random.Random(seed)
+    records = [{**t, "id": f"item-{j}"} for j, t in enumerate(texts)]
+    records += [synthetic_record(k, rng, f"new{seed}-") for k in range(new)]
+    corpus = tmp_path / f"corpus-{seed}.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return tmp_path / "state.sqlite", corpus, clusterer
+
+
+def test_a_night_reads_the_stored_features_of_the_items_it_reaches_only(tmp_path, monkeypatch):
+    """On a state of 600 items, a night of 3 new ones reads few stored items' features."""
+    state, corpus, clusterer = synthetic_night(tmp_path, 600, 3)
     asked: list[str] = []
     real = State.features
 
@@ -632,6 +638,40 @@ def test_a_night_reads_the_stored_features_of_the_items_it_reaches_only(tmp_path
         return real(self, ids)
 
     monkeypatch.setattr(State, "features", counted)
-    report = Nightly(tmp_path / "state.sqlite", clusterer).update(corpus)
+    report = Nightly(state, clusterer).update(corpus)
     assert report.counts["new"] == 3 and report.counts["unchanged"] == 600
     assert "*every*" not in asked and 0 < len(set(asked)) < 300, len(set(asked))
+
+
+def test_a_night_that_loads_its_neighbour_graphs_places_as_one_that_builds_them(tmp_path):
+    """The stored items' graphs are kept beside the state: a night that finds them saved
+    loads them and ends in the state a night that built them ends in; the next night
+    builds only the shard its new items went to."""
+    from clusterer.neighbours import HnswParams
+    from clusterer.neighbours.saved import SavedGraphs
+
+    state, corpus, clusterer = synthetic_night(tmp_path, 600, 3)
+    params = HnswParams(m=8, ef_construction=40, ef_search=48, shard_size=200)
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(state, copy)
+    folder = tmp_path / "graphs"
+    first = SavedGraphs(folder, params, exact_max=100)
+    Nightly(state, clusterer, graphs=first).update(corpus)
+    assert (first.built, first.loaded) == (4, 0)  # places 1..600: shards 0-3
+    again = SavedGraphs(folder, params, exact_max=100)
+    Nightly(copy, clusterer, graphs=again).update(corpus)
+    assert (again.built, again.loaded) == (0, 4)
+    assert fingerprint(copy) == fingerprint(state)
+
+    # the next night: tonight's three new items sit at the state's end, in shard 3
+    import random
+
+    from serve_harness import synthetic_record
+
+    rng = random.Random(3)
+    extra = "".join(json.dumps(synthetic_record(k, rng, "next-")) + "\n" for k in range(3))
+    grown = tmp_path / "grown.jsonl"
+    grown.write_text(corpus.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    graphs = SavedGraphs(folder, params, exact_max=100)
+    report = Nightly(state, clusterer, graphs=graphs).update(grown)
+    assert report.counts["new"] == 3 and (graphs.built, graphs.loaded) == (1, 3)

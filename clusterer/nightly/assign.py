@@ -24,6 +24,7 @@ from ..align import Aligner
 from ..debias import Prior, language_means
 from ..duplicates import DuplicateParams, TextFeatures
 from ..neighbours import NeighbourIndex
+from ..neighbours.saved import ShardSearch
 from ..records import Item
 from ..stories.similarity import StoryParams
 from .changes import Merge, Split
@@ -106,7 +107,7 @@ def assign_incremental(
     stories: StoryParams,
     candidates: int,
     aligner: Aligner | None = None,
-    index: NeighbourIndex | None = None,
+    index: NeighbourIndex | ShardSearch | None = None,
     chars: Sequence[int] | None = None,
     fetch: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
 ) -> Placement:
@@ -146,7 +147,7 @@ def place_among(
     stories: StoryParams,
     candidates: int,
     aligner: Aligner | None = None,
-    index: NeighbourIndex | None = None,
+    index: NeighbourIndex | ShardSearch | None = None,
 ) -> Placement:
     """The items of ``table`` flagged ``fresh`` placed among the others, whose
     stories, duplicate groups and events the three :class:`Groups` hold (and are

@@ -29,6 +29,7 @@ from pathlib import Path
 from ..debias import center_by_language
 from ..duplicates import TextFeatures
 from ..errors import StateError, is_damaged_database, is_disk_full
+from ..neighbours.saved import SavedGraphs
 from ..pipeline import Clusterer
 from ..result import ClusterResult, build_result, truncated_pages, unrecognised_languages
 from .assign import Means, Placement, assign_batch, assign_incremental, batch_means, update_means
@@ -56,13 +57,22 @@ class Nightly:
     >>> print(report.summary())                                         # doctest: +SKIP
 
     ``candidates`` is how many stored nearest neighbours of a new item are
-    looked at to find the stories it may join.
+    looked at to find the stories it may join. ``graphs`` keeps the neighbour
+    graphs of the stored items between nights (:mod:`clusterer.neighbours.saved`;
+    by default in the folder ``<state>.graphs`` beside the state).
     """
 
-    def __init__(self, state_path: str | Path, clusterer: Clusterer | None = None, candidates: int = 30):
+    def __init__(
+        self,
+        state_path: str | Path,
+        clusterer: Clusterer | None = None,
+        candidates: int = 30,
+        graphs: SavedGraphs | None = None,
+    ):
         self.state_path = Path(state_path)
         self.clusterer = clusterer if clusterer is not None else Clusterer()
         self.candidates = candidates
+        self.graphs = graphs if graphs is not None else SavedGraphs(graphs_folder(self.state_path))
 
     def update(self, corpus: str | Path, rebuild: bool = False) -> ChangeReport:
         """Bring the state up to date with ``corpus``; raise StateError if another
@@ -128,7 +138,9 @@ class Nightly:
         report.timings["embed"] = tonight.embed_seconds
 
         t2 = time.perf_counter()
-        placement, means = self.place(state.means(), stored, tonight, delta, full, stored_features)
+        placement, means = self.place(
+            state.means(), stored, tonight, delta, full, stored_features, None if full else state.places()
+        )
         report.timings["place"] = time.perf_counter() - t2
 
         changes = build_outcome(report, stored, tonight, delta, placement, means)
@@ -147,11 +159,14 @@ class Nightly:
         delta: Diff,
         full: bool,
         fetch: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
+        places: Mapping[str, int] | None = None,
     ) -> tuple[Placement, Means]:
         """Where tonight's items go, and the language means to store: a batch run over
         everything (``full``), or tonight's new and changed items placed among the rest
         (``stored_means``: the state's, :meth:`State.means`; ``fetch``: the stored
-        features of the items tonight holds without, by id). A night's placement, and
+        features of the items tonight holds without, by id; ``places``: the stored
+        items' places in the state, by which their neighbour graphs are kept,
+        :attr:`graphs`). A night's placement, and
         a post's where :class:`~clusterer.nightly.feed.Feed` cannot place it on what it
         keeps (the same steps, :func:`~clusterer.nightly.assign.place_among`)."""
         clusterer = self.clusterer
@@ -167,12 +182,18 @@ class Nightly:
         langs = tonight.langs
         means = update_means(stored_means, langs, tonight.vectors, clusterer.language_shrink, clusterer.prior())
         centred = center_by_language(tonight.vectors, langs, means=means_by_lang(means))
+        fresh = [it.id in delta.fresh for it in tonight.items]
+        index = None
+        if places is not None:
+            ids = [it.id for it in tonight.items]
+            rows = [k for k, new in enumerate(fresh) if not new]
+            index = self.graphs.index(ids, centred, rows, [places[ids[k]] for k in rows])
         placement = assign_incremental(
             stored,
             tonight.items,
             tonight.features,
             centred,
-            [it.id in delta.fresh for it in tonight.items],
+            fresh,
             kept,
             duplicates=clusterer.duplicates,
             stories=clusterer.stories,
@@ -180,8 +201,14 @@ class Nightly:
             aligner=clusterer.aligner(),
             chars=tonight.chars or None,
             fetch=fetch,
+            index=index,
         )
         return placement, means
+
+
+def graphs_folder(state_path: Path) -> Path:
+    """Where a state's saved neighbour graphs go: ``<state>.graphs`` beside it."""
+    return state_path.with_name(state_path.name + ".graphs")
 
 
 def _features_of(state: State) -> Callable[[Sequence[str]], dict[str, TextFeatures]]:

@@ -30,6 +30,7 @@ import numpy as np
 from ..align import Aligner
 from ..duplicates import DuplicateParams, TextFeatures, find_duplicates
 from ..neighbours import NeighbourIndex, knn, knn_between, top_k
+from ..neighbours.saved import ShardSearch
 from ..records import Item
 from ..stories.similarity import StoryParams, cross_similarity
 from ..stories.teasers import attach_teasers
@@ -226,7 +227,7 @@ class Placer:
         candidates: int,
         aligner: Aligner | None = None,
         story_neighbours: int = 20,
-        index: NeighbourIndex | None = None,
+        index: NeighbourIndex | ShardSearch | None = None,
     ):
         self.table = table
         self.items, self.ids, self.pos = table.items, table.ids, table.pos
@@ -259,7 +260,7 @@ class Placer:
         aligner: Aligner | None = None,
         story_neighbours: int = 20,
         features: Sequence[TextFeatures] | None = None,
-        index: NeighbourIndex | None = None,
+        index: NeighbourIndex | ShardSearch | None = None,
     ) -> Placer:
         """A placer over ``items`` and their ``centred`` vectors (a table built here)."""
         table = ItemTable(items, centred, sparams, features)

@@ -306,6 +306,13 @@ class State:
             out[it.id] = it
         return out
 
+    def places(self) -> dict[str, int]:
+        """Every item's place in the state: the row number SQLite gave its row, which
+        stays while the row is updated in place (a night that keeps, moves or deletes
+        the item) and grows when the row is written anew (a new or changed item).
+        What the saved neighbour graphs are cut by (:mod:`clusterer.neighbours.saved`)."""
+        return dict(self._db.execute("SELECT id, rowid FROM items"))
+
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Raw vectors of ``ids``, in that order."""
         found = {}
