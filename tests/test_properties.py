@@ -66,6 +66,18 @@ def test_segment_never_raises_and_ids_are_well_formed(text):
     assert [t.id for t in teasers] == [f"p#teaser-{k}" for k in range(1, len(teasers) + 1)]
 
 
+@given(page_text | st.text(alphabet=" \t\r\na\u00a0\u200b\u3000", max_size=60))
+def test_page_lines_are_normalised_as_one_blank_per_run_of_spaces_and_tabs(text):
+    """segment's line normalising, against its definition line by line."""
+    import re
+
+    from clusterer.segment import _normalise
+
+    plain = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    plain = plain.replace("\u200b", "").replace("\ufeff", "")
+    assert _normalise(text) == [re.sub(r"[ \t]+", " ", line).strip() for line in plain.split("\n")]
+
+
 @given(st.text(max_size=200))
 def test_date_parsing_never_raises(line):
     parsed = parse_date(line)
