@@ -22,7 +22,9 @@ from ..stories.similarity import StoryParams, length_scale
 
 
 class ItemTable:
-    """``items`` and their ``centred`` vectors, a row each, with their duplicate
+    """``items`` and their ``centred`` vectors, a row each (the table writes its rows
+    into ``centred`` itself, which the caller hands over, where it is a writeable
+    C-contiguous array), with their duplicate
     ``features`` where the caller has them, else None: taken when first needed
     (:meth:`features_of`) from ``fetch`` (ids -> the features it holds of them: the
     state's) or computed from the item's text. ``chars`` is the content length of
@@ -51,6 +53,8 @@ class ItemTable:
         self.scale = np.zeros(0, dtype=np.float32)
         centred = np.asarray(centred)
         self._x = np.zeros((0, centred.shape[1] if centred.ndim == 2 else 0), dtype=centred.dtype)
+        if centred.ndim == 2 and centred.flags.c_contiguous and centred.flags.writeable:
+            self._x = centred  # handed over, not copied (a night's is a gigabyte at 1M items)
         self.append(items, centred, features, chars)
 
     def __len__(self) -> int:
@@ -95,6 +99,8 @@ class ItemTable:
         self.days.extend(day_number(it.date) for it in items)
         self.article = np.concatenate([self.article, [it.kind == ARTICLE for it in items]])
         self.scale = np.concatenate([self.scale, length_scale(chars, self.sparams)]).astype(np.float32)
+        if self._x is centred:  # the rows the table was built on
+            return
         if self._x.shape[1] != centred.shape[1] or self._x.shape[0] < n + len(items):
             grown = np.zeros((max(n + len(items), 2 * n), centred.shape[1]), dtype=self._x.dtype)
             if n:

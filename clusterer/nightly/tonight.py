@@ -110,7 +110,7 @@ def read_tonight(
     features: list[TextFeatures | None] = []
     chars: list[int] = []
     hashes: dict[str, str] = {}
-    raw: dict[str, np.ndarray] = {}
+    raw = _Rows(sum(not r.deleted for r in rows.values()))
     reusable = {r.hash for r in rows.values() if not r.deleted} if reuse_stored else set()
     holder: dict[str, str] = {}  # text hash -> the last unchanged item with it
     waiting: dict[str, str] = {}  # new or changed items whose text an unchanged item may hold: id -> text
@@ -118,7 +118,9 @@ def read_tonight(
     for batch_items, texts, batch_features in batches:
         known: list[str] = []
         todo: dict[str, str] = {}
+        at: dict[str, int] = {}  # row of each item of the batch
         for it, text in zip(batch_items, texts):
+            at[it.id] = len(items) + len(at)
             text_hash = hashes[it.id] = text_key(model, text)
             if status(it.id, text_hash, rows) == UNCHANGED:
                 known.append(it.id)
@@ -135,18 +137,51 @@ def read_tonight(
             features.extend(batch_features)
         t = time.perf_counter()
         if known:
-            raw.update(zip(known, stored_vectors(known)))
+            raw.put([at[i] for i in known], stored_vectors(known))
         if todo:
-            raw.update(zip(todo, embedder.embed(list(todo.values()))))
+            raw.put([at[i] for i in todo], embedder.embed(list(todo.values())))
         embed_seconds += time.perf_counter() - t
     t = time.perf_counter()
-    raw.update((i, raw[holder[hashes[i]]]) for i in waiting if hashes[i] in holder)
-    rest = {i: text for i, text in waiting.items() if i not in raw}
-    if rest:
-        raw.update(zip(rest, embedder.embed(list(rest.values()))))
-    vectors = np.stack([raw[it.id] for it in items]) if items else np.zeros((0, 0), dtype=np.float32)
+    if waiting:
+        position = {it.id: k for k, it in enumerate(items)}
+        took = [i for i in waiting if hashes[i] in holder]
+        if took:
+            raw.put([position[i] for i in took], raw.rows([position[holder[hashes[i]]] for i in took]))
+        rest = {i: text for i, text in waiting.items() if hashes[i] not in holder}
+        if rest:
+            raw.put([position[i] for i in rest], embedder.embed(list(rest.values())))
+    vectors = raw.result(len(items))
     embed_seconds += time.perf_counter() - t
     return Tonight(items, hashes, vectors, features, skipped, embedder.encoded - encoded_before, embed_seconds, chars)
+
+
+class _Rows:
+    """The night's vectors, a row per item, written as they come into one buffer (grown
+    by half again where the corpus outgrows it): never a vector per item held apart and
+    then stacked, which held them twice. ``expect``: the rows it will likely hold (the
+    stored live items; pages the corpus does not fill are never touched)."""
+
+    def __init__(self, expect: int):
+        self.expect = max(int(expect) + int(expect) // 8, 1024)
+        self.buf = np.zeros((0, 0), dtype=np.float32)
+
+    def put(self, rows: Sequence[int], vectors: np.ndarray) -> None:
+        if not len(rows):
+            return
+        vectors = np.asarray(vectors, dtype=np.float32)
+        need = max(rows) + 1
+        if self.buf.shape[1] != vectors.shape[1] or need > self.buf.shape[0]:
+            grown = np.empty((max(need, self.expect, self.buf.shape[0] * 3 // 2), vectors.shape[1]), np.float32)
+            if self.buf.size:
+                grown[: self.buf.shape[0]] = self.buf
+            self.buf = grown
+        self.buf[rows] = vectors
+
+    def rows(self, rows: Sequence[int]) -> np.ndarray:
+        return self.buf[rows]
+
+    def result(self, n: int) -> np.ndarray:
+        return self.buf[:n] if n else np.zeros((0, 0), dtype=np.float32)
 
 
 def _features(
