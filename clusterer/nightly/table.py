@@ -22,15 +22,16 @@ from ..stories.similarity import StoryParams, length_scale
 
 
 class ItemTable:
-    """``items`` and their ``centred`` vectors, a row each (the table writes its rows
-    into ``centred`` itself, which the caller hands over, where it is a writeable
-    C-contiguous array), with their duplicate
+    """``items`` and their ``centred`` vectors, a row each, with their duplicate
     ``features`` where the caller has them, else None: taken when first needed
     (:meth:`features_of`) from ``fetch`` (ids -> the features it holds of them: the
     state's) or computed from the item's text. ``chars`` is the content length of
     each item's text where the caller has it (else taken from its features, or its
     text). ``x`` is the centred vectors, ``xs(rows)`` the same rows scaled by their
-    length (:func:`~clusterer.stories.similarity.length_scale`)."""
+    length (:func:`~clusterer.stories.similarity.length_scale`).
+
+    A writeable C-contiguous ``centred`` is handed over, not copied: the table's
+    rows are that array until it grows, and :meth:`set` writes into it."""
 
     def __init__(
         self,
@@ -113,12 +114,18 @@ class ItemTable:
         (one call for all the rows lacking them); else computed from the item's text.
         Kept for the next call."""
         rows = [int(r) for r in rows]
-        lacking = [r for r in dict.fromkeys(rows) if self.features[r] is None]
+        found: dict[int, TextFeatures] = {}
+        lacking = []
+        for r in dict.fromkeys(rows):
+            if (f := self.features[r]) is not None:
+                found[r] = f
+            else:
+                lacking.append(r)
         got = self.fetch([self.ids[r] for r in lacking]) if lacking and self.fetch is not None else {}
         for r in lacking:
             it = self.items[r]
-            self.features[r] = got.get(it.id) or TextFeatures.of(embedding_text(it), it.lang)
-        return [self.features[r] or TextFeatures.of("") for r in rows]  # (none is None by now)
+            self.features[r] = found[r] = got.get(it.id) or TextFeatures.of(embedding_text(it), it.lang)
+        return [found[r] for r in rows]
 
     def set(self, k: int, item: Item, centred: np.ndarray, features: TextFeatures | None = None) -> None:
         """Row ``k`` holds ``item`` now (the same id, another text)."""
