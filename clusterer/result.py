@@ -342,6 +342,10 @@ SNIPPET_CHARS = 200  # of an item's text, kept in the result
 
 
 def snippet(text: str, n: int = 80) -> str:
-    """The opening words of a text, at most ``n`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
+    """The opening words of a text, at most ``n`` characters (its blanks made one space)."""
+    # the blanks of an opening made one space are the start of the whole text's so made:
+    # where an opening four times as long gives more than n characters, the rest is not read
+    opening = " ".join(text[: 4 * n].split())
+    if len(opening) <= n and len(text) > 4 * n:
+        opening = " ".join(text.split())
+    return opening if len(opening) <= n else opening[: n - 1] + "…"

@@ -78,6 +78,14 @@ def test_page_lines_are_normalised_as_one_blank_per_run_of_spaces_and_tabs(text)
     assert _normalise(text) == [re.sub(r"[ \t]+", " ", line).strip() for line in plain.split("\n")]
 
 
+@given(page_text, st.integers(min_value=1, max_value=300))
+def test_a_snippet_is_the_opening_of_the_text_with_its_blanks_made_one_space(text, n):
+    from clusterer.result import snippet
+
+    whole = " ".join(text.split())
+    assert snippet(text, n) == (whole if len(whole) <= n else whole[: n - 1] + "…")
+
+
 @given(st.text(max_size=200))
 def test_date_parsing_never_raises(line):
     parsed = parse_date(line)
