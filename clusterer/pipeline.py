@@ -394,12 +394,14 @@ class Clusterer:
 
     def prepare_texts(self, records: Sequence[Record]) -> tuple[list[Item], list[str]]:
         """The items of ``records`` (see :meth:`split`) and their embedding texts; the
-        items are copies without their text (memory stays bounded by the batch), its
-        opening kept in ``meta["snippet"]``."""
+        items without their text (memory stays bounded by the batch), its opening kept
+        in ``meta["snippet"]``."""
         items = self.split(records)
         texts = [embedding_text(it) for it in items]
-        kept = [replace(it, text="", meta={**it.meta, "snippet": snippet(it.text, SNIPPET_CHARS)}) for it in items]
-        return kept, texts
+        for it in items:  # the split's own items, which nothing else holds: no copies
+            it.meta["snippet"] = snippet(it.text, SNIPPET_CHARS)
+            it.text = ""
+        return items, texts
 
     def prepared(
         self, source: Source, skipped: list[Skipped]
