@@ -3,6 +3,7 @@ small share of new ones, its time, peak memory and what it reads from the state.
 
     python benchmarks/bench_nightly_scale.py --items 100000 --night 1000
     python benchmarks/bench_nightly_scale.py --items 100000 --night 1000 --baseline /tmp/before   # side by side
+    python benchmarks/bench_nightly_scale.py --items 100000 --night 1000 --deleted 5   # and 5 records gone
 
 The state is synthetic (tests/serve_harness.py ``build_state``): N items whose
 vectors lie around one centre per story, whose duplicate features and texts come
@@ -143,10 +144,27 @@ def prime(work: Path, state: Path, corpus: Path, n: int, night: int) -> Path:
     return graphs
 
 
+def without(work: Path, corpus: Path, n: int, deleted: int) -> Path:
+    """``corpus`` without ``deleted`` of its ``n`` stored records, spread evenly (kept in ``work``)."""
+    out = work / f"{corpus.stem}-deleted-{deleted}.jsonl"
+    if not out.exists():
+        gone = {round((k + 0.5) * n / deleted) for k in range(deleted)}
+        with open(corpus, encoding="utf-8") as src, open(out.with_suffix(".part"), "w", encoding="utf-8") as fh:
+            fh.writelines(line for j, line in enumerate(src) if j not in gone)
+        out.with_suffix(".part").rename(out)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=100_000, help="stored items (default 100,000)")
     ap.add_argument("--night", type=int, default=1_000, help="new items in the night's corpus (default 1,000)")
+    ap.add_argument(
+        "--deleted",
+        type=int,
+        default=0,
+        help="stored records left out of the night's corpus, spread evenly (default 0)",
+    )
     ap.add_argument("--baseline", type=Path, help="another checkout's root, run side by side")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--work", type=Path, default=Path("/tmp/clusterer-bench-nightly"))
@@ -163,7 +181,10 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     state, corpus = build(args.work, args.items, args.night, args.seed)
     graphs = prime(args.work, state, corpus, args.items, args.night)
-    print(f"# a night of {args.night:,} new items on {args.items:,} stored; {cpu_summary()}", flush=True)
+    if args.deleted:
+        corpus = without(args.work, corpus, args.items, args.deleted)
+    deleted = f", {args.deleted:,} deleted" if args.deleted else ""
+    print(f"# a night of {args.night:,} new items{deleted} on {args.items:,} stored; {cpu_summary()}", flush=True)
     codes = [("now", REPO)] + ([("before", args.baseline.resolve())] if args.baseline else [])
     for r in range(args.rounds):
         for label, root in codes:

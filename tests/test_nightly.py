@@ -544,7 +544,7 @@ def test_the_nightly_scale_benchmark_runs_a_night_that_reads_only_new_items_as_n
     items, runs a night on it and says what the night read from the state."""
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_nightly_scale.py"
     done = subprocess.run(
-        [sys.executable, str(bench), "--items", "300", "--night", "7", "--work", str(tmp_path)],
+        [sys.executable, str(bench), "--items", "300", "--night", "7", "--deleted", "2", "--work", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -552,7 +552,8 @@ def test_the_nightly_scale_benchmark_runs_a_night_that_reads_only_new_items_as_n
     assert done.returncode == 0, done.stderr[-2000:]
     line = [x for x in done.stdout.splitlines() if x.startswith("round 1 now")][0]
     got = json.loads(line.split(":", 1)[1])
-    assert got["counts"]["unchanged"] == 300 and got["counts"]["new"] == 7 and got["counts"]["embedded"] == 7
+    assert got["counts"]["unchanged"] == 298 and got["counts"]["new"] == 7 and got["counts"]["embedded"] == 7
+    assert got["counts"]["deleted"] == 2
     assert got["rows_read"]["items"] == 300 and got["peak_rss_mib"] > 0 and len(got["placement_sha256"]) == 16
 
 
