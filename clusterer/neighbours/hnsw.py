@@ -178,10 +178,13 @@ class _ShardedGraph:
         return idx, sim
 
 
-def _dots(queries: np.ndarray, base: np.ndarray, labels: np.ndarray, rows: int = 1024) -> np.ndarray:
+def _dots(queries: np.ndarray, base: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The float32 dot product of each query row with each of its candidate base
-    rows (``labels``, all valid), ``rows`` queries at a time."""
+    rows (``labels``, all valid), as many queries at a time as gather 16M floats of
+    candidate rows (64 MB, whatever the number of shards: at 1M rows, 1,024 queries
+    gathered 350 MB)."""
     out = np.empty(labels.shape, dtype=np.float32)
+    rows = max(1, (1 << 24) // max(1, labels.shape[1] * base.shape[1]))
     for lo in range(0, len(labels), rows):
         out[lo : lo + rows] = np.einsum("id,ijd->ij", queries[lo : lo + rows], base[labels[lo : lo + rows]])
     return out

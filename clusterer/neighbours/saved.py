@@ -106,7 +106,7 @@ class SavedGraphs:
         h = hashlib.blake2b(digest_size=12)
         h.update(repr(astuple(self.params)).encode())
         h.update("\0".join(ids).encode())
-        h.update(part.tobytes())
+        h.update(part.data)  # the rows' bytes, not a copy of them
         return h.hexdigest()
 
     def _load(self, path: Path):
