@@ -468,7 +468,8 @@ def settings_cmd():
     "state_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help="the nightly state database (SQLite); created on the first run.",
+    help="the nightly state database (SQLite); created on the first run. Above 20,000 items its "
+    "neighbour graphs are kept beside it, in STATE.graphs/ (derived data).",
 )
 @click.option("--report", type=click.Path(dir_okay=False), help="write the change report as JSON here.")
 @click.option(
