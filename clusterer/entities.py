@@ -66,7 +66,7 @@ _CASED_LETTERS = "A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u052f"
 _CASED_WORD = re.compile(f"[{_CASED_LETTERS}]+(?:['\u2019-][{_CASED_LETTERS}]+)*")
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f:;\"\u00ab\u00bb\u201c\u201d]\s*$")
+_SENTENCE_ENDS = frozenset('.!?\u3002\uff01\uff1f:;"\u00ab\u00bb\u201c\u201d')
 # Words that English and German capitalise by convention, not as names: the days and
 # months (a date is no actor; two unrelated reports from one Wednesday share it). "May"
 # stays: it is a name as often.
@@ -140,15 +140,14 @@ def name_words(text: str) -> list[str]:
     transliterated alike."""
     out: list[str] = []
     for line in text.splitlines():
-        words = list(_CASED_WORD.finditer(line))
+        words = [(m.group(0), m.start()) for m in _CASED_WORD.finditer(line)]
         if not words:
             continue
-        cased_letters = sum(len(m.group(0)) for m in words)
+        cased_letters = sum(len(word) for word, _ in words)
         uncased = len(_LETTER.findall(line)) - cased_letters > cased_letters
-        if not uncased and len(words) >= 4 and sum(m.group(0)[0].isupper() for m in words) >= 0.6 * len(words):
+        if not uncased and len(words) >= 4 and sum(word[0].isupper() for word, _ in words) >= 0.6 * len(words):
             continue  # a title-case headline: its capitals mark nothing
-        for m in words:
-            word = m.group(0)
+        for word, start in words:
             if len(word) < 3:
                 continue
             if uncased:  # a word in Latin letters in a text of another script
@@ -156,10 +155,23 @@ def name_words(text: str) -> list[str]:
                     out.append(word)
                 continue
             acronym = word.isupper()
-            if not (acronym or word[0].isupper()) or fold(word) in CALENDAR_WORDS:
+            if not (acronym or word[0].isupper()) or _calendar(word):
                 continue
-            before = line[: m.start()]
-            if not acronym and (not before.strip() or _SENTENCE_END.search(before)):
+            if not acronym and _opens_sentence(line, start):
                 continue  # the first word of a sentence is capitalised anyway
             out.append(word)
     return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _calendar(word: str) -> bool:
+    return fold(word) in CALENDAR_WORDS
+
+
+def _opens_sentence(line: str, start: int) -> bool:
+    """Whether the word at ``start`` of ``line`` is the first of its sentence: nothing
+    but blanks before it, or one of :data:`_SENTENCE_ENDS` and blanks."""
+    j = start - 1
+    while j >= 0 and line[j].isspace():
+        j -= 1
+    return j < 0 or line[j] in _SENTENCE_ENDS

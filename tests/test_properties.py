@@ -86,6 +86,17 @@ def test_a_snippet_is_the_opening_of_the_text_with_its_blanks_made_one_space(tex
     assert snippet(text, n) == (whole if len(whole) <= n else whole[: n - 1] + "…")
 
 
+@given(st.text(alphabet=' \t.!?:;"\u00ab\u00bb\u201c\u201d\u3002\uff01\u00a0\u2003aZ,', max_size=30))
+def test_a_word_opens_a_sentence_after_nothing_but_blanks_or_a_sentence_end(prefix):
+    """entities._opens_sentence, against its definition as a pattern over the text before the word."""
+    import re
+
+    from clusterer.entities import _opens_sentence
+
+    end = re.compile(r"[.!?\u3002\uff01\uff1f:;\"\u00ab\u00bb\u201c\u201d]\s*$")
+    assert _opens_sentence(prefix + "Word", len(prefix)) == (not prefix.strip() or bool(end.search(prefix)))
+
+
 @given(st.text(max_size=200))
 def test_date_parsing_never_raises(line):
     parsed = parse_date(line)
