@@ -676,3 +676,18 @@ def test_a_night_that_loads_its_neighbour_graphs_places_as_one_that_builds_them(
     graphs = SavedGraphs(folder, params, exact_max=100)
     report = Nightly(state, clusterer, graphs=graphs).update(grown)
     assert report.counts["new"] == 3 and (graphs.built, graphs.loaded) == (1, 3)
+
+    # a quiet night, whose stored items are last night's and its new ones (shard 3 built
+    # again with them), then a night that deletes an item: its row stays in its graph,
+    # out of the answers, and every graph is loaded
+    Nightly(state, clusterer, graphs=SavedGraphs(folder, params, exact_max=100)).update(grown)
+    lines = grown.read_text(encoding="utf-8").splitlines(keepends=True)
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("".join(line for line in lines if '"id": "item-250"' not in line), encoding="utf-8")
+    shutil.copyfile(state, copy)
+    graphs = SavedGraphs(folder, params, exact_max=100)
+    report = Nightly(state, clusterer, graphs=graphs).update(fewer)
+    assert report.counts["deleted"] == 1 and (graphs.built, graphs.loaded) == (0, 4)
+    afresh = SavedGraphs(tmp_path / "afresh", params, exact_max=100)  # the same night, every graph built
+    Nightly(copy, clusterer, graphs=afresh).update(fewer)
+    assert (afresh.built, afresh.loaded) == (4, 0) and fingerprint(copy) == fingerprint(state)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from ..debias import center_by_language
 from ..duplicates import TextFeatures
 from ..errors import StateError, is_damaged_database, is_disk_full
@@ -139,7 +141,14 @@ class Nightly:
 
         t2 = time.perf_counter()
         placement, means = self.place(
-            state.means(), stored, tonight, delta, full, stored_features, None if full else state.places()
+            state.means(),
+            stored,
+            tonight,
+            delta,
+            full,
+            stored_features,
+            None if full else state.places(),
+            state.vectors,
         )
         report.timings["place"] = time.perf_counter() - t2
 
@@ -160,13 +169,15 @@ class Nightly:
         full: bool,
         fetch: Callable[[Sequence[str]], Mapping[str, TextFeatures]] | None = None,
         places: Mapping[str, int] | None = None,
+        stored_vectors: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> tuple[Placement, Means]:
         """Where tonight's items go, and the language means to store: a batch run over
         everything (``full``), or tonight's new and changed items placed among the rest
         (``stored_means``: the state's, :meth:`State.means`; ``fetch``: the stored
-        features of the items tonight holds without, by id; ``places``: the stored
-        items' places in the state, by which their neighbour graphs are kept,
-        :attr:`graphs`). A night's placement, and
+        features of the items tonight holds without, by id; ``places``: every state
+        row's place, by which the stored items' neighbour graphs are kept,
+        :attr:`graphs`, with ``stored_vectors`` giving the raw vectors of the rows not
+        searched tonight, which stay in their graphs). A night's placement, and
         a post's where :class:`~clusterer.nightly.feed.Feed` cannot place it on what it
         keeps (the same steps, :func:`~clusterer.nightly.assign.place_among`)."""
         clusterer = self.clusterer
@@ -184,10 +195,21 @@ class Nightly:
         centred = center_by_language(tonight.vectors, langs, means=means_by_lang(means))
         fresh = [it.id in delta.fresh for it in tonight.items]
         index = None
-        if places is not None:
+        if places is not None and stored_vectors is not None:
             ids = [it.id for it in tonight.items]
             rows = [k for k, new in enumerate(fresh) if not new]
-            index = self.graphs.index(ids, centred, rows, [places[ids[k]] for k in rows])
+            searched = {ids[k] for k in rows}
+            gone = [i for i in places if i not in searched]  # deleted, unread, or changed tonight
+            gone_x = (
+                center_by_language(
+                    stored_vectors(gone), [stored.rows[i].lang for i in gone], means=means_by_lang(means)
+                )
+                if gone
+                else centred[:0]
+            )
+            index = self.graphs.index(
+                ids, centred, rows, [places[ids[k]] for k in rows], (gone, gone_x, [places[i] for i in gone])
+            )
         placement = assign_incremental(
             stored,
             tonight.items,
