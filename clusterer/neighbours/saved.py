@@ -175,8 +175,9 @@ class ShardSearch:
 
     def __init__(self, ids: list[str], x: np.ndarray, shards: list, params: HnswParams, threads: int | None):
         self.ids, self.x, self.params, self.threads = ids, x, params, threads
-        self.rows = [np.asarray(r, dtype=np.int64) for r, g in shards if (np.asarray(r) >= 0).any()]
-        self.graphs = [g for r, g in shards if (np.asarray(r) >= 0).any()]
+        searched = [(rows, g) for r, g in shards if (rows := np.asarray(r, dtype=np.int64)).max(initial=-1) >= 0]
+        self.rows = [rows for rows, _ in searched]  # shards with nothing searched tonight are left out
+        self.graphs = [g for _, g in searched]
         self.counts = [int((r >= 0).sum()) for r in self.rows]
         self.stored = np.concatenate([r[r >= 0] for r in self.rows]) if self.rows else np.zeros(0, dtype=np.int64)
         # the labels a graph may answer: all, or all but its rows not searched (faiss's
